@@ -1,0 +1,144 @@
+"""Decoding audio with soundfile: header probes, full validation, and frame-exact segment reads.
+
+Every read goes through here, so downmixing and resampling behave the same for training, scanning
+and prediction. Waveforms are float32 in [-1, 1]; ``read_int16`` keeps 16-bit PCM exact for DeviceCorpus.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+AUDIO_EXTENSIONS = (".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says, confirmed by decoding every frame."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
+class AudioDecodeError(Exception):
+    """A file that cannot be used as audio; the message says why in a few words."""
+
+
+def _riff_declared_data_bytes(path: Path) -> tuple[int, int] | None:
+    """For a RIFF/WAVE file: (bytes the 'data' chunk declares, bytes actually present), else None."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return None
+        file_size = path.stat().st_size
+        position = 12
+        while position + 8 <= file_size:
+            handle.seek(position)
+            chunk_id, chunk_size = struct.unpack("<4sI", handle.read(8))
+            if chunk_id == b"data":
+                return chunk_size, max(0, file_size - position - 8)
+            position += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def validate_audio(path: str | Path, block_frames: int = 1 << 18) -> AudioInfo:
+    """Decode the whole file (header and every frame) and return its info.
+
+    Raises:
+        AudioDecodeError: empty, not audio, truncated, undecodable, or containing non-finite samples.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise AudioDecodeError("empty file")
+    try:
+        info = sf.info(str(path))
+    except Exception as error:  # soundfile raises LibsndfileError, RuntimeError or TypeError by format
+        raise AudioDecodeError(f"not a readable audio file ({_first_line(error)})") from None
+    riff = _riff_declared_data_bytes(path)
+    if riff is not None and riff[1] < riff[0]:
+        raise AudioDecodeError(f"truncated: header declares {riff[0]} data bytes, file holds {riff[1]}")
+    frames_read = 0
+    try:
+        with sf.SoundFile(str(path)) as audio:
+            for block in audio.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+                if not np.isfinite(block).all():
+                    raise AudioDecodeError("contains NaN or infinite samples")
+                frames_read += len(block)
+    except AudioDecodeError:
+        raise
+    except Exception as error:
+        raise AudioDecodeError(f"decoding failed after {frames_read} frames ({_first_line(error)})") from None
+    if frames_read == 0:
+        raise AudioDecodeError("no audio frames")
+    if info.frames > 0 and frames_read < info.frames:
+        raise AudioDecodeError(f"truncated: header declares {info.frames} frames, decoded {frames_read}")
+    return AudioInfo(int(info.samplerate), int(info.channels), frames_read, str(info.format))
+
+
+def _first_line(error: BaseException) -> str:
+    """The gist of a decoder error: first line, without libsndfile's "Error opening '<path>': " prefix."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else type(error).__name__
+    return text.split("': ", 1)[1] if text.startswith("Error opening '") and "': " in text else text
+
+
+def resampled_length(frames: int, source_rate: int, target_rate: int) -> int:
+    """Number of samples a ``frames``-long file has once resampled to ``target_rate``."""
+    if source_rate == target_rate:
+        return frames
+    return frames * target_rate // source_rate
+
+
+def read_segment(path: str | Path, start: int, length: int, target_rate: int, source_rate: int | None = None) -> torch.Tensor:
+    """Read ``length`` samples at ``target_rate`` starting at target-rate sample ``start``: -> (length,) float32.
+
+    Only the frames of the segment are decoded (plus a small resampling margin when rates differ);
+    channels are averaged to mono; a segment that runs past the end of the file is zero-padded.
+    """
+    if source_rate is None:
+        source_rate = sf.info(str(path)).samplerate
+    if source_rate == target_rate:
+        data, _ = sf.read(str(path), start=start, frames=length, dtype="float32", always_2d=True)
+        mono = torch.from_numpy(data.mean(axis=1, dtype=np.float32))
+    else:
+        margin = 64  # source samples on each side so the resampling filter sees real context
+        source_start = start * source_rate // target_rate
+        first = max(0, source_start - margin)
+        count = -(-length * source_rate // target_rate) + 2 * margin
+        data, _ = sf.read(str(path), start=first, frames=count, dtype="float32", always_2d=True)
+        mono = torch.from_numpy(data.mean(axis=1, dtype=np.float32))
+        mono = AF.resample(mono, source_rate, target_rate)
+        skip = (source_start - first) * target_rate // source_rate
+        mono = mono[skip:]
+    return _fit_length(mono, length)
+
+
+def read_track(path: str | Path, target_rate: int) -> torch.Tensor:
+    """Decode a whole file, downmix to mono and resample: -> (samples,) float32."""
+    data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    mono = torch.from_numpy(data.mean(axis=1, dtype=np.float32))
+    if source_rate != target_rate:
+        mono = AF.resample(mono, source_rate, target_rate)
+    return mono
+
+
+def to_int16(waveform: torch.Tensor) -> torch.Tensor:
+    """float in [-1, 1] -> int16, rounding and saturating (exact for audio that was 16-bit PCM)."""
+    return (waveform * 32768.0).round().clamp_(-32768, 32767).to(torch.int16)
+
+
+def _fit_length(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    if waveform.numel() >= length:
+        return waveform[:length].contiguous()
+    return torch.nn.functional.pad(waveform, (0, length - waveform.numel()))

@@ -1,0 +1,114 @@
+"""Segments are indexed, never materialised: a segment is (track, start sample) at the corpus rate.
+
+Evaluation uses the seed's windows (start 0, T, 2T, ...; a trailing partial window is dropped, so a
+30-s track gives 10 / 6 / 3 segments of 3 / 5 / 10 s). Training may use a shorter hop (overlap).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gtzan_gpu.data.audio import resampled_length
+from gtzan_gpu.data.corpus import Corpus
+from gtzan_gpu.errors import GtzanError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SAMPLE_RATE = 22050
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """Segment length and hop in seconds at ``sample_rate``; ``hop_seconds=None`` means no overlap."""
+
+    seconds: float = 5.0
+    sample_rate: int = DEFAULT_SAMPLE_RATE
+    hop_seconds: float | None = None
+
+    def __post_init__(self):
+        if not self.seconds > 0:
+            raise GtzanError(f"--segment-seconds must be positive, got {self.seconds}")
+        if self.hop_seconds is not None and not self.hop_seconds > 0:
+            raise GtzanError(f"--hop-seconds must be positive, got {self.hop_seconds}")
+
+    @property
+    def length(self) -> int:
+        """Samples per segment."""
+        return int(round(self.seconds * self.sample_rate))
+
+    @property
+    def hop(self) -> int:
+        return self.length if self.hop_seconds is None else int(round(self.hop_seconds * self.sample_rate))
+
+    def starts(self, num_samples: int) -> list[int]:
+        """Window starts inside a track of ``num_samples`` samples; a trailing partial window is dropped."""
+        return list(range(0, num_samples - self.length + 1, self.hop))
+
+
+@dataclass(frozen=True)
+class TrackSource:
+    """A track as the loaders need it: where it is, its label, and its length at the corpus rate."""
+
+    track_id: str
+    label: int
+    path: Path
+    source_rate: int
+    samples: int
+
+
+def track_sources(corpus: Corpus, track_ids: list[str], sample_rate: int, genres: list[str] | None = None) -> list[TrackSource]:
+    """The tracks of one subset, in the order given. Labels index ``genres`` (default: the corpus's)."""
+    genres = genres if genres is not None else corpus.genres
+    by_id = corpus.tracks_by_id()
+    missing = [i for i in track_ids if i not in by_id]
+    if missing:
+        raise GtzanError(f"{len(missing)} track(s) of the split are not in {corpus.root}, e.g. {missing[0]!r}")
+    sources = []
+    for track_id in track_ids:
+        track = by_id[track_id]
+        if track.genre not in genres:
+            raise GtzanError(f"track {track_id!r} has genre {track.genre!r}, which the split does not list")
+        sources.append(TrackSource(
+            track_id, genres.index(track.genre), corpus.absolute_path(track), track.sample_rate,
+            resampled_length(track.frames, track.sample_rate, sample_rate),
+        ))
+    return sources
+
+
+@dataclass
+class SegmentIndex:
+    """Every segment of a list of tracks: parallel tensors of track position and start sample."""
+
+    tracks: list[TrackSource]
+    track_of_segment: torch.Tensor  # (N,) int64, index into ``tracks``
+    start_of_segment: torch.Tensor  # (N,) int64, sample offset inside the track
+    skipped: list[str]               # ids of tracks shorter than one segment
+
+    @classmethod
+    def build(cls, tracks: list[TrackSource], spec: SegmentSpec) -> "SegmentIndex":
+        track_positions: list[int] = []
+        starts: list[int] = []
+        skipped = []
+        for position, track in enumerate(tracks):
+            track_starts = spec.starts(track.samples)
+            if not track_starts:
+                skipped.append(track.track_id)
+                continue
+            track_positions += [position] * len(track_starts)
+            starts += track_starts
+        if skipped:
+            log.info("skipped %d track(s) shorter than one %.3g-s segment", len(skipped), spec.seconds)
+        return cls(tracks, torch.tensor(track_positions, dtype=torch.long),
+                   torch.tensor(starts, dtype=torch.long), skipped)
+
+    def __len__(self) -> int:
+        return self.track_of_segment.numel()
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """(N,) int64 label of each segment."""
+        track_labels = torch.tensor([t.label for t in self.tracks], dtype=torch.long)
+        return track_labels[self.track_of_segment] if len(self) else torch.empty(0, dtype=torch.long)

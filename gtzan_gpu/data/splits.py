@@ -1,0 +1,147 @@
+"""Track-level train / val / test splits, written to a manifest that reproduces byte for byte.
+
+``random``: per genre, sort the track ids, shuffle them with a generator seeded by (seed, genre), and
+cut test first (``test_fraction`` of the genre), then val (``val_fraction`` of what is left). Counts
+come from the exact fractions by largest remainder, so each subset is within one track of its share.
+``fault-filtered``: torchaudio's 443/197/290 lists of Sturm's fault-filtered GTZAN split, minus the
+tracks the scan excluded or that the corpus lacks.
+No track is in two subsets; segments are cut from tracks afterwards, so no segment leaks either.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gtzan_gpu.atomic import atomic_write_text
+from gtzan_gpu.data.corpus import Corpus
+from gtzan_gpu.errors import GtzanError
+
+MANIFEST_FORMAT = "gtzan-gpu/split-manifest"
+MANIFEST_VERSION = 1
+SUBSETS = ("train", "val", "test")
+SCHEMES = ("random", "fault-filtered")
+
+
+@dataclass
+class SplitManifest:
+    """Which track ids are in which subset, and how that was decided."""
+
+    scheme: str
+    seed: int | None  # None for a fixed-list scheme
+    test_fraction: float | None
+    val_fraction: float | None
+    genres: list[str]
+    subsets: dict[str, list[str]]
+    not_used: list[str] = field(default_factory=list)  # listed by the scheme but excluded or missing
+
+    def to_json(self) -> str:
+        """Canonical JSON text: sorted keys, sorted ids, no paths or clocks -> identical on every machine."""
+        document = {
+            "format": MANIFEST_FORMAT,
+            "version": MANIFEST_VERSION,
+            "scheme": self.scheme,
+            "seed": self.seed,
+            "fractions": {"test": self.test_fraction, "val_of_train": self.val_fraction},
+            "genres": list(self.genres),
+            "subsets": {name: sorted(self.subsets[name]) for name in SUBSETS},
+            "not_used": sorted(self.not_used),
+        }
+        return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON: recorded in checkpoints to tie a run to its split."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    def save(self, path: str | Path) -> None:
+        atomic_write_text(Path(path), self.to_json())
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "manifest") -> "SplitManifest":
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise GtzanError(f"{source}: not valid JSON ({error.msg} at line {error.lineno})") from None
+        if document.get("format") != MANIFEST_FORMAT:
+            raise GtzanError(f"{source}: not a gtzan-gpu split manifest")
+        if document.get("version") != MANIFEST_VERSION:
+            raise GtzanError(f"{source}: manifest version {document.get('version')} is not {MANIFEST_VERSION}")
+        return cls(
+            scheme=document["scheme"],
+            seed=document["seed"],
+            test_fraction=document["fractions"]["test"],
+            val_fraction=document["fractions"]["val_of_train"],
+            genres=document["genres"],
+            subsets={name: list(document["subsets"][name]) for name in SUBSETS},
+            not_used=list(document.get("not_used", [])),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SplitManifest":
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise GtzanError(f"cannot read manifest {path}: {error.strerror}") from None
+        return cls.from_json(text, source=str(path))
+
+    def subset_of(self) -> dict[str, str]:
+        """track id -> subset name."""
+        return {track_id: name for name in SUBSETS for track_id in self.subsets[name]}
+
+
+def largest_remainder_counts(total: int, fractions: list[float]) -> list[int]:
+    """Split ``total`` into integer counts, each within one of ``fraction * total``; ties go to the earlier entry."""
+    exact = [total * f for f in fractions]
+    counts = [int(np.floor(x)) for x in exact]
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def _genre_seed(seed: int, genre: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{genre}".encode()).digest()[:8], "little")
+
+
+def random_split(corpus: Corpus, seed: int = 42, test_fraction: float = 0.2, val_fraction: float = 0.2) -> SplitManifest:
+    """Per-genre seeded shuffle of the sorted track ids, then test / val / train by largest remainder."""
+    if not 0 < test_fraction < 1 or not 0 <= val_fraction < 1:
+        raise GtzanError(f"fractions must be in (0, 1): test={test_fraction}, val={val_fraction}")
+    subsets: dict[str, list[str]] = {name: [] for name in SUBSETS}
+    share = {"test": test_fraction, "val": (1 - test_fraction) * val_fraction}
+    share["train"] = 1 - share["test"] - share["val"]
+    for genre in corpus.genres:
+        ids = sorted(t.track_id for t in corpus.tracks if t.genre == genre)
+        order = np.random.default_rng(_genre_seed(seed, genre)).permutation(len(ids))
+        shuffled = [ids[i] for i in order]
+        n_test, n_val, _ = largest_remainder_counts(len(ids), [share["test"], share["val"], share["train"]])
+        subsets["test"] += shuffled[:n_test]
+        subsets["val"] += shuffled[n_test:n_test + n_val]
+        subsets["train"] += shuffled[n_test + n_val:]
+    return SplitManifest("random", seed, test_fraction, val_fraction, list(corpus.genres), subsets)
+
+
+def fault_filtered_split(corpus: Corpus) -> SplitManifest:
+    """torchaudio's fault-filtered GTZAN lists, restricted to the tracks this corpus validated."""
+    from torchaudio.datasets import gtzan
+
+    available = set(corpus.tracks_by_id())
+    lists = {"train": gtzan.filtered_train, "val": gtzan.filtered_valid, "test": gtzan.filtered_test}
+    subsets = {name: [i for i in ids if i in available] for name, ids in lists.items()}
+    not_used = sorted(i for ids in lists.values() for i in ids if i not in available)
+    if not any(subsets.values()):
+        raise GtzanError(f"no track of the fault-filtered lists is in {corpus.root} (it needs GTZAN's file names)")
+    return SplitManifest("fault-filtered", None, None, None, list(corpus.genres), subsets, not_used)
+
+
+def make_split(corpus: Corpus, scheme: str = "random", seed: int = 42) -> SplitManifest:
+    if scheme == "random":
+        return random_split(corpus, seed)
+    if scheme == "fault-filtered":
+        return fault_filtered_split(corpus)
+    raise GtzanError(f"unknown --scheme {scheme!r} (choose from {', '.join(SCHEMES)})")
