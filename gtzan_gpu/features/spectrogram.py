@@ -1,0 +1,86 @@
+"""SpectrogramImage: the seed's librosa + specshow + PNG spectrogram, as one GPU layer."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gtzan_gpu.features.colormaps import apply_colormap, colormap_table
+from gtzan_gpu.features.display import ImageNetNormalize
+from gtzan_gpu.features.frequency_axis import frequency_area_matrix
+from gtzan_gpu.features.precision import autocast_off
+from gtzan_gpu.features.stft import MagnitudeSTFT
+
+
+class SpectrogramImage(nn.Module):
+    """``(B, T)`` waveform -> ``(B, 3, H, W)`` spectrogram image, as the seed's models saw it.
+
+    Steps, all on the input's device:
+      1. magnitude STFT (n_fft 2048, hop 512, Hann, centred, zero padding), fp32 even under autocast/TF32;
+      2. dB relative to each example's own maximum, ``amin`` 1e-5, floor ``top_db`` below the maximum
+         (``librosa.amplitude_to_db(|S|, ref=np.max)``);
+      3. frequency axis mapped like ``specshow(y_axis='log')`` (or ``linear`` / ``mel``) and time axis,
+         both area-averaged to ``height x width``;
+      4. colour scale from each example's min to max dB (matplotlib's autoscaled norm), then the colormap
+         as a device lookup (``magma``, or ``gray`` repeated to 3 channels): RGB in [0, 1];
+      5. ImageNet mean/std when ``normalize``.
+
+    Args:
+        sample_rate: corpus rate; sets the Hz of each STFT bin.
+        n_fft, hop_length: STFT framing.
+        height, width: output image size.
+        frequency_scale: ``"log"`` (seed), ``"linear"`` or ``"mel"``.
+        colormap: ``"magma"`` (seed) or ``"gray"``.
+        top_db, amin: dB floor and magnitude floor.
+        normalize: apply ImageNet normalisation.
+        backend: ``"nnaudio"`` or ``"torch"`` STFT.
+        trainable: learn the STFT kernels (nnAudio).
+    """
+
+    def __init__(self, sample_rate: int = 22050, n_fft: int = 2048, hop_length: int = 512, height: int = 128,
+                 width: int = 128, frequency_scale: str = "log", colormap: str = "magma", top_db: float = 80.0,
+                 amin: float = 1e-5, normalize: bool = True, backend: str = "nnaudio", trainable: bool = False):
+        super().__init__()
+        self.sample_rate = sample_rate
+        self.height = height
+        self.width = width
+        self.frequency_scale = frequency_scale
+        self.colormap = colormap
+        self.top_db = top_db
+        self.amin = amin
+        self.normalize = normalize
+        self.stft = MagnitudeSTFT(n_fft, hop_length, backend, trainable)
+        self.register_buffer("frequency_weights",
+                             frequency_area_matrix(self.stft.n_bins, sample_rate, n_fft, height, frequency_scale),
+                             persistent=False)
+        self.register_buffer("colormap_table", colormap_table(colormap), persistent=False)
+        self.imagenet = ImageNetNormalize() if normalize else nn.Identity()
+
+    @property
+    def trainable(self) -> bool:
+        return self.stft.trainable
+
+    def decibels(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` -> ``(B, F, frames)`` dB relative to each example's maximum, floored at -top_db."""
+        magnitude = self.stft(waveform)
+        with autocast_off(magnitude.device.type):
+            level = 20.0 * torch.log10(magnitude.clamp_min(self.amin))
+            reference = 20.0 * torch.log10(magnitude.amax(dim=(1, 2), keepdim=True).clamp_min(self.amin))
+            db = level - reference
+            return torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - self.top_db)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        db = self.decibels(waveform)
+        with autocast_off(db.device.type):
+            low = db.amin(dim=(1, 2)).view(-1, 1, 1)
+            span = db.amax(dim=(1, 2)).view(-1, 1, 1) - low
+            rows = torch.einsum("hf,bfn->bhn", self.frequency_weights, db)
+            pixels = F.adaptive_avg_pool1d(rows, self.width)
+            scale = torch.where(span > 0, 1.0 / span.clamp_min(1e-12), torch.zeros_like(span))
+            rgb = apply_colormap((pixels - low) * scale, self.colormap_table)
+            return self.imagenet(rgb)
+
+    def extra_repr(self) -> str:
+        return (f"sample_rate={self.sample_rate}, size=({self.height}, {self.width}), "
+                f"frequency_scale={self.frequency_scale!r}, colormap={self.colormap!r}, top_db={self.top_db}, "
+                f"normalize={self.normalize}")

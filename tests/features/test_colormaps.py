@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+import torch
+
+from gtzan_gpu.features.colormaps import apply_colormap, colormap_table
+
+
+def test_magma_table_is_matplotlibs():
+    matplotlib = pytest.importorskip("matplotlib")
+    expected = matplotlib.colormaps["magma"](np.arange(256))[:, :3]
+    np.testing.assert_allclose(colormap_table("magma").numpy(), expected, atol=1e-6)
+
+
+def test_lookup_hits_table_entries_and_stays_within_one_step_of_matplotlib():
+    matplotlib = pytest.importorskip("matplotlib")
+    table = colormap_table("magma")
+    values = torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(0))
+    rgb = apply_colormap(values, table)
+    assert rgb.shape == (1, 3, 16, 16)
+    nearest = matplotlib.colormaps["magma"](values.numpy())[..., :3].transpose(0, 3, 1, 2)
+    assert np.abs(rgb.numpy() - nearest).max() < 0.02
+    ends = apply_colormap(torch.tensor([[[0.0, 1.0]]]), table)
+    torch.testing.assert_close(ends[0, :, 0, :].T, table[[0, -1]])
+
+
+def test_gray_has_equal_channels_and_gradients_flow():
+    values = torch.rand(2, 4, 4, requires_grad=True)
+    rgb = apply_colormap(values, colormap_table("gray"))
+    assert torch.equal(rgb[:, 0], rgb[:, 1]) and torch.equal(rgb[:, 1], rgb[:, 2])
+    rgb.sum().backward()
+    assert values.grad.abs().sum() > 0

@@ -1,0 +1,58 @@
+"""The feature layers on CUDA give the CPU's images, without host syncs, and keep fp32 under TF32/bf16."""
+import pytest
+import torch
+
+from gtzan_gpu.features import MagnitudeSTFT, SpectrogramImage, WaveformImage
+
+pytestmark = [pytest.mark.cuda,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]
+
+
+def audio(batch=4, seconds=5.0):
+    generator = torch.Generator().manual_seed(0)
+    t = torch.arange(int(22050 * seconds)) / 22050
+    return 0.4 * torch.sin(2 * torch.pi * 330 * t) + 0.05 * torch.randn(batch, t.numel(), generator=generator)
+
+
+@pytest.mark.parametrize("layer_factory", [SpectrogramImage, lambda: SpectrogramImage(backend="torch"),
+                                           lambda: SpectrogramImage(frequency_scale="mel"), WaveformImage],
+                         ids=["spectrogram-nnaudio", "spectrogram-torch", "spectrogram-mel", "waveform"])
+def test_cuda_matches_cpu(layer_factory):
+    layer = layer_factory()
+    x = audio()
+    expected = layer(x)
+    got = layer.to("cuda")(x.cuda()).cpu()
+    torch.testing.assert_close(got, expected, atol=2e-3, rtol=0)
+
+
+def test_no_host_sync_in_forward_on_cuda():
+    layers = [SpectrogramImage().cuda(), SpectrogramImage(backend="torch").cuda(), WaveformImage().cuda()]
+    x = audio().cuda()
+    for layer in layers:
+        layer(x)  # warm-up (cuFFT plans, cuDNN heuristics)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for layer in layers:
+            layer(x)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+def test_stft_stays_fp32_with_tf32_and_bf16_autocast_on_cuda():
+    layer = MagnitudeSTFT().cuda()
+    x = audio().cuda()
+    expected = MagnitudeSTFT(backend="torch").cuda()(x)
+    previous = torch.backends.cudnn.conv.fp32_precision
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    try:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            got = layer(x)
+        unguarded = layer.kernels(x).float()  # nnAudio's conv with TF32 on, for contrast
+    finally:
+        torch.backends.cudnn.conv.fp32_precision = previous
+    floor = 1e-5 * float(expected.max())
+    torch.testing.assert_close(got, expected, rtol=1e-3, atol=floor)
+    quiet = expected < expected.max() * 1e-3
+    assert ((unguarded - expected).abs() / expected.clamp_min(1e-12))[quiet].median() > \
+        ((got - expected).abs() / expected.clamp_min(1e-12))[quiet].median()
