@@ -1,0 +1,62 @@
+"""GenreClassifier: one module from raw audio to logits; what is trained, checkpointed and served."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gtzan_gpu.config import FeatureConfig, ModelConfig
+from gtzan_gpu.features import SpectrogramImage, WaveformImage
+from gtzan_gpu.models.cnn import SmallCNN
+from gtzan_gpu.models.fusion import LateFusion
+from gtzan_gpu.models.resnet import ResNet18Classifier
+
+
+class GenreClassifier(nn.Module):
+    """``(B, T)`` waveform -> ``(B, num_classes)`` logits.
+
+    ``views`` are feature layers, each ``(B, T) -> (B, 3, H, W)``; the backbone takes one image per view,
+    in order. With ``channels_last`` the images are handed over in channels-last memory format.
+    """
+
+    def __init__(self, views: list[nn.Module], backbone: nn.Module, channels_last: bool = False):
+        super().__init__()
+        self.views = nn.ModuleList(views)
+        self.backbone = backbone
+        self.channels_last = channels_last
+
+    def images(self, waveform: torch.Tensor) -> list[torch.Tensor]:
+        """``(B, T)`` -> one ``(B, 3, H, W)`` image per view."""
+        images = [view(waveform) for view in self.views]
+        if self.channels_last:
+            images = [image.contiguous(memory_format=torch.channels_last) for image in images]
+        return images
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.backbone(*self.images(waveform))
+
+
+def spectrogram_view(features: FeatureConfig, sample_rate: int) -> SpectrogramImage:
+    return SpectrogramImage(sample_rate=sample_rate, height=features.image_size, width=features.image_size,
+                            frequency_scale=features.frequency_scale, colormap=features.colormap,
+                            normalize=features.normalize, backend=features.stft_backend,
+                            trainable=features.trainable_stft)
+
+
+def waveform_view(features: FeatureConfig) -> WaveformImage:
+    return WaveformImage(height=features.image_size, width=features.image_size,
+                         envelope=features.waveform_envelope, normalize=features.normalize)
+
+
+def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: int, sample_rate: int = 22050,
+                     channels_last: bool = False) -> GenreClassifier:
+    """The named model (``cnn``, ``resnet18`` or ``fusion``) behind the views it needs."""
+    if model.name == "cnn":
+        return GenreClassifier([spectrogram_view(features, sample_rate)],
+                               SmallCNN(num_classes, features.image_size), channels_last)
+    if model.name == "resnet18":
+        return GenreClassifier([spectrogram_view(features, sample_rate)],
+                               ResNet18Classifier(num_classes, model.pretrained, model.weights), channels_last)
+    if model.name == "fusion":
+        return GenreClassifier([spectrogram_view(features, sample_rate), waveform_view(features)],
+                               LateFusion(num_classes, model.pretrained, model.weights), channels_last)
+    raise ValueError(f"unknown model {model.name!r}")
