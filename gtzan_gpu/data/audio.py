@@ -64,7 +64,7 @@ def validate_audio(path: str | Path, block_frames: int = 1 << 18) -> AudioInfo:
     try:
         info = sf.info(str(path))
     except Exception as error:  # soundfile raises LibsndfileError, RuntimeError or TypeError by format
-        raise AudioDecodeError(f"not a readable audio file ({_first_line(error)})") from None
+        raise AudioDecodeError(f"not a readable audio file ({describe_decode_error(error)})") from None
     riff = _riff_declared_data_bytes(path)
     if riff is not None and riff[1] < riff[0]:
         raise AudioDecodeError(f"truncated: header declares {riff[0]} data bytes, file holds {riff[1]}")
@@ -78,7 +78,7 @@ def validate_audio(path: str | Path, block_frames: int = 1 << 18) -> AudioInfo:
     except AudioDecodeError:
         raise
     except Exception as error:
-        raise AudioDecodeError(f"decoding failed after {frames_read} frames ({_first_line(error)})") from None
+        raise AudioDecodeError(f"decoding failed after {frames_read} frames ({describe_decode_error(error)})") from None
     if frames_read == 0:
         raise AudioDecodeError("no audio frames")
     if info.frames > 0 and frames_read < info.frames:
@@ -86,7 +86,7 @@ def validate_audio(path: str | Path, block_frames: int = 1 << 18) -> AudioInfo:
     return AudioInfo(int(info.samplerate), int(info.channels), frames_read, str(info.format))
 
 
-def _first_line(error: BaseException) -> str:
+def describe_decode_error(error: BaseException) -> str:
     """The gist of a decoder error: first line, without libsndfile's "Error opening '<path>': " prefix."""
     lines = str(error).strip().splitlines()
     text = lines[0] if lines else type(error).__name__

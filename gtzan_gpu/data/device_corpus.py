@@ -10,7 +10,7 @@ from typing import Iterator
 
 import torch
 
-from gtzan_gpu.data.audio import read_track, to_int16
+from gtzan_gpu.data.audio import describe_decode_error, read_track, to_int16
 from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class DeviceCorpus:
             try:
                 waveform = read_track(track.path, spec.sample_rate)
             except Exception as error:  # the file changed since the scan: report it, keep the rest
-                log.warning("skipping %s: cannot decode (%s)", track.path, str(error).splitlines()[0])
+                log.warning("skipping %s: cannot decode (%s)", track.path, describe_decode_error(error))
                 continue
             decoded.append(to_int16(waveform))
             kept.append(track.__class__(**{**track.__dict__, "samples": waveform.numel()}))

@@ -38,6 +38,11 @@ class SplitManifest:
     subsets: dict[str, list[str]]
     not_used: list[str] = field(default_factory=list)  # listed by the scheme but excluded or missing
 
+    def __post_init__(self):
+        # canonical in memory as on disk: a manifest made now and one read back index tracks identically
+        self.subsets = {name: sorted(self.subsets[name]) for name in SUBSETS}
+        self.not_used = sorted(self.not_used)
+
     def to_json(self) -> str:
         """Canonical JSON text: sorted keys, sorted ids, no paths or clocks -> identical on every machine."""
         document = {
@@ -47,8 +52,8 @@ class SplitManifest:
             "seed": self.seed,
             "fractions": {"test": self.test_fraction, "val_of_train": self.val_fraction},
             "genres": list(self.genres),
-            "subsets": {name: sorted(self.subsets[name]) for name in SUBSETS},
-            "not_used": sorted(self.not_used),
+            "subsets": self.subsets,
+            "not_used": self.not_used,
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
