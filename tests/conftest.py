@@ -38,3 +38,24 @@ def write_tone(path: Path, seconds: float, sr: int, channels: int = 1, frequency
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), data.astype(np.float32), sr, subtype=subtype, format=fmt)
     return data
+
+
+def small_train_config(data: Path, out: Path, **overrides):
+    """A CNN run on 2-s segments of the tiny corpus that finishes in seconds on a CPU."""
+    from gtzan_gpu.config import FeatureConfig, ModelConfig, TrainConfig
+
+    values = dict(data=str(data), out=str(out), model=ModelConfig("cnn"), features=FeatureConfig(image_size=64),
+                  segment_seconds=2.0, epochs=2, lr=1e-3, batch_size=16, seed=0, device="cpu", loader="device",
+                  workers=0, patience=10, log_every=2)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_corpus, tmp_path_factory) -> Path:
+    """A finished 3-epoch CNN run on the tiny corpus (shared by evaluate/predict/TensorBoard tests)."""
+    from gtzan_gpu.training import fit
+
+    out = tmp_path_factory.mktemp("runs") / "cnn"
+    fit(small_train_config(tiny_corpus, out, epochs=3))
+    return out

@@ -6,7 +6,7 @@ from gtzan_gpu.cli import main
 
 
 def test_every_subcommand_has_help(capsys):
-    for command in ("synth", "scan", "split"):
+    for command in ("synth", "scan", "split", "train", "evaluate", "predict", "demo"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -41,3 +41,59 @@ def test_bad_option_values_exit_2(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["split", "x", "--out", "m.json", "--scheme", "alphabetical"])
     assert exit_info.value.code == 2
+
+
+def test_train_evaluate_predict_from_the_command_line(tiny_corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_corpus), "--out", str(run), "--model", "cnn", "--segment-seconds", "2",
+                 "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--image-size", "64",
+                 "--stft-backend", "torch"]) == 0
+    assert "best validation accuracy" in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--json", "--device", "cpu"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["split"] == "test" and 0 <= report["track"]["accuracy"] <= 1
+    track = tiny_corpus / "genres_original" / "pop" / "pop.00001.wav"
+    assert main(["predict", str(run), str(track), "--json", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["file"] == str(track)
+    assert main(["predict", str(run), str(track), str(tmp_path / "missing.wav"), "--device", "cpu"]) == 1
+    captured = capsys.readouterr()
+    assert "missing.wav: cannot decode" in captured.err and "pop.00001.wav:" in captured.out
+    assert main(["train", "--resume", str(run)]) == 0  # already finished: resumes to the end at once
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--data", "x"], "needs --data DATA and --out RUN_DIR"),
+    (["train", "--data", "nowhere", "--out", "run"], "corpus folder not found"),
+    (["train", "--resume", "nowhere"], "no checkpoint at nowhere/last.pt"),
+    (["evaluate", "nowhere"], "run directory not found"),
+])
+def test_usage_errors_are_one_line_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_an_unknown_model_is_a_usage_error():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--data", "x", "--out", "y", "--model", "vgg"])
+    assert exit_info.value.code == 2
+
+
+def test_resnet18_without_cached_imagenet_weights_says_how_to_get_them(tiny_corpus, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    assert main(["train", "--data", str(tiny_corpus), "--out", str(tmp_path / "r"), "--model", "resnet18"]) == 2
+    err = capsys.readouterr().err
+    assert "not in the torch hub cache" in err and "--pretrained none" in err
+
+
+def test_the_demo_runs_end_to_end_small(tmp_path, capsys):
+    from gtzan_gpu.demo import DemoConfig, run_demo
+
+    result = run_demo(DemoConfig(out=str(tmp_path / "demo"), tracks_per_genre=5, track_seconds=6.0,
+                                 segment_seconds=2.0, epochs=2, batch_size=16, device="cpu"))
+    out = capsys.readouterr().out
+    assert "tensorboard --logdir" in out and "jazz.00054.wav: error: cannot decode" in out
+    assert result["test"]["split"] == "test" and (tmp_path / "demo" / "run" / "best.pt").is_file()

@@ -1,0 +1,67 @@
+"""One batch interface over both loaders: ``(B, T)`` waveforms, labels and track positions on the device."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+from torch.utils.data import DataLoader
+
+from gtzan_gpu.data.dataset import SegmentDataset
+from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.segments import SegmentSpec, TrackSource
+from gtzan_gpu.errors import GtzanError
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The shuffling generator of one epoch: a resumed run draws the same order as an uninterrupted one."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+class SegmentBatches:
+    """Batches of one subset from ``DeviceCorpus`` (``loader="device"``) or ``SegmentDataset`` workers
+    (``loader="stream"``), as (waveforms ``(B, T)`` float32, labels ``(B,)``, track positions ``(B,)``) on ``device``.
+    """
+
+    def __init__(self, tracks: list[TrackSource], spec: SegmentSpec, device: torch.device, loader: str,
+                 batch_size: int, workers: int = 0):
+        self.device = device
+        self.batch_size = batch_size
+        self.loader = loader
+        self.workers = workers
+        if loader == "device":
+            self.corpus = DeviceCorpus(tracks, spec, device)
+            self.track_ids = self.corpus.track_ids
+            self.labels = self.corpus.labels
+        else:
+            self.dataset = SegmentDataset(tracks, spec)
+            self.track_ids = [t.track_id for t in self.dataset.index.tracks]
+            self.labels = self.dataset.labels.to(device)
+        self._position = {track_id: i for i, track_id in enumerate(self.track_ids)}
+
+    def __len__(self) -> int:
+        return len(self.corpus) if self.loader == "device" else len(self.dataset)
+
+    def epoch(self, shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator[Batch]:
+        if self.loader == "device":
+            yield from self.corpus.batches(self.batch_size, shuffle, generator)
+            return
+        # the same permutation DeviceCorpus draws, so both loaders visit segments in the same order
+        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        # its own generator for the worker base seed, so the global RNG (dropout) is left as DeviceCorpus leaves it
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),
+                            num_workers=self.workers, pin_memory=self.device.type == "cuda",
+                            generator=torch.Generator().manual_seed(0))
+        for waveforms, labels, track_ids in loader:
+            if not torch.isfinite(waveforms).all():  # checked on the CPU copy: no device sync
+                raise GtzanError(f"NaN or infinite samples in a batch from tracks {sorted(set(track_ids))[:3]}")
+            tracks = torch.tensor([self._position[t] for t in track_ids])
+            yield (waveforms.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True),
+                   tracks.to(self.device, non_blocking=True))
+
+    def first(self, count: int) -> torch.Tensor:
+        """The first ``count`` segments in index order, ``(count, T)``: a fixed batch for TensorBoard images."""
+        if self.loader == "device":
+            return self.corpus.gather(torch.arange(min(count, len(self)), device=self.device))[0]
+        return torch.stack([self.dataset[i][0] for i in range(min(count, len(self)))]).to(self.device)

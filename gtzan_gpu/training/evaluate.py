@@ -1,0 +1,87 @@
+"""Evaluate a finished run on its validation or test tracks: segment- and track-level figures."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
+from gtzan_gpu.config import TrainConfig
+from gtzan_gpu.data.splits import SplitManifest
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.models import GenreClassifier, build_classifier
+from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state
+from gtzan_gpu.training.confusion_image import confusion_png
+from gtzan_gpu.training.engine import BEST, LAST, load_run_data, resolve_device, score
+from gtzan_gpu.training.tensorboard_log import RunLogger
+
+log = logging.getLogger(__name__)
+
+
+def load_trained_model(run_dir: str | Path, device: str = "auto") -> tuple[GenreClassifier, dict, torch.device]:
+    """The run's best checkpoint (``last.pt`` if none was best yet) as a model on ``device``, in eval mode."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise GtzanError(f"run directory not found: {run_dir}")
+    path = run_dir / BEST if (run_dir / BEST).is_file() else run_dir / LAST
+    checkpoint = load_checkpoint(path)
+    config = TrainConfig.from_dict(checkpoint["config"])
+    target = resolve_device(device)
+    features = config.features
+    model_config = config.model
+    model_config.pretrained, model_config.weights = "none", None  # the checkpoint holds the trained weights
+    model = build_classifier(model_config, features, len(checkpoint["genres"]), config.sample_rate)
+    load_model_state(model, checkpoint["model"], path, config.model.name)
+    checkpoint["path"] = str(path)
+    return model.to(target).eval(), checkpoint, target
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto") -> dict:
+    """Score the run's model on ``split``; write ``eval_<split>.json`` and confusion PNGs into RUN_DIR."""
+    if split not in ("test", "val"):
+        raise GtzanError(f"--split must be test or val, not {split!r}")
+    run_dir = Path(run_dir)
+    model, checkpoint, target = load_trained_model(run_dir, device)
+    config = TrainConfig.from_dict(checkpoint["config"])
+    config.device = target.type
+    data = load_run_data(config, SplitManifest.from_json(checkpoint["manifest"]))
+    batches = data.batches(split, config, target)
+    if len(batches) == 0:
+        raise GtzanError(f"the {split} subset of {run_dir} has no segments")
+    metrics = score(model, batches, len(data.genres), config.amp)
+    report = {"run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
+              "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
+              "genres": data.genres, "tracks": len(batches.track_ids), "loss": metrics["loss"],
+              "segment": metrics["segment"], "track": metrics["track"], "device": str(target)}
+    atomic_write_text(run_dir / f"eval_{split}.json", json.dumps(report, indent=2) + "\n")
+    for level in ("segment", "track"):
+        title = f"{split}, {level} level: accuracy {metrics[level]['accuracy']:.3f}"
+        atomic_write_bytes(run_dir / f"confusion_{split}_{level}.png",
+                           confusion_png(metrics[level]["confusion"], data.genres, title))
+    logger = RunLogger(str(run_dir / "tb"), data.genres)
+    try:
+        logger.scalars({f"{split}/accuracy": metrics["segment"]["accuracy"],
+                        f"{split}/track_accuracy": metrics["track"]["accuracy"],
+                        f"{split}/macro_f1": metrics["segment"]["macro_f1"]}, checkpoint["epoch"])
+        logger.confusion(f"{split}/confusion_segment", metrics["segment"]["confusion"], checkpoint["epoch"],
+                         f"{split}: segment level")
+        logger.confusion(f"{split}/confusion_track", metrics["track"]["confusion"], checkpoint["epoch"],
+                         f"{split}: track level")
+        logger.hparams(config.to_dict(), {"hparam/val_accuracy": checkpoint["best"]["val_accuracy"],
+                                          f"hparam/{split}_accuracy": metrics["segment"]["accuracy"],
+                                          f"hparam/{split}_track_accuracy": metrics["track"]["accuracy"]})
+    finally:
+        logger.close()
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = [f"{report['model']} {report['segment_seconds']:g}-s segments, {report['split']} split, "
+             f"checkpoint epoch {report['epoch']} ({report['checkpoint']})"]
+    for level in ("segment", "track"):
+        m = report[level]
+        lines.append(f"{level:>8}: accuracy {m['accuracy']:.4f}  macro P {m['macro_precision']:.4f}  "
+                     f"R {m['macro_recall']:.4f}  F1 {m['macro_f1']:.4f}  (n = {m['count']})")
+    return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""Genre of whole audio files: downmix, resample, cut into the model's segments, average the logits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gtzan_gpu.config import TrainConfig
+from gtzan_gpu.data.audio import describe_decode_error, read_track
+from gtzan_gpu.training.engine import autocast
+from gtzan_gpu.training.evaluate import load_trained_model
+
+
+def file_segments(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    """``(T,)`` -> ``(S, length)`` non-overlapping windows; a file shorter than one window is zero-padded."""
+    if waveform.numel() < length:
+        waveform = F.pad(waveform, (0, length - waveform.numel()))
+    count = waveform.numel() // length
+    return waveform[: count * length].view(count, length)
+
+
+def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", batch_size: int = 64) -> list[dict]:
+    """One result per file: ``{"file", "genre", "probabilities", "segments"}`` or ``{"file", "error"}``."""
+    model, checkpoint, target = load_trained_model(run_dir, device)
+    config = TrainConfig.from_dict(checkpoint["config"])
+    genres = checkpoint["genres"]
+    length = int(round(config.segment_seconds * config.sample_rate))
+    results = []
+    for file in files:
+        try:
+            waveform = read_track(file, config.sample_rate)
+        except Exception as error:
+            results.append({"file": file, "error": f"cannot decode ({describe_decode_error(error)})"})
+            continue
+        if waveform.numel() == 0 or not torch.isfinite(waveform).all():
+            results.append({"file": file, "error": "no usable samples (empty or NaN)"})
+            continue
+        segments = file_segments(waveform, length)
+        logits = []
+        with torch.no_grad(), autocast(target, config.amp):
+            for first in range(0, segments.shape[0], batch_size):
+                logits.append(model(segments[first:first + batch_size].to(target)).float())
+        probabilities = torch.cat(logits).mean(dim=0).softmax(dim=0).cpu()
+        results.append({"file": file, "genre": genres[int(probabilities.argmax())], "segments": segments.shape[0],
+                        "seconds": round(waveform.numel() / config.sample_rate, 3),
+                        "probabilities": {g: round(float(p), 4) for g, p in zip(genres, probabilities)}})
+    return results
+
+
+def format_prediction(result: dict) -> str:
+    if "error" in result:
+        return f"{result['file']}: error: {result['error']}"
+    ranked = sorted(result["probabilities"].items(), key=lambda item: -item[1])
+    return (f"{result['file']}: {result['genre']} ({result['segments']} segments, {result['seconds']:g} s)\n    "
+            + "  ".join(f"{g} {p:.3f}" for g, p in ranked))

@@ -1,0 +1,180 @@
+import json
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from gtzan_gpu.config import ModelConfig
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.training import engine, fit
+from gtzan_gpu.training.checkpoint import load_checkpoint, save_checkpoint
+from tests.conftest import small_train_config, write_tone
+
+
+def test_a_run_leaves_checkpoints_manifest_and_history(trained_run):
+    assert {p.name for p in trained_run.iterdir()} >= {"last.pt", "best.pt", "manifest.json", "tb"}
+    assert not [p for p in trained_run.iterdir() if p.name.endswith(".tmp")]
+    last = load_checkpoint(trained_run / "last.pt")
+    assert last["epoch"] == 3 and len(last["history"]) == 3 and last["model_name"] == "cnn"
+    assert set(last) >= {"model", "optimizer", "scaler", "config", "manifest", "manifest_digest", "rng"}
+    assert json.loads((trained_run / "manifest.json").read_text())["scheme"] == "random"
+    best = load_checkpoint(trained_run / "best.pt")
+    assert best["epoch"] == last["best"]["epoch"]
+    val_accuracies = [h["val_accuracy"] for h in last["history"]]
+    assert last["best"]["val_accuracy"] == max(val_accuracies)  # selected on validation, never on test
+
+
+def event_tags(log_dir) -> dict[str, int]:
+    """Every summary tag in every TensorBoard event file under ``log_dir``, with how often it was written."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    counts: dict[str, int] = {}
+    for path in sorted(log_dir.rglob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                counts[value.tag] = counts.get(value.tag, 0) + 1
+    return counts
+
+
+GRID_WIDTH, GRID_HEIGHT = 8 * 64, 64  # add_images lays a batch out in one row
+
+
+def test_tensorboard_has_what_a_person_inspects(trained_run):
+    tags = event_tags(trained_run / "tb")
+    for tag in ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "val/track_accuracy",
+                "train/learning_rate", "throughput/segments_per_second", "val/confusion"):
+        assert tags.get(tag) == 3, tag  # once per epoch
+    assert tags["features/spectrogram"] == 1  # logged at the start; again per epoch only when trainable
+    assert {"run/manifest/text_summary", "run/weights/text_summary", "_hparams_/experiment",
+            "_hparams_/session_start_info", "hparam/val_accuracy", "hparam/val_track_accuracy"} <= set(tags)
+    accumulator = EventAccumulator(str(trained_run / "tb"), size_guidance={"images": 0})
+    accumulator.Reload()
+    image = accumulator.Images("features/spectrogram")[0]
+    assert (image.width, image.height) == (GRID_WIDTH, GRID_HEIGHT)  # 8 validation segments of 64 x 64
+
+
+def test_the_cnn_learns_the_synthetic_genres(tiny_corpus, tmp_path):
+    summary = fit(small_train_config(tiny_corpus, tmp_path / "run", epochs=6, lr=2e-3))
+    assert summary["best"]["val_accuracy"] >= 0.5  # 10 genres: chance is 0.1
+
+
+def test_fusion_trains_with_both_views(tiny_corpus, tmp_path):
+    config = small_train_config(tiny_corpus, tmp_path / "fusion", model=ModelConfig("fusion"), epochs=1,
+                                max_steps=2, batch_size=8)
+    summary = fit(config)
+    assert summary["global_step"] == 2
+    assert {"features/spectrogram", "features/waveform"} <= set(event_tags(tmp_path / "fusion" / "tb"))
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tiny_corpus, tmp_path, monkeypatch):
+    straight = fit(small_train_config(tiny_corpus, tmp_path / "straight", epochs=3))
+    saves = []
+
+    def interrupting_save(path, payload):
+        save_checkpoint(path, payload)
+        saves.append(path.name)
+        if saves.count("last.pt") == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "save_checkpoint", interrupting_save)
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_train_config(tiny_corpus, tmp_path / "resumed", epochs=3))
+    monkeypatch.setattr(engine, "save_checkpoint", save_checkpoint)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 2
+    resumed = fit(small_train_config(tiny_corpus, tmp_path / "resumed", epochs=3), resume=True)
+    deterministic = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_track_accuracy")
+    assert resumed["epochs_run"] == 3
+    assert [{k: h[k] for k in deterministic} for h in resumed["history"]] == \
+        [{k: h[k] for k in deterministic} for h in straight["history"]]
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "resumed" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["history"][-1]["val_loss"] == straight["history"][-1]["val_loss"]
+
+
+def test_stream_and_device_loaders_train_identically(tiny_corpus, tmp_path):
+    a = fit(small_train_config(tiny_corpus, tmp_path / "device", epochs=1, loader="device"))
+    b = fit(small_train_config(tiny_corpus, tmp_path / "stream", epochs=1, loader="stream", workers=2))
+    assert a["history"][0]["train_loss"] == pytest.approx(b["history"][0]["train_loss"], rel=1e-5)
+    assert a["history"][0]["val_accuracy"] == b["history"][0]["val_accuracy"]
+
+
+def test_max_steps_stops_early_and_still_checkpoints(tiny_corpus, tmp_path):
+    summary = fit(small_train_config(tiny_corpus, tmp_path / "run", epochs=5, max_steps=3))
+    assert summary["global_step"] == 3 and summary["epochs_run"] == 1
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["global_step"] == 3
+
+
+def test_early_stopping_after_patience(tiny_corpus, tmp_path):
+    summary = fit(small_train_config(tiny_corpus, tmp_path / "run", epochs=8, lr=1e-9, patience=1))
+    assert summary["epochs_run"] < 8
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing-data", "corpus folder not found"),
+    ("one-genre", "needs at least 2"),
+    ("segment-too-long", "longer than every track"),
+    ("unwritable", "not writable"),
+])
+def test_bad_input_is_a_one_line_error(tiny_corpus, tmp_path, case, message):
+    config = small_train_config(tiny_corpus, tmp_path / "run")
+    if case == "missing-data":
+        config.data = str(tmp_path / "nowhere")
+    elif case == "one-genre":
+        write_tone(tmp_path / "solo" / "rock" / "a.wav", 3.0, 22050)
+        config.data = str(tmp_path / "solo")
+    elif case == "segment-too-long":
+        config.segment_seconds = 7.0
+    elif case == "unwritable":
+        (tmp_path / "file").write_text("x")
+        config.out = str(tmp_path / "file" / "run")
+    with pytest.raises(GtzanError, match=message) as error:
+        fit(config)
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_divergence_stops_with_no_partial_checkpoint(tiny_corpus, tmp_path):
+    with pytest.raises(GtzanError, match="non-finite loss at epoch 1.*no checkpoint was written"):
+        fit(small_train_config(tiny_corpus, tmp_path / "run", lr=1e12, epochs=2))
+    assert not list((tmp_path / "run").glob("*.pt")) and not list((tmp_path / "run").glob("*.tmp"))
+
+
+def test_nan_samples_in_a_streamed_batch_are_reported(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from gtzan_gpu.data.segments import SegmentSpec, TrackSource
+    from gtzan_gpu.training.batches import SegmentBatches
+
+    path = tmp_path / "nan.wav"
+    sf.write(str(path), np.full(22050, np.nan, dtype=np.float32), 22050, subtype="FLOAT")
+    batches = SegmentBatches([TrackSource("nan", 0, path, 22050, 22050)], SegmentSpec(1.0), torch.device("cpu"),
+                             "stream", 4)
+    with pytest.raises(GtzanError, match="NaN or infinite samples.*'nan'"):
+        next(batches.epoch())
+
+
+def test_resume_refuses_a_checkpoint_from_another_model(trained_run, tiny_corpus, tmp_path):
+    import shutil
+
+    target = tmp_path / "run"
+    shutil.copytree(trained_run, target)
+    checkpoint = load_checkpoint(target / "last.pt")
+    checkpoint["config"]["model"]["name"] = "resnet18"
+    checkpoint["config"]["model"]["pretrained"] = "none"
+    from gtzan_gpu.config import TrainConfig
+    torch.save(checkpoint, target / "last.pt")
+    with pytest.raises(GtzanError, match="does not fit a 'resnet18' model"):
+        fit(TrainConfig.from_dict({**checkpoint["config"], "out": str(target)}), resume=True)
+
+
+def test_an_incompatible_checkpoint_version_is_refused(trained_run, tmp_path):
+    checkpoint = load_checkpoint(trained_run / "last.pt")
+    checkpoint["version"] = 99
+    torch.save(checkpoint, tmp_path / "old.pt")
+    with pytest.raises(GtzanError, match="checkpoint version 99"):
+        load_checkpoint(tmp_path / "old.pt")
+    (tmp_path / "junk.pt").write_text("junk")
+    with pytest.raises(GtzanError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")

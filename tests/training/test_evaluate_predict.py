@@ -1,0 +1,66 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.training import evaluate_run, predict_files
+from gtzan_gpu.training.predict import file_segments
+
+
+def test_evaluate_writes_segment_and_track_figures(trained_run):
+    report = evaluate_run(trained_run, "test", "cpu")
+    saved = json.loads((trained_run / "eval_test.json").read_text())
+    assert saved["segment"] == report["segment"] and saved["split"] == "test"
+    assert report["segment"]["count"] == 3 * report["tracks"] == 30  # 10 test tracks x 3 segments of 2 s
+    assert report["track"]["count"] == 10
+    for level in ("segment", "track"):
+        confusion = np.array(report[level]["confusion"])
+        assert confusion.shape == (10, 10) and confusion.sum() == report[level]["count"]
+        assert report[level]["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())
+        assert set(report[level]) >= {"macro_precision", "macro_recall", "macro_f1"}
+        assert (trained_run / f"confusion_test_{level}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_on_val_matches_the_training_log(trained_run):
+    from gtzan_gpu.training.checkpoint import load_checkpoint
+
+    report = evaluate_run(trained_run, "val", "cpu")
+    best = load_checkpoint(trained_run / "best.pt")
+    assert report["segment"]["accuracy"] == pytest.approx(best["best"]["val_accuracy"])
+
+
+def test_evaluate_of_a_missing_run_is_an_error(tmp_path):
+    with pytest.raises(GtzanError, match="run directory not found"):
+        evaluate_run(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GtzanError, match="no checkpoint"):
+        evaluate_run(tmp_path / "empty")
+
+
+def test_predict_handles_any_rate_stereo_long_files_and_reports_bad_ones(trained_run, tiny_corpus, tmp_path):
+    source = tiny_corpus / "genres_original" / "metal" / "metal.00004.wav"
+    y, sr = sf.read(str(source))
+    import torch
+    import torchaudio.functional as AF
+    stereo_44k = AF.resample(torch.from_numpy(np.tile(y, 3)).float(), 22050, 44100).numpy()
+    long_file = tmp_path / "long-stereo.flac"
+    sf.write(str(long_file), np.stack([stereo_44k, stereo_44k * 0.5], axis=1), 44100)
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    results = predict_files(trained_run, [str(source), str(bad), str(long_file)], "cpu")
+    assert [("error" in r) for r in results] == [False, True, False]
+    assert "cannot decode" in results[1]["error"] and "\n" not in results[1]["error"]
+    long_result = results[2]
+    assert long_result["segments"] == 9 and long_result["seconds"] == pytest.approx(18.0, abs=0.01)
+    assert sum(long_result["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert long_result["genre"] == max(long_result["probabilities"], key=long_result["probabilities"].get)
+
+
+def test_file_segments_cut_the_seeds_windows_and_pad_short_files():
+    import torch
+
+    assert file_segments(torch.ones(10), 4).shape == (2, 4)
+    short = file_segments(torch.ones(3), 4)
+    assert short.shape == (1, 4) and short[0, 3] == 0
