@@ -132,6 +132,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from gtzan_gpu.bench import BenchConfig, run_benchmarks
+    from gtzan_gpu.bench.machine import device_slug
+    from gtzan_gpu.bench.report import render_markdown, write_report
+    from gtzan_gpu.training.engine import resolve_device
+
+    device = resolve_device(args.device)
+    report = run_benchmarks(BenchConfig.preset(device, args.quick), device)
+    out = Path(args.out) if args.out else Path("benchmarks/results") / f"{device_slug(device)}.json"
+    written = write_report(report, out)
+    print(render_markdown(report))
+    print("wrote " + ", ".join(str(p) for p in written.values()))
+    return 0
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from gtzan_gpu.experiment import load_grid, run_experiment
+
+    grid = load_grid(args.config, quick=args.quick)
+    if args.data is None and not args.quick:
+        raise GtzanError("experiment needs --data DATA (or --quick, which makes a synthetic corpus)")
+    out = args.out or f"experiments/results/{grid.name}"
+    only = [item for part in (args.only or []) for item in part.split(",") if item]
+    result = run_experiment(grid, out, args.data, only, args.device)
+    print(Path(out, "results.md").read_text())
+    print(f"{len(result['cells'])} cell(s) in {out}; TensorBoard: tensorboard --logdir {Path(out) / 'runs'}")
+    return 0
+
+
 def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     from gtzan_gpu.config import MODEL_NAMES
 
@@ -234,6 +263,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=8)
     demo.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     demo.set_defaults(run=_cmd_demo)
+
+    bench = commands.add_parser("bench", help="feature-extraction, loading and training throughput",
+                                description="Run the standard benchmark set; write raw JSON, a markdown table "
+                                            "and a PNG plot (default benchmarks/results/<device>.json).")
+    bench.add_argument("--quick", action="store_true", help="a small set (under 2 minutes on a 2-core CPU)")
+    bench.add_argument("--out", help="JSON file to write (the .md and .png go beside it)")
+    bench.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    bench.set_defaults(run=_cmd_bench)
+
+    experiment = commands.add_parser("experiment", help="run the seed study's grid (models x segment lengths)",
+                                     description="Run every cell of a grid config (skipping finished ones), then "
+                                                 "write results.json, results.md, bar charts and the confusion "
+                                                 "matrix of the best cell on validation.")
+    experiment.add_argument("--data", help="corpus folder (not needed with --quick)")
+    experiment.add_argument("--quick", action="store_true",
+                            help="the whole grid on a small synthetic corpus, on CPU in a few minutes")
+    experiment.add_argument("--only", action="append", metavar="MODEL:SECONDS",
+                            help="run only these cells, e.g. resnet18:5 (repeatable or comma-separated)")
+    experiment.add_argument("--out", help="output folder (default experiments/results/<grid name>)")
+    experiment.add_argument("--config", default="experiments/configs/seed-grid.toml", help="grid config (TOML)")
+    experiment.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    experiment.set_defaults(run=_cmd_experiment)
     return parser
 
 

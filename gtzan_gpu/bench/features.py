@@ -1,0 +1,123 @@
+"""Feature-extraction throughput: our GPU layers per batch size, against the seed's render-to-PNG pipeline."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gtzan_gpu.bench.timing import PeakMemory, time_call
+from gtzan_gpu.features import SpectrogramImage, WaveformImage
+
+
+def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
+    """Every front end we time, plus torchaudio's magnitude Spectrogram as a reference point."""
+    import torchaudio
+
+    spectrogram = SpectrogramImage(sample_rate=sample_rate)
+    spectrogram_fft = SpectrogramImage(sample_rate=sample_rate, backend="torch")
+    waveform = WaveformImage()
+    return {
+        "spectrogram (nnAudio)": spectrogram,
+        "spectrogram (torch.stft)": spectrogram_fft,
+        "waveform": waveform,
+        "both views (nnAudio)": _both(spectrogram, waveform),
+        "both views (torch.stft)": _both(spectrogram_fft, waveform),
+        "torchaudio Spectrogram (magnitude only)": torchaudio.transforms.Spectrogram(n_fft=2048, hop_length=512,
+                                                                                     power=1.0),
+    }
+
+
+def bench_feature_layers(device: torch.device, lengths: tuple[float, ...], batch_sizes: tuple[int, ...],
+                         repeats: int, budget_seconds: float, sample_rate: int = 22050,
+                         max_call_seconds: float | None = None) -> list[dict]:
+    """Segments/s per method, segment length and batch size. A cell whose call would take longer than
+    ``max_call_seconds`` (estimated from the same method's measured per-segment time at the previous batch
+    size) is recorded as skipped with that estimate, not timed."""
+    rows = []
+    per_segment: dict[tuple[str, float], float] = {}
+    methods = feature_methods(sample_rate)
+    for module in methods.values():
+        if isinstance(module, torch.nn.Module):
+            module.to(device)
+    generator = torch.Generator().manual_seed(0)
+    for seconds in lengths:
+        samples = int(round(seconds * sample_rate))
+        for batch in batch_sizes:
+            audio = None
+            for name, method in methods.items():
+                estimate = per_segment.get((name, seconds), 0.0) * batch
+                if max_call_seconds is not None and estimate > max_call_seconds:
+                    rows.append({"method": name, "seconds": seconds, "batch": batch,
+                                 "skipped": f"~{estimate:.0f} s per call estimated (cap {max_call_seconds:g} s)"})
+                    continue
+                if audio is None:
+                    audio = (0.3 * torch.randn(batch, samples, generator=generator)).to(device)
+                with torch.no_grad(), PeakMemory(device) as memory:
+                    timing = time_call(lambda: method(audio), device, repeats, 1, budget_seconds)
+                per_segment[(name, seconds)] = timing["median_s"] / batch
+                rows.append({"method": name, "seconds": seconds, "batch": batch, **timing,
+                             "segments_per_s": batch / timing["median_s"],
+                             "audio_seconds_per_s": batch * seconds / timing["median_s"], **memory.as_dict()})
+    return rows
+
+
+def _both(spectrogram, waveform):
+    return lambda x: (spectrogram(x), waveform(x))
+
+
+def _seed_signals(seconds: float, count: int, sample_rate: int) -> list[np.ndarray]:
+    from gtzan_gpu.data.synth import GTZAN_GENRES, STYLES, synthesize_track
+
+    rng = np.random.default_rng(0)
+    return [synthesize_track(STYLES[GTZAN_GENRES[i % 10]], seconds, rng, sample_rate) for i in range(count)]
+
+
+def bench_seed_pipeline(lengths: tuple[float, ...], segments: int, sample_rate: int = 22050) -> list[dict]:
+    """Per segment, as the seed did it: render to PNG (librosa + matplotlib), save, load + resize with PIL.
+    Also the cost of only reading pre-rendered PNGs back from disk (the seed's training-time input path)."""
+    from PIL import Image
+
+    from gtzan_gpu import seed_reference as seed
+
+    rows = []
+    for seconds in lengths:
+        signals = _seed_signals(seconds, segments, sample_rate)
+        seed.render_spectrogram_png(signals[0], sample_rate)  # warm-up: imports, font cache
+        timings = {"spectrogram": [], "waveform": []}
+        with tempfile.TemporaryDirectory() as folder:
+            paths = {"spectrogram": [], "waveform": []}
+            for i, y in enumerate(signals):
+                for view, render in (("spectrogram", seed.render_spectrogram_png),
+                                     ("waveform", seed.render_waveform_png)):
+                    start = time.perf_counter()
+                    png = render(y, sample_rate)
+                    path = Path(folder) / f"{view}_{i}.png"
+                    path.write_bytes(png)
+                    seed.load_model_image(path.read_bytes())
+                    timings[view].append(time.perf_counter() - start)
+                    paths[view].append(path)
+            reads = {view: [] for view in paths}
+            for view, files in paths.items():
+                for path in files:
+                    start = time.perf_counter()
+                    image = Image.open(path).convert("RGB").resize((128, 128), Image.BILINEAR)
+                    torch.from_numpy(np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0)
+                    reads[view].append(time.perf_counter() - start)
+        for label, per_segment in (
+            ("seed render+load: spectrogram", timings["spectrogram"]),
+            ("seed render+load: both views", [a + b for a, b in zip(timings["spectrogram"], timings["waveform"])]),
+            ("seed PNG read: spectrogram", reads["spectrogram"]),
+            ("seed PNG read: both views", [a + b for a, b in zip(reads["spectrogram"], reads["waveform"])]),
+        ):
+            median = float(np.median(per_segment))
+            rows.append({"method": label, "seconds": seconds, "batch": 1, "median_s": median,
+                         "min_s": float(np.min(per_segment)), "max_s": float(np.max(per_segment)),
+                         "repeats": len(per_segment), "segments_per_s": 1.0 / median,
+                         "audio_seconds_per_s": seconds / median})
+    return rows
+
+
+__all__ = ["bench_feature_layers", "bench_seed_pipeline", "feature_methods"]

@@ -1,0 +1,111 @@
+"""Writing a benchmark report: raw JSON, a markdown table and a PNG plot side by side."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+def _mib(value) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def render_markdown(report: dict) -> str:
+    machine = report["machine"]
+    lengths = sorted({r["seconds"] for r in report["features"]})
+    lines = [f"# Benchmark: {machine['device']}", "",
+             f"torch {machine['torch']}, Python {machine['python']}, {machine['threads']} CPU threads, "
+             f"{machine['platform']}; whole run {report['wall_seconds']:.0f} s. Raw figures: the JSON file beside "
+             f"this one. Medians of repeated timed calls after a warm-up, the device synchronised around each.", "",
+             "## Feature extraction (segments/s; audio seconds per second in brackets)", "",
+             "| method | batch | " + " | ".join(f"{s:g} s" for s in lengths) + " |",
+             "|---|---|" + "---|" * len(lengths)]
+    rows = report["features"] + report["seed_pipeline"]
+    keys = sorted({(r["method"], r["batch"]) for r in rows}, key=lambda k: (k[0].startswith("seed"), k[0], k[1]))
+    for method, batch in keys:
+        cells = []
+        for seconds in lengths:
+            match = [r for r in rows if r["method"] == method and r["batch"] == batch and r["seconds"] == seconds]
+            if not match:
+                cells.append("-")
+            elif "skipped" in match[0]:
+                cells.append(f"skipped: {match[0]['skipped']}")
+            else:
+                cells.append(f"{match[0]['segments_per_s']:,.1f} ({match[0]['audio_seconds_per_s']:,.0f})")
+        lines.append(f"| {method} | {batch} | " + " | ".join(cells) + " |")
+    lines += ["", "Seed rows are one segment at a time, as the seed ran: render = librosa STFT + specshow/waveshow + "
+              "savefig PNG + PIL load and resize; PNG read = only loading pre-rendered PNGs and resizing.", "",
+              f"## Loading {report['config']['loading_seconds']:g}-s segments, batch 32 (whole shuffled epochs, batch "
+              f"delivered on the device)", "",
+              "| path | batches/s | segments/s | host RSS MiB | CUDA peak MiB |", "|---|---|---|---|---|"]
+    for row in report["loading"]:
+        lines.append(f"| {row['path']} | {row['batches_per_s']:,.1f} | {row['segments_per_s']:,.0f} | "
+                     f"{_mib(row['host_rss_mib'])} | {_mib(row['cuda_max_allocated_mib'])} |")
+    lines += ["", "## Training steps with the on-the-fly front end (DeviceCorpus batches)", "",
+              "| model | segment | batch | steps/s | segments/s | front end share | host RSS MiB | CUDA peak MiB |",
+              "|---|---|---|---|---|---|---|---|"]
+    for row in report["training"]:
+        lines.append(f"| {row['model']} | {row['seconds']:g} s | {row['batch']} | {row['steps_per_s']:.2f} | "
+                     f"{row['segments_per_s']:,.1f} | {100 * row['frontend_share']:.1f} % | "
+                     f"{_mib(row['host_rss_mib'])} | {_mib(row['cuda_max_allocated_mib'])} |")
+    amp = report["training"][0]["amp"] if report["training"] else False
+    lines += ["", f"bf16 autocast: {'on' if amp else 'off'} (the STFT stays fp32); channels-last: "
+              f"{report['config']['channels_last']}. The front-end share is timed with the device synchronised "
+              f"between the front end and the backbone.", "", "## Targets", "",
+              "| target | measured | met |", "|---|---|---|"]
+    for target in report["targets"]:
+        lines.append(f"| {target['target']} | {target['measured']} | {'yes' if target['met'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_plot(report: dict, path: Path) -> bool:
+    """Segments/s against batch size for 5-s segments (log-log), seed baselines as lines. Needs matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed (pip install '.[bench]'): no plot written")
+        return False
+    import io
+
+    seconds = 5.0 if any(r["seconds"] == 5.0 for r in report["features"]) else report["features"][0]["seconds"]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for method in sorted({r["method"] for r in report["features"]}):
+        points = sorted((r["batch"], r["segments_per_s"]) for r in report["features"]
+                        if r["method"] == method and r["seconds"] == seconds and "skipped" not in r)
+        ax.plot(*zip(*points), marker="o", label=method)
+    for row in report["seed_pipeline"]:
+        if row["seconds"] == seconds and "both views" in row["method"]:
+            ax.axhline(row["segments_per_s"], linestyle="--", color="grey" if "read" in row["method"] else "black",
+                       label=row["method"])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("segments / s")
+    ax.set_title(f"{seconds:g}-s segments on {report['machine']['device']}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return True
+
+
+def write_report(report: dict, json_path: Path) -> dict[str, Path]:
+    json_path = Path(json_path)
+    atomic_write_text(json_path, json.dumps(report, indent=2) + "\n")
+    markdown = json_path.with_suffix(".md")
+    atomic_write_text(markdown, render_markdown(report))
+    written = {"json": json_path, "markdown": markdown}
+    plot = json_path.with_suffix(".png")
+    if render_plot(report, plot):
+        written["plot"] = plot
+    return written

@@ -1,0 +1,117 @@
+"""The standard benchmark set behind ``gtzan-gpu bench``: features, loading, training, memory."""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from gtzan_gpu.bench.features import bench_feature_layers, bench_seed_pipeline
+from gtzan_gpu.bench.loading import bench_loading
+from gtzan_gpu.bench.machine import machine_facts
+from gtzan_gpu.bench.training import bench_training
+from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.segments import track_sources
+from gtzan_gpu.data.synth import write_synthetic_corpus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchConfig:
+    device: str = "auto"
+    lengths: tuple[float, ...] = (3.0, 5.0, 10.0)
+    batch_sizes: tuple[int, ...] = (1, 16, 64, 256)
+    repeats: int = 5
+    budget_seconds: float = 6.0        # per timed cell: stop repeating once this is spent
+    max_call_seconds: float | None = None  # skip (and say so) a cell whose single call would take longer
+    seed_segments: int = 5             # segments rendered through the seed's pipeline per length
+    tracks_per_genre: int = 3          # synthetic corpus for the loading and training measurements
+    track_seconds: float = 30.0
+    loading_epochs: int = 2
+    loading_seconds: float = 5.0
+    train_lengths: tuple[float, ...] = (3.0, 5.0, 10.0)
+    train_batch_sizes: dict[str, int] = field(default_factory=lambda: {"cnn": 60, "resnet18": 60, "fusion": 32})
+    train_steps: int = 5
+    amp: bool = True                   # bf16 autocast on CUDA (ignored on CPU)
+    channels_last: bool = True
+
+    @classmethod
+    def preset(cls, device: torch.device, quick: bool) -> "BenchConfig":
+        """Defaults sized to finish in ~10 min on a 2-core CPU (quick: under 2 min); full sizes on CUDA."""
+        if device.type == "cuda":
+            config = cls(batch_sizes=(1, 16, 64, 256), repeats=20, tracks_per_genre=10, train_steps=20)
+            if quick:
+                config.batch_sizes, config.repeats, config.train_steps = (1, 256), 5, 5
+            return config
+        if quick:
+            return cls(lengths=(3.0, 5.0, 10.0), batch_sizes=(1, 16), repeats=3, budget_seconds=2.0, seed_segments=2,
+                       tracks_per_genre=1, loading_epochs=1, train_lengths=(5.0,),
+                       train_batch_sizes={"cnn": 8, "resnet18": 4, "fusion": 2}, train_steps=2)
+        return cls(batch_sizes=(1, 16, 64, 256), repeats=3, budget_seconds=6.0, max_call_seconds=8.0, seed_segments=5,
+                   train_batch_sizes={"cnn": 16, "resnet18": 8, "fusion": 4}, train_steps=3)
+
+
+def run_benchmarks(config: BenchConfig, device: torch.device) -> dict:
+    started = time.perf_counter()
+    report = {"machine": machine_facts(device), "config": asdict(config)}
+    log.info("feature extraction on %s", report["machine"]["device"])
+    report["features"] = bench_feature_layers(device, config.lengths, config.batch_sizes, config.repeats,
+                                              config.budget_seconds, max_call_seconds=config.max_call_seconds)
+    log.info("the seed's render-to-PNG pipeline (%d segments per length)", config.seed_segments)
+    report["seed_pipeline"] = bench_seed_pipeline(config.lengths, config.seed_segments)
+    with tempfile.TemporaryDirectory() as folder:
+        write_synthetic_corpus(folder, config.tracks_per_genre, config.track_seconds, seed=0)
+        corpus = scan_corpus(folder)
+        tracks = track_sources(corpus, [t.track_id for t in corpus.tracks], 22050)
+        log.info("loading paths over %d synthetic tracks", len(tracks))
+        report["loading"] = bench_loading(tracks, device, config.loading_seconds, 32, config.loading_epochs)
+        log.info("training steps: %s", ", ".join(config.train_batch_sizes))
+        report["training"] = bench_training(tracks, device, config.train_lengths, config.train_batch_sizes,
+                                            config.train_steps, config.amp, config.channels_last)
+    report["wall_seconds"] = time.perf_counter() - started
+    report["targets"] = evaluate_targets(report)
+    return report
+
+
+def _best(rows: list[dict], method: str, seconds: float) -> float | None:
+    values = [r["segments_per_s"] for r in rows
+              if r["method"] == method and r["seconds"] == seconds and "skipped" not in r]
+    return max(values) if values else None
+
+
+def evaluate_targets(report: dict) -> list[dict]:
+    """The issue's targets, each with the measured figure it is judged on (never assumed)."""
+    cuda = report["machine"]["device_type"] == "cuda"
+    targets = []
+    render = _best(report["seed_pipeline"], "seed render+load: both views", 5.0)
+    read = _best(report["seed_pipeline"], "seed PNG read: both views", 5.0)
+    backends = {name: _best(report["features"], f"both views ({name})", 5.0) for name in ("nnAudio", "torch.stft")}
+    backends = {name: rate for name, rate in backends.items() if rate}
+    if backends and render and read:
+        name, both = max(backends.items(), key=lambda item: item[1])
+        every = "; ".join(f"{n} {r:.1f}" for n, r in backends.items())
+        targets.append({"target": "both views at 5 s >= 10x the seed's render-to-PNG pipeline",
+                        "measured": f"{both / render:.1f}x with {name} ({every} vs {render:.2f} segments/s)",
+                        "met": both / render >= 10})
+        targets.append({"target": "both views at 5 s not slower than reading the seed's PNGs back",
+                        "measured": f"{both / read:.2f}x with {name} ({every} vs {read:.1f} segments/s)",
+                        "met": both >= read})
+    if cuda:
+        spectrogram = max(filter(None, [_best(report["features"], m, 5.0) for m in
+                                        ("spectrogram (nnAudio)", "spectrogram (torch.stft)")]), default=None)
+        if spectrogram:
+            targets.append({"target": "spectrogram view of 5-s segments >= 100,000 segments/s (CUDA)",
+                            "measured": f"{spectrogram:,.0f} segments/s", "met": spectrogram >= 100_000})
+        resnet = [r for r in report["training"] if r["model"] == "resnet18" and r["seconds"] == 5.0]
+        if resnet:
+            share = resnet[0]["frontend_share"]
+            targets.append({"target": "front end <= 5 % of a resnet18 training step (CUDA, 5 s)",
+                            "measured": f"{100 * share:.1f} %", "met": share <= 0.05})
+            epoch = resnet[0]["seed_5s_train_epoch_s_estimate"]
+            targets.append({"target": "one epoch of GTZAN 5-s segments (3,829) with DeviceCorpus in seconds",
+                            "measured": f"{epoch:.1f} s at the measured resnet18 rate", "met": epoch < 60})
+    return targets

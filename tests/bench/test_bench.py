@@ -1,0 +1,50 @@
+"""Keeps the benchmark working (a tiny run); no timing assertions, ever."""
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("librosa")
+pytest.importorskip("matplotlib")
+
+from gtzan_gpu.bench import BenchConfig, run_benchmarks  # noqa: E402
+from gtzan_gpu.bench.report import render_markdown, write_report  # noqa: E402
+
+
+def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
+    config = BenchConfig(lengths=(1.0,), batch_sizes=(1, 2), repeats=1, budget_seconds=0.5, seed_segments=1,
+                         tracks_per_genre=1, track_seconds=3.0, loading_epochs=1, loading_seconds=1.0, train_lengths=(1.0,),
+                         train_batch_sizes={"cnn": 2}, train_steps=1)
+    report = run_benchmarks(config, torch.device("cpu"))
+    methods = {row["method"] for row in report["features"]}
+    assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform", "both views (nnAudio)",
+            "both views (torch.stft)", "torchaudio Spectrogram (magnitude only)"} == methods
+    assert all(row["segments_per_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"]
+               for row in report["features"] + report["seed_pipeline"])
+
+    assert {row["method"] for row in report["seed_pipeline"]} >= {"seed render+load: both views",
+                                                                  "seed PNG read: both views"}
+    assert any(row["path"].startswith("DeviceCorpus") for row in report["loading"])
+    assert report["training"][0]["model"] == "cnn" and 0 < report["training"][0]["frontend_share"] < 1
+    assert report["machine"]["device_type"] == "cpu" and report["machine"]["torch"] == torch.__version__
+    written = write_report(report, tmp_path / "cpu.json")
+    assert json.loads(written["json"].read_text())["machine"] == report["machine"]
+    assert written["markdown"].read_text() == render_markdown(report)
+    assert written["plot"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_bench_command_has_help(capsys):
+    from gtzan_gpu.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "--quick" in capsys.readouterr().out
+
+
+def test_a_cell_over_the_call_cap_is_reported_as_skipped():
+    from gtzan_gpu.bench.features import bench_feature_layers
+
+    rows = bench_feature_layers(torch.device("cpu"), (1.0,), (1, 100_000), repeats=1, budget_seconds=0.1,
+                                max_call_seconds=1.0)
+    big = [row for row in rows if row["batch"] == 100_000]
+    assert big and all("skipped" in row and "estimated" in row["skipped"] for row in big)
