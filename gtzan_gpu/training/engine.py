@@ -159,6 +159,8 @@ def fit(config: TrainConfig, resume: bool = False) -> dict:
         if "cuda" in checkpoint["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(checkpoint["rng"]["cuda"])
         log.info("resuming %s after epoch %d (step %d)", run_dir, start_epoch, global_step)
+        if stale >= config.patience or (config.max_steps and global_step >= config.max_steps):
+            start_epoch = config.epochs  # it had already stopped (early stop or --max-steps): nothing left to do
     step_model = torch.compile(model) if config.compile else model
     weights_note = (f"ImageNet ({config.model.weights or 'torch hub cache'})"
                     if config.model.pretrained == "imagenet" or config.model.weights else "random init")

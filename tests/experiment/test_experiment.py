@@ -1,0 +1,75 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.experiment import Grid, load_grid, run_experiment
+from gtzan_gpu.experiment.report import best_cell
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tiny_grid() -> Grid:
+    return Grid(name="tiny", models=["cnn"], segment_seconds=[1.0, 2.0], schemes=["random"],
+                train={"epochs": 1, "image_size": 32, "batch_size": 16, "stft_backend": "torch", "device": "cpu",
+                       "loader": "device", "pretrained": "none"})
+
+
+def test_the_seed_grid_config_is_the_seeds_study():
+    grid = load_grid(REPO / "experiments" / "configs" / "seed-grid.toml")
+    assert grid.models == ["cnn", "resnet18", "fusion"] and grid.segment_seconds == [3.0, 5.0, 10.0]
+    assert grid.schemes == ["random", "fault-filtered"] and grid.train["epochs"] == 20
+    assert len(grid.cells()) == 18
+    quick = load_grid(REPO / "experiments" / "configs" / "seed-grid.toml", quick=True)
+    assert quick.schemes == ["random"] and quick.train["pretrained"] == "none" and len(quick.cells()) == 9
+    assert (quick.tracks_per_genre, quick.track_seconds, quick.train["epochs"]) == (8, 15.0, 4)
+    assert [c.key for c in grid.cells(["resnet18:5"])] == ["random/resnet18-5s", "fault-filtered/resnet18-5s"]
+
+
+def test_a_tiny_grid_runs_reports_and_skips_finished_cells(tiny_corpus, tmp_path, caplog):
+    out = tmp_path / "exp"
+    result = run_experiment(tiny_grid(), out, str(tiny_corpus))
+    assert [c["cell"] for c in result["cells"]] == ["random/cnn-1s", "random/cnn-2s"]  # grid order
+    for cell in result["cells"]:
+        assert set(cell) >= {"test_accuracy", "test_track_accuracy", "test_macro_f1", "epochs_run", "wall_seconds",
+                             "device"}
+        assert (Path(cell["run_dir"]) / "tb").is_dir() and Path(cell["run_dir"]).parent.parent == out / "runs"
+    manifest = json.loads((out / "manifests" / "random.json").read_text())
+    assert manifest["seed"] == 42
+    table = (out / "results.md").read_text()
+    assert "| cnn | " in table and "1 s | 2 s" in table
+    assert json.loads((out / "results.json").read_text())["cells"] == result["cells"]
+    for name in ("accuracy_random.png", "confusion_best.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    with caplog.at_level("INFO"):
+        again = run_experiment(tiny_grid(), out, str(tiny_corpus))
+    assert "random/cnn-1s: finished, skipping" in caplog.text
+    assert [c["wall_seconds"] for c in again["cells"]] == [c["wall_seconds"] for c in result["cells"]]
+
+
+def test_only_runs_the_named_cells(tiny_corpus, tmp_path):
+    result = run_experiment(tiny_grid(), tmp_path / "exp", str(tiny_corpus), only=["cnn:2"])
+    assert [c["cell"] for c in result["cells"]] == ["random/cnn-2s"]
+    with pytest.raises(GtzanError, match="matches no cell"):
+        tiny_grid().cells(["fusion:7"])
+    with pytest.raises(GtzanError, match="MODEL:SECONDS"):
+        tiny_grid().cells(["cnn"])
+
+
+def test_the_best_cell_is_chosen_on_validation_not_test():
+    cells = [{"val_accuracy": 0.9, "test_accuracy": 0.5, "seconds": 5.0},
+             {"val_accuracy": 0.7, "test_accuracy": 0.99, "seconds": 3.0}]
+    assert best_cell(cells)["val_accuracy"] == 0.9
+
+
+def test_bad_grid_configs_are_clear_errors(tmp_path):
+    with pytest.raises(GtzanError, match="grid config not found"):
+        load_grid(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('models = ["vgg"]\n')
+    with pytest.raises(GtzanError, match="unknown model"):
+        load_grid(bad)
+    bad.write_text('[train]\nepochz = 3\n')
+    with pytest.raises(GtzanError, match="unknown \\[train\\] keys"):
+        load_grid(bad)
