@@ -5,7 +5,6 @@ import logging
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 

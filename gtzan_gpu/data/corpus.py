@@ -58,9 +58,6 @@ class Corpus:
     def tracks_by_id(self) -> dict[str, Track]:
         return {track.track_id: track for track in self.tracks}
 
-    def label_of(self, genre: str) -> int:
-        return self.genres.index(genre)
-
     def summary(self) -> dict:
         """A JSON-ready summary: per-genre counts and durations, rates, channels, exclusions."""
         per_genre = {

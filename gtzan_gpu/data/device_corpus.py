@@ -5,6 +5,7 @@ then a gather from device memory: no decoding, no CPU work and no host-to-device
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Iterator
 
@@ -43,7 +44,7 @@ class DeviceCorpus:
                 log.warning("skipping %s: cannot decode (%s)", track.path, describe_decode_error(error))
                 continue
             decoded.append(to_int16(waveform))
-            kept.append(track.__class__(**{**track.__dict__, "samples": waveform.numel()}))
+            kept.append(dataclasses.replace(track, samples=waveform.numel()))
         self.index = SegmentIndex.build(kept, spec)
         track_starts = torch.tensor([0] + [w.numel() for w in decoded], dtype=torch.long).cumsum(0)
         flat = torch.cat(decoded) if decoded else torch.zeros(0, dtype=torch.int16)

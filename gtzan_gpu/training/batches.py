@@ -33,11 +33,9 @@ class SegmentBatches:
         if loader == "device":
             self.corpus = DeviceCorpus(tracks, spec, device)
             self.track_ids = self.corpus.track_ids
-            self.labels = self.corpus.labels
         else:
             self.dataset = SegmentDataset(tracks, spec)
             self.track_ids = [t.track_id for t in self.dataset.index.tracks]
-            self.labels = self.dataset.labels.to(device)
         self._position = {track_id: i for i, track_id in enumerate(self.track_ids)}
 
     def __len__(self) -> int:

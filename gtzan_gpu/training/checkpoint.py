@@ -28,7 +28,7 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise GtzanError(f"no checkpoint at {path}")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
     except Exception as error:
         raise GtzanError(f"cannot read checkpoint {path}: {str(error).splitlines()[0]}") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:

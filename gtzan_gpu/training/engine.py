@@ -124,6 +124,44 @@ def non_finite_loss(epoch: int, step: int, run_dir: Path) -> GtzanError:
                       f"try a lower --lr); {kept}")
 
 
+def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, optimizer, config: TrainConfig,
+                    epoch: int, global_step: int, device: torch.device, run_dir: Path) -> tuple:
+    """One pass over the shuffled training segments (stopping early at --max-steps).
+
+    Loss and accuracy accumulate on the device and are read back only every ``log_every`` steps.
+    Returns (mean loss, accuracy, segments seen, seconds, global step).
+    """
+    model.train()
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    started = time.perf_counter()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
+    for step, (waveforms, labels, _) in enumerate(train.epoch(True, epoch_generator(config.seed, epoch)), 1):
+        with autocast(device, config.amp):
+            logits = step_model(waveforms)
+            loss = F.cross_entropy(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        global_step += 1
+        loss_sum += loss.detach() * labels.numel()
+        correct += (logits.argmax(dim=1) == labels).sum()
+        seen += labels.numel()
+        if step % config.log_every == 0 or step == steps_per_epoch:
+            mean_loss = float(loss_sum) / seen
+            if not math.isfinite(mean_loss):
+                raise non_finite_loss(epoch, step, run_dir)
+            log.info("epoch %d/%d step %d/%d loss %.4f acc %.3f %.0f seg/s", epoch + 1, config.epochs, step,
+                     steps_per_epoch, mean_loss, float(correct) / seen, seen / (time.perf_counter() - started))
+        if config.max_steps and global_step >= config.max_steps:
+            break
+    train_loss = float(loss_sum) / seen
+    if not math.isfinite(train_loss):
+        raise non_finite_loss(epoch, step, run_dir)
+    return train_loss, float(correct) / seen, seen, time.perf_counter() - started, global_step
+
+
 def fit(config: TrainConfig, resume: bool = False) -> dict:
     """Train ``config``; with ``resume`` continue from RUN_DIR/last.pt. Returns a summary of the run."""
     run_dir = prepare_run_dir(config.out)
@@ -174,38 +212,10 @@ def fit(config: TrainConfig, resume: bool = False) -> dict:
                                                                for k, v in data.manifest.subsets.items()))
         logger.text("run/weights", weights_note)
         logger.feature_images(model, fixed_batch, 0)
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
     try:
         for epoch in range(start_epoch, config.epochs):
-            model.train()
-            started = time.perf_counter()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), dtype=torch.long, device=device)
-            seen = 0
-            for step, (waveforms, labels, _) in enumerate(train.epoch(True, epoch_generator(config.seed, epoch)), 1):
-                with autocast(device, config.amp):
-                    logits = step_model(waveforms)
-                    loss = F.cross_entropy(logits.float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                global_step += 1
-                loss_sum += loss.detach() * labels.numel()
-                correct += (logits.argmax(dim=1) == labels).sum()
-                seen += labels.numel()
-                if step % config.log_every == 0 or step == steps_per_epoch:
-                    mean_loss = float(loss_sum) / seen
-                    if not math.isfinite(mean_loss):
-                        raise non_finite_loss(epoch, step, run_dir)
-                    rate = seen / (time.perf_counter() - started)
-                    log.info("epoch %d/%d step %d/%d loss %.4f acc %.3f %.0f seg/s", epoch + 1, config.epochs,
-                             step, steps_per_epoch, mean_loss, float(correct) / seen, rate)
-                if config.max_steps and global_step >= config.max_steps:
-                    break
-            elapsed = time.perf_counter() - started
-            train_loss, train_accuracy = float(loss_sum) / seen, float(correct) / seen
-            if not math.isfinite(train_loss):
-                raise non_finite_loss(epoch, step, run_dir)
+            train_loss, train_accuracy, seen, elapsed, global_step = train_one_epoch(
+                model, step_model, train, optimizer, config, epoch, global_step, device, run_dir)
             val_metrics = score(model, val, num_classes, config.amp)
             record = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy,
                       "val_loss": val_metrics["loss"], "val_accuracy": val_metrics["segment"]["accuracy"],
