@@ -12,7 +12,7 @@ from typing import Iterator
 import torch
 
 from gtzan_gpu.data.audio import describe_decode_error, read_track, to_int16
-from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource
+from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource, epoch_order
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,7 @@ class DeviceCorpus:
     def batches(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None,
                 drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """One epoch of ``(B, T)`` batches; the order is drawn once per epoch on the CPU generator."""
-        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
-        order = order.to(self.device)
+        order = epoch_order(len(self), shuffle, generator).to(self.device)
         stop = len(self) - (len(self) % batch_size if drop_last else 0)
         for first in range(0, stop, batch_size):
             yield self.gather(order[first:first + batch_size])

@@ -48,6 +48,12 @@ class SegmentSpec:
         return list(range(0, num_samples - self.length + 1, self.hop))
 
 
+def epoch_order(count: int, shuffle: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Segment visiting order for one epoch, ``(count,)`` int64 on the CPU: every loader draws it here, so
+    DeviceCorpus and SegmentDataset batches visit segments in the same order for the same generator."""
+    return torch.randperm(count, generator=generator) if shuffle else torch.arange(count)
+
+
 @dataclass(frozen=True)
 class TrackSource:
     """A track as the loaders need it: where it is, its label, and its length at the corpus rate."""

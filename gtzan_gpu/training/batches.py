@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 
 from gtzan_gpu.data.dataset import SegmentDataset
 from gtzan_gpu.data.device_corpus import DeviceCorpus
-from gtzan_gpu.data.segments import SegmentSpec, TrackSource
+from gtzan_gpu.data.segments import SegmentSpec, TrackSource, epoch_order
 from gtzan_gpu.errors import GtzanError
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -45,8 +45,7 @@ class SegmentBatches:
         if self.loader == "device":
             yield from self.corpus.batches(self.batch_size, shuffle, generator)
             return
-        # the same permutation DeviceCorpus draws, so both loaders visit segments in the same order
-        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        order = epoch_order(len(self), shuffle, generator)
         # its own generator for the worker base seed, so the global RNG (dropout) is left as DeviceCorpus leaves it
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
