@@ -1,6 +1,7 @@
 """Evaluate a finished run on its validation or test tracks: segment- and track-level figures."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -20,8 +21,10 @@ from gtzan_gpu.training.tensorboard_log import RunLogger
 log = logging.getLogger(__name__)
 
 
-def load_trained_model(run_dir: str | Path, device: str = "auto") -> tuple[GenreClassifier, dict, torch.device]:
-    """The run's best checkpoint (``last.pt`` if none was best yet) as a model on ``device``, in eval mode."""
+def load_trained_model(run_dir: str | Path, device: str = "auto"
+                       ) -> tuple[GenreClassifier, dict, TrainConfig, torch.device]:
+    """The run's best checkpoint (``last.pt`` if none was best yet) as a model on ``device``, in eval mode,
+    with the checkpoint and the run's configuration."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise GtzanError(f"run directory not found: {run_dir}")
@@ -29,13 +32,11 @@ def load_trained_model(run_dir: str | Path, device: str = "auto") -> tuple[Genre
     checkpoint = load_checkpoint(path)
     config = TrainConfig.from_dict(checkpoint["config"])
     target = resolve_device(device)
-    features = config.features
-    model_config = config.model
-    model_config.pretrained, model_config.weights = "none", None  # the checkpoint holds the trained weights
-    model = build_classifier(model_config, features, len(checkpoint["genres"]), config.sample_rate)
+    untrained = dataclasses.replace(config.model, pretrained="none", weights=None)  # the checkpoint has the weights
+    model = build_classifier(untrained, config.features, len(checkpoint["genres"]), config.sample_rate)
     load_model_state(model, checkpoint["model"], path, config.model.name)
     checkpoint["path"] = str(path)
-    return model.to(target).eval(), checkpoint, target
+    return model.to(target).eval(), checkpoint, config, target
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto") -> dict:
@@ -43,8 +44,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto")
     if split not in ("test", "val"):
         raise GtzanError(f"--split must be test or val, not {split!r}")
     run_dir = Path(run_dir)
-    model, checkpoint, target = load_trained_model(run_dir, device)
-    config = TrainConfig.from_dict(checkpoint["config"])
+    model, checkpoint, config, target = load_trained_model(run_dir, device)
     config.device = target.type
     data = load_run_data(config, SplitManifest.from_json(checkpoint["manifest"]))
     batches = data.batches(split, config, target)

@@ -6,7 +6,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gtzan_gpu.config import TrainConfig
 from gtzan_gpu.data.audio import describe_decode_error, read_track
 from gtzan_gpu.training.engine import autocast
 from gtzan_gpu.training.evaluate import load_trained_model
@@ -22,8 +21,7 @@ def file_segments(waveform: torch.Tensor, length: int) -> torch.Tensor:
 
 def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", batch_size: int = 64) -> list[dict]:
     """One result per file: ``{"file", "genre", "probabilities", "segments"}`` or ``{"file", "error"}``."""
-    model, checkpoint, target = load_trained_model(run_dir, device)
-    config = TrainConfig.from_dict(checkpoint["config"])
+    model, checkpoint, config, target = load_trained_model(run_dir, device)
     genres = checkpoint["genres"]
     length = int(round(config.segment_seconds * config.sample_rate))
     results = []
