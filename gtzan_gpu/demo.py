@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gtzan_gpu.config import ModelConfig, TrainConfig
+from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.data.synth import write_synthetic_corpus
 from gtzan_gpu.training import evaluate_run, fit, predict_files
@@ -38,8 +39,9 @@ def run_demo(demo: DemoConfig) -> dict:
                          segment_seconds=demo.segment_seconds, epochs=demo.epochs, lr=1e-3,
                          batch_size=demo.batch_size, seed=demo.seed, device=demo.device, loader="device",
                          patience=demo.epochs, log_every=10)
-    summary = fit(config)
-    report = evaluate_run(config.out, "test", demo.device)
+    scanned = scan_corpus(config.data)  # once for training and evaluation
+    summary = fit(config, corpus=scanned)
+    report = evaluate_run(config.out, "test", demo.device, scanned)
     print(format_report(report))
     test_tracks = SplitManifest.load(Path(config.out) / "manifest.json").subsets["test"]
     examples = [str(corpus / "genres_original" / g / f"{next(t for t in test_tracks if t.startswith(g + '.'))}.wav")

@@ -69,8 +69,9 @@ def run_experiment(grid: Grid, out: str | Path, data: str | None = None, only: l
         resume = (run_dir / "last.pt").is_file()
         log.info("%s: %s", cell.key, "resuming" if resume else "training")
         started = time.perf_counter()
-        summary = fit(config, resume=resume)
-        report = evaluate_run(run_dir, "test", config.device)
+        corpus = corpus or scan_corpus(data)  # once per grid: every cell trains and evaluates on this corpus
+        summary = fit(config, resume=resume, corpus=corpus)
+        report = evaluate_run(run_dir, "test", config.device, corpus)
         result = {"cell": cell.key, "scheme": cell.scheme, "model": cell.model, "seconds": cell.seconds,
                   "test_accuracy": report["segment"]["accuracy"], "test_track_accuracy": report["track"]["accuracy"],
                   "test_macro_f1": report["segment"]["macro_f1"], "test_track_macro_f1": report["track"]["macro_f1"],

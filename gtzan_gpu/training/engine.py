@@ -75,8 +75,10 @@ class RunData:
         return SegmentBatches(tracks, spec, device, config.loader, config.batch_size, config.workers)
 
 
-def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None) -> RunData:
-    corpus = scan_corpus(config.data)
+def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None, corpus: Corpus | None = None) -> RunData:
+    """Corpus, split and segment spec of ``config``. Pass ``corpus`` when ``config.data`` is already scanned
+    (a scan decodes every file), e.g. by a grid that trains and evaluates many runs on one corpus."""
+    corpus = corpus if corpus is not None else scan_corpus(config.data)
     for entry in corpus.excluded:
         log.warning("excluded %s: %s", entry.path, entry.reason)
     if manifest is None:
@@ -162,12 +164,13 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     return train_loss, float(correct) / seen, seen, time.perf_counter() - started, global_step
 
 
-def fit(config: TrainConfig, resume: bool = False) -> dict:
-    """Train ``config``; with ``resume`` continue from RUN_DIR/last.pt. Returns a summary of the run."""
+def fit(config: TrainConfig, resume: bool = False, corpus: Corpus | None = None) -> dict:
+    """Train ``config``; with ``resume`` continue from RUN_DIR/last.pt. Returns a summary of the run.
+    ``corpus``: ``config.data`` already scanned, to skip scanning it again."""
     run_dir = prepare_run_dir(config.out)
     checkpoint = load_checkpoint(run_dir / LAST) if resume else None
     manifest = SplitManifest.from_json(checkpoint["manifest"]) if checkpoint else None
-    data = load_run_data(config, manifest)
+    data = load_run_data(config, manifest, corpus)
     data.manifest.save(run_dir / "manifest.json")
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)

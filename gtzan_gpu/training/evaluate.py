@@ -10,6 +10,7 @@ import torch
 
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
 from gtzan_gpu.config import TrainConfig
+from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.models import GenreClassifier, build_classifier
@@ -39,14 +40,15 @@ def load_trained_model(run_dir: str | Path, device: str = "auto"
     return model.to(target).eval(), checkpoint, config, target
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto") -> dict:
-    """Score the run's model on ``split``; write ``eval_<split>.json`` and confusion PNGs into RUN_DIR."""
+def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None) -> dict:
+    """Score the run's model on ``split``; write ``eval_<split>.json`` and confusion PNGs into RUN_DIR.
+    ``corpus``: the run's corpus already scanned, to skip scanning it again."""
     if split not in ("test", "val"):
         raise GtzanError(f"--split must be test or val, not {split!r}")
     run_dir = Path(run_dir)
     model, checkpoint, config, target = load_trained_model(run_dir, device)
     config.device = target.type
-    data = load_run_data(config, SplitManifest.from_json(checkpoint["manifest"]))
+    data = load_run_data(config, SplitManifest.from_json(checkpoint["manifest"]), corpus)
     batches = data.batches(split, config, target)
     if len(batches) == 0:
         raise GtzanError(f"the {split} subset of {run_dir} has no segments")

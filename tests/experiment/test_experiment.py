@@ -73,3 +73,15 @@ def test_bad_grid_configs_are_clear_errors(tmp_path):
     bad.write_text('[train]\nepochz = 3\n')
     with pytest.raises(GtzanError, match="unknown \\[train\\] keys"):
         load_grid(bad)
+
+
+def test_a_grid_scans_its_corpus_once(tiny_corpus, tmp_path, monkeypatch):
+    import gtzan_gpu.experiment.runner as runner
+
+    calls = []
+    real_scan = runner.scan_corpus
+    monkeypatch.setattr(runner, "scan_corpus", lambda data: calls.append(data) or real_scan(data))
+    import gtzan_gpu.training.engine as engine
+    monkeypatch.setattr(engine, "scan_corpus", lambda data: calls.append(("engine", data)) or real_scan(data))
+    run_experiment(tiny_grid(), tmp_path / "exp", str(tiny_corpus))
+    assert len(calls) == 1  # manifests, both cells' training and evaluation share one scan
