@@ -3,7 +3,7 @@
     python -m experiments.run_grid --data /path/to/GTZAN          # the full grid (GPU recommended)
     python -m experiments.run_grid --quick                        # on a synthetic corpus, CPU, a few minutes
 
-The grid lives in experiments/configs/seed-grid.toml; the runner in gtzan_gpu.experiment (so the installed
+The grid ships in the package (gtzan_gpu/experiment/configs/seed-grid.toml) with the runner (so the installed
 command works too); results in experiments/results/<grid name>/.
 """
 import sys

@@ -1,29 +1,101 @@
-"""Atomic file writes: write a temporary file beside the target, fsync, then rename over it.
-
-A crash or Ctrl-C mid-write leaves the old file (or none), never a half-written one.
+"""Atomic writes: a file or a whole folder is built under a temporary name beside its target, then renamed
+into place. A crash or Ctrl-C mid-write leaves the old file (or none), never a half-written one; what a
+killed process leaves is a hidden ``.<name>.*.tmp`` / ``.<name>.*.partial`` that :func:`remove_stale_temporaries`
+clears. Written files get the permissions the user's umask gives (``mkstemp`` alone would make them 0600).
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
+
+from gtzan_gpu.errors import GtzanError
+
+FILE_SUFFIX, FOLDER_SUFFIX = ".tmp", ".partial"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux says it (/proc), else by setting it back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _cannot_write(path: Path, error: OSError) -> GtzanError:
+    return GtzanError(f"cannot write {path}: {error.strerror or error}")
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
     """Write to a temporary file in the same folder, then rename over ``path``."""
     atomic_write_bytes(path, text.encode())
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically. An unwritable place is a GtzanError naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise GtzanError(f"cannot write {path}: it is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=FILE_SUFFIX)
+    except OSError as error:
+        raise _cannot_write(path, error) from None
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
+            os.fchmod(file.fileno(), 0o666 & ~current_umask())
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _cannot_write(path, error) from None
         raise
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``target``; when the block succeeds it is renamed to ``target``,
+    when it fails (or is interrupted) it is removed. ``target`` must not exist yet."""
+    target = Path(target)
+    if target.exists():
+        raise GtzanError(f"{target} already exists")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=FOLDER_SUFFIX))
+    except OSError as error:
+        raise _cannot_write(target, error) from None
+    try:
+        yield temporary
+        os.chmod(temporary, 0o777 & ~current_umask())
+        os.rename(temporary, target)
+    except BaseException as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise _cannot_write(target, error) from None
+        raise
+
+
+def remove_stale_temporaries(target: str | Path) -> list[Path]:
+    """Remove what killed writers of ``target`` left beside it (``.<name>.*.tmp`` files, ``.<name>.*.partial``
+    folders). Call it only while no other process can be writing ``target`` (e.g. under the run's lock)."""
+    target = Path(target)
+    removed = []
+    for suffix in (FILE_SUFFIX, FOLDER_SUFFIX):
+        for stale in target.parent.glob(f".{target.name}.*{suffix}"):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed

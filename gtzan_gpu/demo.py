@@ -5,11 +5,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from gtzan_gpu.config import ModelConfig, TrainConfig
 from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.splits import SplitManifest
-from gtzan_gpu.data.synth import write_synthetic_corpus
+from gtzan_gpu.data.synth import ensure_synthetic_corpus
+from gtzan_gpu.locking import exclusive_lock
+from gtzan_gpu.models.registry import ModelConfig
 from gtzan_gpu.training import evaluate_run, fit, predict_files
+from gtzan_gpu.training.config import TrainConfig
 from gtzan_gpu.training.evaluate import format_report
 from gtzan_gpu.training.predict import format_prediction
 
@@ -29,18 +31,20 @@ class DemoConfig:
 
 
 def run_demo(demo: DemoConfig) -> dict:
+    """Run the demo under ``demo.out`` (locked meanwhile); a second demo there replaces the first's run."""
+    with exclusive_lock(demo.out, "demo folder"):
+        return _run_demo(demo)
+
+
+def _run_demo(demo: DemoConfig) -> dict:
     out = Path(demo.out)
-    corpus = out / "corpus"
-    if not (corpus / "genres_original").is_dir():
-        log.info("writing a synthetic corpus: 10 genres x %d tracks x %g s", demo.tracks_per_genre,
-                 demo.track_seconds)
-        write_synthetic_corpus(corpus, demo.tracks_per_genre, demo.track_seconds, demo.seed)
+    corpus = ensure_synthetic_corpus(out / "corpus", demo.tracks_per_genre, demo.track_seconds, demo.seed)
     config = TrainConfig(data=str(corpus.resolve()), out=str(out / "run"), model=ModelConfig("cnn"),
                          segment_seconds=demo.segment_seconds, epochs=demo.epochs, lr=1e-3,
                          batch_size=demo.batch_size, seed=demo.seed, device=demo.device, loader="device",
                          patience=demo.epochs, log_every=10)
     scanned = scan_corpus(config.data)  # once for training and evaluation
-    summary = fit(config, corpus=scanned)
+    summary = fit(config, corpus=scanned, overwrite=True)  # the demo owns runs/demo/run
     report = evaluate_run(config.out, "test", demo.device, scanned)
     print(format_report(report))
     test_tracks = SplitManifest.load(Path(config.out) / "manifest.json").subsets["test"]

@@ -17,8 +17,10 @@ from typing import Callable
 
 from gtzan_gpu.data.audio import AUDIO_EXTENSIONS, AudioDecodeError, validate_audio
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.progress import progress
 
 LAYOUT_CANDIDATES = ("genres_original", "Data/genres_original", "genres", ".")
+DANGLING_LINK = "symbolic link that leads nowhere (broken, or a loop)"
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ def _audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
 
 
+def _dangling(folder: Path) -> list[Path]:
+    """Symbolic links in ``folder`` that lead nowhere (broken, or a loop): neither a file nor a folder."""
+    return sorted(p for p in folder.iterdir() if p.is_symlink() and not p.exists())
+
+
 def _genre_folders(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
@@ -111,36 +118,41 @@ def find_genre_root(data: str | Path) -> Path:
 
 
 def scan_corpus(data: str | Path, on_file: Callable[[str], None] | None = None) -> Corpus:
-    """Find the genre folders under ``data`` and decode every audio file in them.
+    """Find the genre folders under ``data`` and decode every audio file in them (with a progress bar).
 
-    Files that fail to decode, and second files with an already-seen track id, are listed in
-    ``Corpus.excluded`` with the reason; nothing raises for a bad file.
+    Files that fail to decode, second files with an already-seen track id, and symbolic links that lead
+    nowhere are listed in ``Corpus.excluded`` with the reason; nothing raises for a bad file.
     """
     root = find_genre_root(data)
     tracks: list[Track] = []
     excluded: list[ExcludedFile] = []
     seen: dict[str, str] = {}
-    genres = []
-    for folder in _genre_folders(root):
-        kept = 0
-        for file in _audio_files(folder):
-            relative = file.relative_to(root).as_posix()
-            if on_file is not None:
-                on_file(relative)
-            track_id = file.stem
-            if track_id in seen:
-                excluded.append(ExcludedFile(relative, f"duplicate track id {track_id!r} (also {seen[track_id]})"))
-                continue
-            try:
-                info = validate_audio(file)
-            except AudioDecodeError as error:
-                excluded.append(ExcludedFile(relative, str(error)))
-                continue
-            seen[track_id] = relative
-            tracks.append(Track(track_id, folder.name, relative, info.sample_rate, info.channels, info.frames))
-            kept += 1
-        if kept:
-            genres.append(folder.name)
+    folders = _genre_folders(root)
+    for folder in [root, *folders]:
+        for link in _dangling(folder):
+            excluded.append(ExcludedFile(link.relative_to(root).as_posix(), DANGLING_LINK))
+    files = [(folder, file) for folder in folders for file in _audio_files(folder)]
+    kept: Counter = Counter()
+    for folder, file in progress(files, len(files), f"scanning {root}", "file"):
+        relative = file.relative_to(root).as_posix()
+        if on_file is not None:
+            on_file(relative)
+        track_id = file.stem
+        if track_id in seen:
+            excluded.append(ExcludedFile(relative, f"duplicate track id {track_id!r} (also {seen[track_id]})"))
+            continue
+        try:
+            info = validate_audio(file)
+        except AudioDecodeError as error:
+            excluded.append(ExcludedFile(relative, str(error)))
+            continue
+        except OSError as error:
+            excluded.append(ExcludedFile(relative, f"cannot read ({error.strerror})"))
+            continue
+        seen[track_id] = relative
+        tracks.append(Track(track_id, folder.name, relative, info.sample_rate, info.channels, info.frames))
+        kept[folder.name] += 1
+    genres = [folder.name for folder in folders if kept[folder.name]]
     return Corpus(root=root, genres=genres, tracks=tracks, excluded=excluded)
 
 

@@ -63,6 +63,7 @@ class SplitManifest:
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
     def save(self, path: str | Path) -> None:
+        """Write the canonical JSON atomically; an unwritable path is a GtzanError naming it."""
         atomic_write_text(Path(path), self.to_json())
 
     @classmethod
@@ -93,6 +94,15 @@ class SplitManifest:
         except OSError as error:
             raise GtzanError(f"cannot read manifest {path}: {error.strerror}") from None
         return cls.from_json(text, source=str(path))
+
+    def check_usable(self, source: str = "the split") -> None:
+        """A manifest a classifier can be trained and scored on: two genres or more, no empty subset."""
+        if len(self.genres) < 2:
+            raise GtzanError(f"{source} has {len(self.genres)} genre(s); classification needs at least 2")
+        empty = [name for name in SUBSETS if not self.subsets[name]]
+        if empty:
+            raise GtzanError(f"{source} leaves the {' and '.join(empty)} subset(s) empty "
+                             f"({sum(map(len, self.subsets.values()))} tracks in all; too few tracks per genre)")
 
     def subset_of(self) -> dict[str, str]:
         """track id -> subset name."""

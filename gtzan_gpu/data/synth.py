@@ -9,6 +9,9 @@ chance-level model is easy to tell apart from one that learned. Also written: a 
 from __future__ import annotations
 
 import io
+import json
+import logging
+import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +19,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from gtzan_gpu.atomic import atomic_write_bytes
+from gtzan_gpu.atomic import atomic_directory, atomic_write_bytes, atomic_write_text, remove_stale_temporaries
+from gtzan_gpu.errors import GtzanError
+
+log = logging.getLogger(__name__)
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 SAMPLE_RATE = 22050
 CORRUPTED_TRACK = ("jazz", "jazz.00054.wav")
+DESCRIPTOR = ".gtzan-gpu-synth.json"  # beside genres_original/, written once the corpus is in place
 
 
 @dataclass(frozen=True)
@@ -84,21 +91,59 @@ def _wav_bytes(y: np.ndarray, sr: int) -> bytes:
     return buffer.getvalue()
 
 
+def synthetic_descriptor(tracks_per_genre: int, seconds: float, seed: int, genres: tuple[str, ...], sr: int) -> dict:
+    """What a synthetic corpus was made with; stored beside it as ``.gtzan-gpu-synth.json``."""
+    return {"format": "gtzan-gpu/synthetic-corpus", "tracks_per_genre": tracks_per_genre, "seconds": seconds,
+            "seed": seed, "genres": list(genres), "sample_rate": sr}
+
+
 def write_synthetic_corpus(out: str | Path, tracks_per_genre: int = 10, seconds: float = 30.0, seed: int = 0,
                            genres: tuple[str, ...] = GTZAN_GENRES, sr: int = SAMPLE_RATE) -> Path:
     """Write ``out/genres_original/<genre>/<genre>.000NN.wav`` (16-bit PCM, mono) plus the corrupted jazz.00054.
 
+    The folder is built under a temporary name and renamed into place when complete, so an interrupted write
+    never leaves a partial corpus where a complete one is expected. ``out/genres_original`` must not exist.
     The same arguments give the same bytes. Returns the ``genres_original`` folder.
     """
+    if tracks_per_genre < 1 or not 0 < seconds <= 3600:
+        raise GtzanError(f"--tracks-per-genre must be >= 1 and --seconds in (0, 3600], got {tracks_per_genre} "
+                         f"and {seconds}")
     root = Path(out) / "genres_original"
-    for genre in genres:
-        style = STYLES[genre]
-        for number in range(tracks_per_genre):
-            rng = np.random.default_rng([seed, zlib.crc32(genre.encode()), number])
-            y = synthesize_track(style, seconds, rng, sr)
-            atomic_write_bytes(root / genre / f"{genre}.{number:05d}.wav", _wav_bytes(y, sr))
-    if CORRUPTED_TRACK[0] in genres:
-        size = 44 + 2 * int(round(seconds * sr))
-        junk = np.random.default_rng([seed, 54]).integers(0, 256, size, dtype=np.uint8).tobytes()
-        atomic_write_bytes(root / CORRUPTED_TRACK[0] / CORRUPTED_TRACK[1], junk)
+    if root.exists():
+        raise GtzanError(f"{root} already exists; choose another folder or delete it first")
+    with atomic_directory(root) as building:
+        for genre in genres:
+            style = STYLES[genre]
+            for number in range(tracks_per_genre):
+                rng = np.random.default_rng([seed, zlib.crc32(genre.encode()), number])
+                y = synthesize_track(style, seconds, rng, sr)
+                atomic_write_bytes(building / genre / f"{genre}.{number:05d}.wav", _wav_bytes(y, sr))
+        if CORRUPTED_TRACK[0] in genres:
+            size = 44 + 2 * int(round(seconds * sr))
+            junk = np.random.default_rng([seed, 54]).integers(0, 256, size, dtype=np.uint8).tobytes()
+            atomic_write_bytes(building / CORRUPTED_TRACK[0] / CORRUPTED_TRACK[1], junk)
+    descriptor = synthetic_descriptor(tracks_per_genre, seconds, seed, genres, sr)
+    atomic_write_text(Path(out) / DESCRIPTOR, json.dumps(descriptor, indent=2) + "\n")
     return root
+
+
+def ensure_synthetic_corpus(out: str | Path, tracks_per_genre: int, seconds: float, seed: int = 0) -> Path:
+    """The synthetic corpus under ``out`` with these parameters: reused when ``out/genres_original`` holds exactly
+    that one (complete, since it is only ever renamed into place), else (re)written. Call it while ``out`` is locked.
+    Returns ``out`` (the folder to pass as DATA)."""
+    out = Path(out)
+    root = out / "genres_original"
+    remove_stale_temporaries(root)
+    wanted = synthetic_descriptor(tracks_per_genre, seconds, seed, GTZAN_GENRES, SAMPLE_RATE)
+    try:
+        found = json.loads((out / DESCRIPTOR).read_text())
+    except (OSError, ValueError):
+        found = None
+    if found == wanted:
+        return out
+    if root.exists():
+        log.warning("%s is not the synthetic corpus asked for (or is incomplete): writing it again", root)
+        shutil.rmtree(root)
+    log.info("writing a synthetic corpus: 10 genres x %d tracks x %g s", tracks_per_genre, seconds)
+    write_synthetic_corpus(out, tracks_per_genre, seconds, seed)
+    return out

@@ -1,17 +1,34 @@
-"""An experiment grid from TOML: models x segment lengths x split schemes, with shared training settings."""
+"""An experiment grid from TOML: models x segment lengths x split schemes, with shared training settings.
+
+The ``[train]`` (and ``[quick]``) keys are ``train``'s option names (``epochs``, ``image_size``,
+``stft_backend``, ``weights``, ...; see ``gtzan-gpu train --help``), checked when the grid is loaded. The
+built-in grids ship inside the package (``gtzan_gpu/experiment/configs/<name>.toml``), so the installed
+command works anywhere; ``--config`` takes a built-in name or a TOML file.
+"""
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
-from gtzan_gpu.config import MODEL_NAMES
+from gtzan_gpu.data.splits import SCHEMES
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.models.registry import MODEL_NAMES, get_model_spec
+from gtzan_gpu.options import nest, option_names
+from gtzan_gpu.training.config import TrainConfig
 
-DEFAULT_GRID = Path("experiments/configs/seed-grid.toml")
-TRAIN_KEYS = {"epochs", "patience", "seed", "loader", "amp", "channels_last", "pretrained", "weights",
-              "batch_size", "lr", "image_size", "stft_backend", "device", "max_steps", "workers"}
-QUICK_KEYS = TRAIN_KEYS | {"name", "schemes", "tracks_per_genre", "track_seconds", "models", "segment_seconds"}
+DEFAULT_GRID = "seed-grid"
+PER_CELL_KEYS = {"model", "segment_seconds", "scheme", "split_seed", "data", "out", "manifest"}
+TRAIN_KEYS = set(option_names(TrainConfig)) - PER_CELL_KEYS
+GRID_KEYS = {"name", "models", "segment_seconds", "schemes", "split_seed", "train", "quick"}
+QUICK_GRID_KEYS = {"name", "schemes", "tracks_per_genre", "track_seconds", "models", "segment_seconds"}
+
+
+def builtin_grids() -> list[str]:
+    """Names of the grids shipped with the package."""
+    folder = resources.files("gtzan_gpu.experiment") / "configs"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
 @dataclass(frozen=True)
@@ -23,6 +40,10 @@ class Cell:
     @property
     def key(self) -> str:
         return f"{self.scheme}/{self.model}-{self.seconds:g}s"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.scheme}__{self.model}-{self.seconds:g}s"
 
 
 @dataclass
@@ -53,33 +74,80 @@ class Grid:
             raise GtzanError(f"--only {','.join(only)} matches no cell of grid {self.name!r}")
         return chosen
 
+    def cell_config(self, cell: Cell, data: str | None, manifest: str | None, run_dir: str | None,
+                    device: str | None = None) -> TrainConfig:
+        """The cell's TrainConfig: the grid's [train] settings, the cell's model, length and scheme, and the
+        model's seed hyper-parameters where the grid sets none. ``weights`` applies to models with pretrained
+        trunks only."""
+        settings = dict(self.train)
+        if not get_model_spec(cell.model).pretrainable:
+            settings.pop("weights", None)
+        if device is not None and "device" not in self.train:
+            settings["device"] = device
+        settings.update(model=cell.model, segment_seconds=cell.seconds, scheme=cell.scheme,
+                        split_seed=self.split_seed, data=data, out=run_dir, manifest=manifest)
+        return TrainConfig(**nest(TrainConfig, settings))
 
-def load_grid(path: str | Path = DEFAULT_GRID, quick: bool = False) -> Grid:
-    path = Path(path)
-    if not path.is_file():
-        raise GtzanError(f"grid config not found: {path} (run from a gtzan-gpu checkout or pass --config FILE)")
-    try:
-        document = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise GtzanError(f"{path}: invalid TOML ({error})") from None
-    train = dict(document.get("train", {}))
-    unknown = set(train) - TRAIN_KEYS
+    def check(self, source: str) -> None:
+        """Every cell's configuration is valid (raises a GtzanError prefixed with ``source``)."""
+        bad = [m for m in self.models if m not in MODEL_NAMES]
+        if bad:
+            raise GtzanError(f"{source}: unknown model(s) {bad} (choose from {', '.join(MODEL_NAMES)})")
+        bad = [s for s in self.schemes if s not in SCHEMES]
+        if bad:
+            raise GtzanError(f"{source}: unknown scheme(s) {bad} (choose from {', '.join(SCHEMES)})")
+        if not self.models or not self.segment_seconds or not self.schemes:
+            raise GtzanError(f"{source}: the grid has no cell (models, segment_seconds and schemes must be non-empty)")
+        for cell in self.cells():
+            try:
+                self.cell_config(cell, None, None, None)
+            except GtzanError as error:
+                raise GtzanError(f"{source}: cell {cell.key}: {error}") from None
+
+
+def _read_grid_text(config: str | Path) -> tuple[str, str]:
+    """(TOML text, where it came from) for a built-in grid name or a file path."""
+    path = Path(config)
+    if path.is_file():
+        return path.read_text(), str(path)
+    if str(config) in builtin_grids():
+        resource = resources.files("gtzan_gpu.experiment") / "configs" / f"{config}.toml"
+        return resource.read_text(), f"built-in grid {config}"
+    raise GtzanError(f"grid config not found: {config} (a TOML file, or a built-in grid: "
+                     f"{', '.join(builtin_grids())})")
+
+
+def _unknown(section: dict, allowed: set, source: str, where: str) -> None:
+    unknown = set(section) - allowed
     if unknown:
-        raise GtzanError(f"{path}: unknown [train] keys {sorted(unknown)}")
-    grid = Grid(name=document.get("name", path.stem), models=list(document.get("models", MODEL_NAMES)),
-                segment_seconds=[float(s) for s in document.get("segment_seconds", [5.0])],
-                schemes=list(document.get("schemes", ["random"])), split_seed=int(document.get("split_seed", 42)),
-                train=train)
-    if quick:
-        quick_section = dict(document.get("quick", {}))
-        unknown = set(quick_section) - QUICK_KEYS
-        if unknown:
-            raise GtzanError(f"{path}: unknown [quick] keys {sorted(unknown)}")
-        for key in ("name", "schemes", "tracks_per_genre", "track_seconds", "models", "segment_seconds"):
-            if key in quick_section:
-                setattr(grid, key, quick_section.pop(key))
-        grid.train.update(quick_section)
-    bad = [m for m in grid.models if m not in MODEL_NAMES]
-    if bad:
-        raise GtzanError(f"{path}: unknown model(s) {bad} (choose from {', '.join(MODEL_NAMES)})")
+        raise GtzanError(f"{source}: unknown {where} key(s) {', '.join(sorted(unknown))} "
+                         f"(allowed: {', '.join(sorted(allowed))})")
+
+
+def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False) -> Grid:
+    """A grid from a built-in name or a TOML file; with ``quick`` its ``[quick]`` section applied."""
+    text, source = _read_grid_text(config)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise GtzanError(f"{source}: invalid TOML ({error})") from None
+    _unknown(document, GRID_KEYS, source, "top-level")
+    train = dict(document.get("train", {}))
+    _unknown(train, TRAIN_KEYS, source, "[train]")
+    try:
+        grid = Grid(name=str(document.get("name", Path(str(config)).stem)),
+                    models=list(document.get("models", MODEL_NAMES)),
+                    segment_seconds=[float(s) for s in document.get("segment_seconds", [5.0])],
+                    schemes=list(document.get("schemes", ["random"])),
+                    split_seed=int(document.get("split_seed", 42)), train=train)
+        if quick:
+            quick_section = dict(document.get("quick", {}))
+            _unknown(quick_section, TRAIN_KEYS | QUICK_GRID_KEYS, source, "[quick]")
+            for key in QUICK_GRID_KEYS & set(quick_section):
+                value = quick_section.pop(key)
+                setattr(grid, key, [float(v) for v in value] if key == "segment_seconds" else value)
+            grid.train.update(quick_section)
+    except (TypeError, ValueError) as error:
+        raise GtzanError(f"{source}: a value has the wrong type ({error})") from None
+    grid.check(source)
     return grid

@@ -40,7 +40,7 @@ def markdown_table(grid, results: list[dict]) -> str:
     for r in results:
         lines.append(f"| {r['cell']} | {r['test_accuracy']:.3f} | {r['test_track_accuracy']:.3f} | "
                      f"{r['test_macro_f1']:.3f} | {r['val_accuracy']:.3f} | {r['best_epoch']} / {r['epochs_run']} | "
-                     f"{r['pretrained']} | {r['wall_seconds']:.0f} | {r['device']} |")
+                     f"{r.get('weights', r.get('pretrained'))} | {r['wall_seconds']:.0f} | {r['device']} |")
     best = best_cell(results)
     if best:
         lines += ["", f"Best on validation: {best['cell']} (val {best['val_accuracy']:.3f}); its test confusion "

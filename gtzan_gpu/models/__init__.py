@@ -1,8 +1,10 @@
-"""Backbones (SmallCNN, ResNet18Classifier, LateFusion) and the raw-audio GenreClassifier around them."""
+"""Backbones (SmallCNN, ResNet18Classifier, LateFusion), the model registry and the raw-audio GenreClassifier."""
 from gtzan_gpu.models.classifier import GenreClassifier, build_classifier
 from gtzan_gpu.models.cnn import SmallCNN
 from gtzan_gpu.models.fusion import LateFusion
-from gtzan_gpu.models.resnet import ResNet18Classifier, hub_cache_file, resnet18_trunk
+from gtzan_gpu.models.registry import MODEL_NAMES, MODELS, ModelConfig, ModelSpec, get_model_spec
+from gtzan_gpu.models.resnet import ResNet18Classifier, resnet18_trunk
+from gtzan_gpu.models.weights import hub_cache_file
 
-__all__ = ["GenreClassifier", "build_classifier", "SmallCNN", "LateFusion", "ResNet18Classifier",
-           "hub_cache_file", "resnet18_trunk"]
+__all__ = ["GenreClassifier", "build_classifier", "SmallCNN", "LateFusion", "ResNet18Classifier", "MODELS",
+           "MODEL_NAMES", "ModelConfig", "ModelSpec", "get_model_spec", "hub_cache_file", "resnet18_trunk"]

@@ -4,11 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gtzan_gpu.config import FeatureConfig, ModelConfig
 from gtzan_gpu.features import SpectrogramImage, WaveformImage
-from gtzan_gpu.models.cnn import SmallCNN
-from gtzan_gpu.models.fusion import LateFusion
-from gtzan_gpu.models.resnet import ResNet18Classifier
+from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.models.registry import ModelConfig, get_model_spec
 
 
 class GenreClassifier(nn.Module):
@@ -36,27 +34,26 @@ class GenreClassifier(nn.Module):
 
 
 def spectrogram_view(features: FeatureConfig, sample_rate: int) -> SpectrogramImage:
+    """``(B, T) -> (B, 3, S, S)``, S = ``features.image_size``."""
     return SpectrogramImage(sample_rate=sample_rate, height=features.image_size, width=features.image_size,
                             frequency_scale=features.frequency_scale, colormap=features.colormap,
                             normalize=features.normalize, backend=features.stft_backend,
                             trainable=features.trainable_stft)
 
 
-def waveform_view(features: FeatureConfig) -> WaveformImage:
+def waveform_view(features: FeatureConfig, sample_rate: int) -> WaveformImage:
+    """``(B, T) -> (B, 3, S, S)``, S = ``features.image_size``."""
     return WaveformImage(height=features.image_size, width=features.image_size,
                          envelope=features.waveform_envelope, normalize=features.normalize)
 
 
+VIEW_BUILDERS = {"spectrogram": spectrogram_view, "waveform": waveform_view}
+
+
 def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: int, sample_rate: int = 22050,
                      channels_last: bool = False) -> GenreClassifier:
-    """The named model (``cnn``, ``resnet18`` or ``fusion``) behind the views it needs."""
-    if model.name == "cnn":
-        return GenreClassifier([spectrogram_view(features, sample_rate)],
-                               SmallCNN(num_classes, features.image_size), channels_last)
-    if model.name == "resnet18":
-        return GenreClassifier([spectrogram_view(features, sample_rate)],
-                               ResNet18Classifier(num_classes, model.pretrained, model.weights), channels_last)
-    if model.name == "fusion":
-        return GenreClassifier([spectrogram_view(features, sample_rate), waveform_view(features)],
-                               LateFusion(num_classes, model.pretrained, model.weights), channels_last)
-    raise ValueError(f"unknown model {model.name!r}")
+    """The registered model ``model.name`` behind the views it needs, its trunks initialised from
+    ``model.weights``."""
+    spec = get_model_spec(model.name)
+    views = [VIEW_BUILDERS[view](features, sample_rate) for view in spec.views]
+    return GenreClassifier(views, spec.backbone(num_classes, features, model.weights), channels_last)

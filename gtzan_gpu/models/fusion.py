@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from gtzan_gpu.models.resnet import resnet18_trunk
+from gtzan_gpu.models.weights import NO_WEIGHTS
 
 
 class LateFusion(nn.Module):
@@ -13,10 +14,10 @@ class LateFusion(nn.Module):
     Each trunk's fc is Identity (512 features); concat 1024 -> Linear 512, ReLU, Dropout 0.5 -> Linear.
     """
 
-    def __init__(self, num_classes: int = 10, pretrained: str = "none", weights_file: str | None = None):
+    def __init__(self, num_classes: int = 10, weights: str = NO_WEIGHTS):
         super().__init__()
-        self.spectrogram_trunk = resnet18_trunk(pretrained, weights_file)
-        self.waveform_trunk = resnet18_trunk(pretrained, weights_file)
+        self.spectrogram_trunk = resnet18_trunk(weights)
+        self.waveform_trunk = resnet18_trunk(weights)
         self.spectrogram_trunk.fc = nn.Identity()
         self.waveform_trunk.fc = nn.Identity()
         self.head = nn.Sequential(nn.Linear(1024, 512), nn.ReLU(inplace=True), nn.Dropout(0.5),

@@ -1,71 +1,47 @@
-"""torchvision ResNet18 trunks, with ImageNet weights from the torch hub cache or a state_dict file.
-
-Nothing is downloaded: asking for weights that are not on disk is a one-line error that says how to
-provide them, never a silent random initialisation.
-"""
+"""torchvision ResNet18 trunks, with their initial weights from :mod:`gtzan_gpu.models.weights`."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import torch
 from torch import nn
-from torchvision.models import ResNet18_Weights, resnet18
+from torchvision.models import resnet18
 
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.models.weights import NO_WEIGHTS, load_state_dict
 
 log = logging.getLogger(__name__)
 
-IMAGENET_WEIGHTS = ResNet18_Weights.IMAGENET1K_V1
 
-
-def hub_cache_file() -> Path:
-    """Where torchvision keeps ResNet18_Weights.IMAGENET1K_V1 once downloaded."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(IMAGENET_WEIGHTS.url).name
-
-
-def imagenet_state_dict(weights_file: str | None = None) -> tuple[dict, str]:
-    """The ResNet18 ImageNet state_dict and where it came from: ``weights_file`` or the hub cache."""
-    path = Path(weights_file) if weights_file else hub_cache_file()
-    if not path.is_file():
-        if weights_file:
-            raise GtzanError(f"--weights file not found: {path}")
-        raise GtzanError(
-            f"ImageNet weights for resnet18 are not in the torch hub cache ({path}); download "
-            f"{IMAGENET_WEIGHTS.url} to that path, pass --weights FILE, or use --pretrained none")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise GtzanError(f"cannot read weights {path}: {str(error).splitlines()[0]}") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise GtzanError(f"weights {path} hold no state_dict")
-    return state, str(path)
-
-
-def resnet18_trunk(pretrained: str = "none", weights_file: str | None = None) -> nn.Module:
-    """A torchvision resnet18 (``(B, 3, H, W)`` -> ``(B, 1000)`` until its fc is replaced) with the asked weights."""
+def resnet18_trunk(weights: str = NO_WEIGHTS) -> nn.Module:
+    """A torchvision resnet18 (``(B, 3, H, W)`` -> ``(B, 1000)`` until its fc is replaced) with ``weights``:
+    ``"none"``, ``"imagenet"`` or a state_dict file. The fc layer's weights are not required."""
     model = resnet18(weights=None)
-    if pretrained == "imagenet" or weights_file:
-        state, source = imagenet_state_dict(weights_file)
+    if weights == NO_WEIGHTS:
+        return model
+    state, source = load_state_dict(weights)
+    try:
         result = model.load_state_dict(state, strict=False)
-        trunk_missing = [k for k in result.missing_keys if not k.startswith("fc.")]
-        if trunk_missing or result.unexpected_keys:
-            raise GtzanError(f"weights {source} do not fit resnet18: missing {trunk_missing[:3]}, "
-                             f"unexpected {result.unexpected_keys[:3]}")
-        log.info("resnet18 trunk initialised from ImageNet weights %s", source)
+    except RuntimeError as error:  # a key with the wrong shape
+        detail = next((line.strip() for line in str(error).splitlines() if "size mismatch" in line),
+                      str(error).splitlines()[0])
+        raise GtzanError(f"weights {source} do not fit resnet18 ({detail})") from None
+    trunk_missing = [k for k in result.missing_keys if not k.startswith("fc.")]
+    if trunk_missing or result.unexpected_keys:
+        raise GtzanError(f"weights {source} do not fit resnet18: missing {trunk_missing[:3]}, "
+                         f"unexpected {result.unexpected_keys[:3]}")
+    log.info("resnet18 trunk initialised from %s", source)
     return model
 
 
 class ResNet18Classifier(nn.Module):
     """``(B, 3, H, W)`` -> ``(B, num_classes)``: resnet18 with fc -> Linear(512, 256), ReLU, Dropout 0.4, Linear."""
 
-    def __init__(self, num_classes: int = 10, pretrained: str = "none", weights_file: str | None = None):
+    def __init__(self, num_classes: int = 10, weights: str = NO_WEIGHTS):
         super().__init__()
-        self.trunk = resnet18_trunk(pretrained, weights_file)
+        self.trunk = resnet18_trunk(weights)
         self.trunk.fc = nn.Sequential(nn.Linear(512, 256), nn.ReLU(inplace=True), nn.Dropout(0.4),
                                       nn.Linear(256, num_classes))
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image):
+        """``(B, 3, H, W)`` -> ``(B, num_classes)``."""
         return self.trunk(image)

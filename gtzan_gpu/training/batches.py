@@ -12,6 +12,7 @@ from gtzan_gpu.data.segments import SegmentSpec, TrackSource, epoch_order
 from gtzan_gpu.errors import GtzanError
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+LOADERS = ("device", "stream")  # DeviceCorpus; SegmentDataset + DataLoader workers
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:

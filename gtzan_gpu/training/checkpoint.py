@@ -12,6 +12,8 @@ from gtzan_gpu.errors import GtzanError
 
 CHECKPOINT_FORMAT = "gtzan-gpu/checkpoint"
 CHECKPOINT_VERSION = 1
+REQUIRED_KEYS = ("config", "genres", "manifest", "manifest_digest", "model_name", "model", "optimizer", "scaler",
+                 "epoch", "global_step", "best", "epochs_without_improvement", "history", "rng")
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
@@ -36,6 +38,11 @@ def load_checkpoint(path: Path) -> dict:
     if checkpoint.get("version") != CHECKPOINT_VERSION:
         raise GtzanError(f"{path} has checkpoint version {checkpoint.get('version')}; this gtzan-gpu reads "
                          f"version {CHECKPOINT_VERSION}")
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise GtzanError(f"{path} is an incomplete gtzan-gpu checkpoint (missing {', '.join(missing)})")
+    if not isinstance(checkpoint["genres"], list) or not isinstance(checkpoint["config"], dict):
+        raise GtzanError(f"{path} is a damaged gtzan-gpu checkpoint (config or genres of the wrong type)")
     return checkpoint
 
 

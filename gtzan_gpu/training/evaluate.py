@@ -9,17 +9,21 @@ from pathlib import Path
 import torch
 
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
-from gtzan_gpu.config import TrainConfig
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.models import GenreClassifier, build_classifier
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state
+from gtzan_gpu.training.config import TrainConfig
 from gtzan_gpu.training.confusion_image import confusion_png
-from gtzan_gpu.training.engine import BEST, LAST, load_run_data, resolve_device, score
+from gtzan_gpu.training.device import resolve_device
+from gtzan_gpu.training.run_data import load_run_data
+from gtzan_gpu.training.run_dir import BEST, LAST
+from gtzan_gpu.training.scoring import score
 from gtzan_gpu.training.tensorboard_log import RunLogger
 
 log = logging.getLogger(__name__)
+EVAL_SPLITS = ("test", "val")
 
 
 def load_trained_model(run_dir: str | Path, device: str = "auto"
@@ -29,54 +33,71 @@ def load_trained_model(run_dir: str | Path, device: str = "auto"
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise GtzanError(f"run directory not found: {run_dir}")
+    target = resolve_device(device)
     path = run_dir / BEST if (run_dir / BEST).is_file() else run_dir / LAST
     checkpoint = load_checkpoint(path)
-    config = TrainConfig.from_dict(checkpoint["config"])
-    target = resolve_device(device)
-    untrained = dataclasses.replace(config.model, pretrained="none", weights=None)  # the checkpoint has the weights
+    config = TrainConfig.from_dict(checkpoint["config"], source=str(path))
+    untrained = dataclasses.replace(config.model, weights="none")  # the checkpoint has the weights
     model = build_classifier(untrained, config.features, len(checkpoint["genres"]), config.sample_rate)
     load_model_state(model, checkpoint["model"], path, config.model.name)
     checkpoint["path"] = str(path)
     return model.to(target).eval(), checkpoint, config, target
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None) -> dict:
-    """Score the run's model on ``split``; write ``eval_<split>.json`` and confusion PNGs into RUN_DIR.
-    ``corpus``: the run's corpus already scanned, to skip scanning it again."""
-    if split not in ("test", "val"):
+def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None,
+                 data: str | None = None) -> dict:
+    """Score the run's model on ``split`` and write the report files into RUN_DIR (:func:`write_evaluation`)."""
+    report = score_run(run_dir, split, device, corpus, data)
+    write_evaluation(report)
+    return report
+
+
+def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None,
+              data: str | None = None) -> dict:
+    """The run's segment- and track-level figures on ``split``; writes nothing.
+
+    ``corpus``: the run's corpus already scanned, to skip scanning it again; ``data``: where the corpus is now,
+    if it moved since training (the manifest pins the tracks)."""
+    if split not in EVAL_SPLITS:
         raise GtzanError(f"--split must be test or val, not {split!r}")
     run_dir = Path(run_dir)
     model, checkpoint, config, target = load_trained_model(run_dir, device)
     config.device = target.type
-    data = load_run_data(config, SplitManifest.from_json(checkpoint["manifest"]), corpus)
-    batches = data.batches(split, config, target)
+    if data is not None:
+        config.data = str(Path(data).resolve())
+    run_data = load_run_data(config, SplitManifest.from_json(checkpoint["manifest"]), corpus)
+    batches = run_data.batches(split, config, target)
     if len(batches) == 0:
         raise GtzanError(f"the {split} subset of {run_dir} has no segments")
-    metrics = score(model, batches, len(data.genres), config.amp)
-    report = {"run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
-              "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
-              "genres": data.genres, "tracks": len(batches.track_ids), "loss": metrics["loss"],
-              "segment": metrics["segment"], "track": metrics["track"], "device": str(target)}
+    metrics = score(model, batches, len(run_data.genres), config.amp, f"evaluating {split}")
+    return {"run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
+            "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
+            "genres": run_data.genres, "tracks": len(batches.track_ids), "loss": metrics["loss"],
+            "segment": metrics["segment"], "track": metrics["track"], "device": str(target),
+            "config": config.to_dict(), "best_val_accuracy": checkpoint["best"]["val_accuracy"]}
+
+
+def write_evaluation(report: dict) -> None:
+    """``eval_<split>.json``, confusion PNGs and TensorBoard entries of a :func:`score_run` report, into its RUN_DIR.
+    An unwritable RUN_DIR is a GtzanError naming the file (the figures are already computed: print them first)."""
+    run_dir, split, genres, epoch = Path(report["run_dir"]), report["split"], report["genres"], report["epoch"]
     atomic_write_text(run_dir / f"eval_{split}.json", json.dumps(report, indent=2) + "\n")
     for level in ("segment", "track"):
-        title = f"{split}, {level} level: accuracy {metrics[level]['accuracy']:.3f}"
+        title = f"{split}, {level} level: accuracy {report[level]['accuracy']:.3f}"
         atomic_write_bytes(run_dir / f"confusion_{split}_{level}.png",
-                           confusion_png(metrics[level]["confusion"], data.genres, title))
-    logger = RunLogger(str(run_dir / "tb"), data.genres)
+                           confusion_png(report[level]["confusion"], genres, title))
+    logger = RunLogger(str(run_dir / "tb"), genres)
     try:
-        logger.scalars({f"{split}/accuracy": metrics["segment"]["accuracy"],
-                        f"{split}/track_accuracy": metrics["track"]["accuracy"],
-                        f"{split}/macro_f1": metrics["segment"]["macro_f1"]}, checkpoint["epoch"])
-        logger.confusion(f"{split}/confusion_segment", metrics["segment"]["confusion"], checkpoint["epoch"],
-                         f"{split}: segment level")
-        logger.confusion(f"{split}/confusion_track", metrics["track"]["confusion"], checkpoint["epoch"],
-                         f"{split}: track level")
-        logger.hparams(config.to_dict(), {"hparam/val_accuracy": checkpoint["best"]["val_accuracy"],
-                                          f"hparam/{split}_accuracy": metrics["segment"]["accuracy"],
-                                          f"hparam/{split}_track_accuracy": metrics["track"]["accuracy"]})
+        logger.scalars({f"{split}/accuracy": report["segment"]["accuracy"],
+                        f"{split}/track_accuracy": report["track"]["accuracy"],
+                        f"{split}/macro_f1": report["segment"]["macro_f1"]}, epoch)
+        logger.confusion(f"{split}/confusion_segment", report["segment"]["confusion"], epoch, f"{split}: segment level")
+        logger.confusion(f"{split}/confusion_track", report["track"]["confusion"], epoch, f"{split}: track level")
+        logger.hparams(report["config"], {"hparam/val_accuracy": report["best_val_accuracy"],
+                                          f"hparam/{split}_accuracy": report["segment"]["accuracy"],
+                                          f"hparam/{split}_track_accuracy": report["track"]["accuracy"]})
     finally:
         logger.close()
-    return report
 
 
 def format_report(report: dict) -> str:

@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gtzan_gpu.data.audio import describe_decode_error, read_track
-from gtzan_gpu.training.engine import autocast
+from gtzan_gpu.data.audio import AudioDecodeError, describe_decode_error, read_track, validate_audio
+from gtzan_gpu.training.device import autocast
 from gtzan_gpu.training.evaluate import load_trained_model
 
 
@@ -19,6 +19,21 @@ def file_segments(waveform: torch.Tensor, length: int) -> torch.Tensor:
     return waveform[: count * length].view(count, length)
 
 
+def unusable_file(path: Path) -> str | None:
+    """Why ``path`` cannot be classified (missing, a folder, or rejected by the scan's validation), or None."""
+    if not path.exists():
+        return "file not found"
+    if path.is_dir():
+        return "is a directory, not an audio file"
+    try:
+        validate_audio(path)
+    except AudioDecodeError as error:
+        return f"cannot decode ({error})"
+    except OSError as error:
+        return f"cannot read ({error.strerror})"
+    return None
+
+
 def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", batch_size: int = 64) -> list[dict]:
     """One result per file: ``{"file", "genre", "probabilities", "segments"}`` or ``{"file", "error"}``."""
     model, checkpoint, config, target = load_trained_model(run_dir, device)
@@ -26,6 +41,10 @@ def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", b
     length = int(round(config.segment_seconds * config.sample_rate))
     results = []
     for file in files:
+        problem = unusable_file(Path(file))
+        if problem:
+            results.append({"file": file, "error": problem})
+            continue
         try:
             waveform = read_track(file, config.sample_rate)
         except Exception as error:

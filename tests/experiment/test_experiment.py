@@ -7,22 +7,21 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.experiment import Grid, load_grid, run_experiment
 from gtzan_gpu.experiment.report import best_cell
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def tiny_grid() -> Grid:
     return Grid(name="tiny", models=["cnn"], segment_seconds=[1.0, 2.0], schemes=["random"],
                 train={"epochs": 1, "image_size": 32, "batch_size": 16, "stft_backend": "torch", "device": "cpu",
-                       "loader": "device", "pretrained": "none"})
+                       "loader": "device", "weights": "none"})
 
 
 def test_the_seed_grid_config_is_the_seeds_study():
-    grid = load_grid(REPO / "experiments" / "configs" / "seed-grid.toml")
+    grid = load_grid("seed-grid")  # built in: shipped as package data
     assert grid.models == ["cnn", "resnet18", "fusion"] and grid.segment_seconds == [3.0, 5.0, 10.0]
     assert grid.schemes == ["random", "fault-filtered"] and grid.train["epochs"] == 20
     assert len(grid.cells()) == 18
-    quick = load_grid(REPO / "experiments" / "configs" / "seed-grid.toml", quick=True)
-    assert quick.schemes == ["random"] and quick.train["pretrained"] == "none" and len(quick.cells()) == 9
+    quick = load_grid("seed-grid", quick=True)
+    assert quick.schemes == ["random"] and quick.train["weights"] == "none" and len(quick.cells()) == 9
     assert (quick.tracks_per_genre, quick.track_seconds, quick.train["epochs"]) == (8, 15.0, 4)
     assert [c.key for c in grid.cells(["resnet18:5"])] == ["random/resnet18-5s", "fault-filtered/resnet18-5s"]
 
@@ -71,7 +70,7 @@ def test_bad_grid_configs_are_clear_errors(tmp_path):
     with pytest.raises(GtzanError, match="unknown model"):
         load_grid(bad)
     bad.write_text('[train]\nepochz = 3\n')
-    with pytest.raises(GtzanError, match="unknown \\[train\\] keys"):
+    with pytest.raises(GtzanError, match="unknown \\[train\\] key\\(s\\) epochz"):
         load_grid(bad)
 
 
@@ -81,7 +80,7 @@ def test_a_grid_scans_its_corpus_once(tiny_corpus, tmp_path, monkeypatch):
     calls = []
     real_scan = runner.scan_corpus
     monkeypatch.setattr(runner, "scan_corpus", lambda data: calls.append(data) or real_scan(data))
-    import gtzan_gpu.training.engine as engine
-    monkeypatch.setattr(engine, "scan_corpus", lambda data: calls.append(("engine", data)) or real_scan(data))
+    import gtzan_gpu.training.run_data as run_data
+    monkeypatch.setattr(run_data, "scan_corpus", lambda data: calls.append(("engine", data)) or real_scan(data))
     run_experiment(tiny_grid(), tmp_path / "exp", str(tiny_corpus))
     assert len(calls) == 1  # manifests, both cells' training and evaluation share one scan

@@ -45,7 +45,7 @@ def imagenet_like_file(tmp_path):
 
 def test_weights_file_initialises_every_trunk(tmp_path):
     path, state = imagenet_like_file(tmp_path)
-    model = build_classifier(ModelConfig("fusion", "imagenet", str(path)), FeatureConfig(), 10)
+    model = build_classifier(ModelConfig("fusion", str(path)), FeatureConfig(), 10)
     for trunk in (model.backbone.spectrogram_trunk, model.backbone.waveform_trunk):
         assert torch.equal(trunk.conv1.weight, state["conv1.weight"])
         assert torch.equal(trunk.layer4[1].bn2.running_var, state["layer4.1.bn2.running_var"])
@@ -55,33 +55,33 @@ def test_weights_file_initialises_every_trunk(tmp_path):
 
 def test_imagenet_weights_come_from_the_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    with pytest.raises(GtzanError, match="not in the torch hub cache.*--weights FILE.*--pretrained none"):
-        ResNet18Classifier(10, pretrained="imagenet")
+    with pytest.raises(GtzanError, match="not in the torch hub cache.*--weights FILE.*--weights none"):
+        ResNet18Classifier(10, weights="imagenet")
     path, state = imagenet_like_file(tmp_path)
     hub_cache_file().parent.mkdir(parents=True)
     path.rename(hub_cache_file())
     assert hub_cache_file().name == "resnet18-f37072fd.pth"
-    model = ResNet18Classifier(10, pretrained="imagenet")
+    model = ResNet18Classifier(10, weights="imagenet")
     assert torch.equal(model.trunk.conv1.weight, state["conv1.weight"])
 
 
 def test_unusable_weights_files_are_clear_errors(tmp_path):
     with pytest.raises(GtzanError, match="--weights file not found"):
-        ResNet18Classifier(10, weights_file=str(tmp_path / "missing.pth"))
+        ResNet18Classifier(10, weights=str(tmp_path / "missing.pth"))
     wrong = tmp_path / "cnn.pth"
     torch.save(SmallCNN(10).state_dict(), wrong)
     with pytest.raises(GtzanError, match="do not fit resnet18"):
-        ResNet18Classifier(10, weights_file=str(wrong))
+        ResNet18Classifier(10, weights=str(wrong))
     garbage = tmp_path / "garbage.pth"
     garbage.write_text("not a checkpoint")
     with pytest.raises(GtzanError, match="cannot read weights"):
-        ResNet18Classifier(10, weights_file=str(garbage))
+        ResNet18Classifier(10, weights=str(garbage))
 
 
 @pytest.mark.parametrize("name, views", [("cnn", [SpectrogramImage]), ("resnet18", [SpectrogramImage]),
                                          ("fusion", [SpectrogramImage, WaveformImage])])
 def test_genre_classifier_goes_from_raw_audio_to_logits(name, views):
-    model = build_classifier(ModelConfig(name), FeatureConfig(image_size=64 if name != "cnn" else 128), 7)
+    model = build_classifier(ModelConfig(name, "none"), FeatureConfig(image_size=64 if name != "cnn" else 128), 7)
     assert [type(v) for v in model.views] == views
     logits = model(torch.randn(3, 22050))
     assert logits.shape == (3, 7)

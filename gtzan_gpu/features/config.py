@@ -1,0 +1,36 @@
+"""FeatureConfig: how raw audio becomes the model's image(s), with every option's allowed values."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.features.colormaps import COLORMAPS
+from gtzan_gpu.features.frequency_axis import FREQUENCY_SCALES
+from gtzan_gpu.features.stft import STFT_BACKENDS
+from gtzan_gpu.features.waveform import ENVELOPES
+from gtzan_gpu.options import check_options, option
+
+MIN_IMAGE_SIZE = 16      # the small CNN pools twice and a ResNet halves five times; below this nothing is left
+MAX_IMAGE_SIZE = 1024
+
+
+@dataclass
+class FeatureConfig:
+    """Options of SpectrogramImage / WaveformImage (see their docstrings); validated on construction."""
+
+    image_size: int = option(128, help="height and width of every view's image", minimum=MIN_IMAGE_SIZE,
+                             maximum=MAX_IMAGE_SIZE)
+    frequency_scale: str = option("log", help="spectrogram frequency axis (seed: log, as specshow)",
+                                  choices=FREQUENCY_SCALES)
+    colormap: str = option("magma", help="spectrogram colormap (seed: magma)", choices=COLORMAPS)
+    normalize: bool = option(True, help="skip ImageNet mean/std normalisation", flag="--no-normalize", negate=True)
+    stft_backend: str = option("nnaudio", help="STFT implementation (nnaudio: conv kernels, for GPUs; torch: "
+                                               "torch.stft, FFT, far cheaper on a CPU)", choices=STFT_BACKENDS)
+    trainable_stft: bool = option(False, help="learn the STFT kernels (nnaudio backend only)")
+    waveform_envelope: str = option("symmetric", help="waveform view: symmetric +-max|y| (as waveshow) or minmax",
+                                    choices=ENVELOPES)
+
+    def __post_init__(self):
+        check_options(self)
+        if self.trainable_stft and self.stft_backend != "nnaudio":
+            raise GtzanError("--trainable-stft needs --stft-backend nnaudio (torch.stft has no kernels to learn)")

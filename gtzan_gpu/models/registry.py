@@ -1,0 +1,93 @@
+"""The model registry: one entry per model name, the one place a model is declared.
+
+An entry holds the views the model looks at, the builder of its backbone and the seed study's
+hyper-parameters for it; the command line's ``--model`` choices, the config checks, the experiment
+grids and the benchmark all read it (as torchvision's ``get_model`` registry). Adding a model is one
+:class:`ModelSpec` in ``MODELS``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.models.cnn import SmallCNN
+from gtzan_gpu.models.fusion import LateFusion
+from gtzan_gpu.models.resnet import ResNet18Classifier
+from gtzan_gpu.models.weights import NO_WEIGHTS, PRETRAINED_WEIGHTS, describe_weights
+from gtzan_gpu.options import check_options, option
+
+BackboneBuilder = Callable[[int, FeatureConfig, str], nn.Module]  # (num_classes, features, weights) -> backbone
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What ``--model NAME`` means.
+
+    Attributes:
+        views: the feature views the backbone takes, in order (``"spectrogram"``, ``"waveform"``).
+        backbone: ``(num_classes, features, weights) -> nn.Module`` taking one image per view.
+        lr, batch_size: the seed study's Adam learning rate and batch size for this model.
+        default_weights: ``"none"`` or ``"imagenet"`` (the seed's choice).
+        pretrainable: whether ``weights`` other than ``"none"`` mean anything.
+    """
+
+    name: str
+    description: str
+    views: tuple[str, ...]
+    backbone: BackboneBuilder
+    lr: float
+    batch_size: int
+    default_weights: str = NO_WEIGHTS
+    pretrainable: bool = False
+
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    ModelSpec("cnn", "the seed's 2-block CNN on the spectrogram image", ("spectrogram",),
+              lambda classes, features, weights: SmallCNN(classes, features.image_size), lr=1e-3, batch_size=60),
+    ModelSpec("resnet18", "torchvision ResNet18 with the seed's 512-256-N head, on the spectrogram image",
+              ("spectrogram",), lambda classes, features, weights: ResNet18Classifier(classes, weights),
+              lr=1e-3, batch_size=60, default_weights=PRETRAINED_WEIGHTS, pretrainable=True),
+    ModelSpec("fusion", "two ResNet18 trunks on the spectrogram and waveform images, late fusion",
+              ("spectrogram", "waveform"), lambda classes, features, weights: LateFusion(classes, weights),
+              lr=5e-4, batch_size=32, default_weights=PRETRAINED_WEIGHTS, pretrainable=True),
+)}
+MODEL_NAMES = tuple(MODELS)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise GtzanError(f"unknown --model {name!r} (choose from {', '.join(MODEL_NAMES)})")
+    return MODELS[name]
+
+
+@dataclass
+class ModelConfig:
+    """Which model, with which initial weights: ``none``, ``imagenet`` or a state_dict file (one setting, as
+    torchvision's ``weights=``). ``weights=None`` means the model's default (the seed's choice)."""
+
+    name: str = option("cnn", help="model", choices=MODEL_NAMES, flag="--model")
+    weights: str | None = option(None, help="initial weights of the ResNet trunks: none, imagenet (ResNet18 "
+                                            "IMAGENET1K_V1 from the torch hub cache) or a resnet18 state_dict FILE",
+                                 kind=str)
+
+    def __post_init__(self):
+        check_options(self)
+        spec = get_model_spec(self.name)
+        if self.weights is None:
+            self.weights = spec.default_weights
+        if self.weights == "":
+            raise GtzanError("--weights needs a value: none, imagenet or a FILE")
+        if not spec.pretrainable and self.weights != NO_WEIGHTS:
+            raise GtzanError(f"--weights {self.weights}: the {self.name} model has no pretrained weights "
+                             f"(it is trained from scratch; use --weights none)")
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.name]
+
+    def describe_weights(self) -> str:
+        return describe_weights(self.weights)

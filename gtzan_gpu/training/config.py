@@ -1,0 +1,114 @@
+"""TrainConfig: every setting of a training run, validated on construction and saved with every checkpoint,
+so a run can be resumed or evaluated with nothing but its RUN_DIR.
+
+The fields are the command line's ``train`` options and a grid TOML's keys (see :mod:`gtzan_gpu.options`).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from gtzan_gpu.data.splits import SCHEMES
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.models.registry import ModelConfig
+from gtzan_gpu.options import check_options, flag_of, flatten, nest, nested, option, option_names
+from gtzan_gpu.training.batches import LOADERS
+from gtzan_gpu.training.device import DEVICES
+
+MIN_SEGMENT_SECONDS = 0.1    # one 2048-sample STFT frame at 22,050 Hz
+MAX_SEGMENT_SECONDS = 3600.0
+MIN_HOP_SECONDS = 0.01
+
+
+@dataclass
+class TrainConfig:
+    """A training run. ``lr`` and ``batch_size`` left as None take the model's seed values from the registry."""
+
+    data: str | None = option(None, help="corpus folder (may move between runs: the manifest pins the tracks)",
+                              kind=str, resumable=True)
+    out: str | None = option(None, help="run directory (checkpoints, TensorBoard logs, reports)", kind=str)
+    model: ModelConfig = nested(ModelConfig)
+    features: FeatureConfig = nested(FeatureConfig)
+    segment_seconds: float = option(5.0, help="segment length in seconds (seed: 3, 5 or 10)",
+                                    minimum=MIN_SEGMENT_SECONDS, maximum=MAX_SEGMENT_SECONDS)
+    hop_seconds: float | None = option(None, help="training hop in seconds (overlap)",
+                                       kind=float, minimum=MIN_HOP_SECONDS, maximum=MAX_SEGMENT_SECONDS)
+    sample_rate: int = option(22050, help="corpus sample rate", cli=False, minimum=1000, maximum=384000)
+    manifest: str | None = option(None, help="split manifest JSON (default: made on the fly, saved in RUN_DIR)",
+                                  kind=str)
+    split_scheme: str = option("random", help="track-level split", choices=SCHEMES, flag="--scheme")
+    split_seed: int = option(42, help="seed of the random split")
+    epochs: int = option(20, help="epochs (seed: 20)", minimum=1, resumable=True)
+    lr: float | None = option(None, help="Adam learning rate", kind=float, above=0)
+    batch_size: int | None = option(None, help="segments per step", kind=int, minimum=1, maximum=1 << 20)
+    seed: int = option(0, help="seed of the weights, shuffling and dropout")
+    device: str = option("auto", help="where to train", choices=DEVICES, resumable=True)
+    loader: str = option("device", help="device: DeviceCorpus (whole split on the device); stream: SegmentDataset "
+                                        "+ DataLoader workers", choices=LOADERS, resumable=True)
+    workers: int = option(2, help="DataLoader workers for --loader stream", minimum=0, maximum=256, resumable=True)
+    amp: bool = option(False, help="bf16 autocast on CUDA (the STFT stays fp32)")
+    channels_last: bool = option(False, help="channels-last images and weights")
+    compile: bool = option(False, help="torch.compile the model", resumable=True)
+    max_steps: int | None = option(None, help="stop after this many optimiser steps in all (smoke runs)", kind=int,
+                                   minimum=1, resumable=True)
+    patience: int = option(5, help="early stop after this many epochs without a validation improvement",
+                           minimum=1, resumable=True)
+    log_every: int = option(20, help="progress line every N steps", minimum=1, resumable=True)
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = ModelConfig(**self.model)
+        if isinstance(self.features, dict):
+            self.features = FeatureConfig(**self.features)
+        check_options(self)
+        spec = self.model.spec
+        if self.lr is None:
+            self.lr = spec.lr
+        if self.batch_size is None:
+            self.batch_size = spec.batch_size
+        if self.hop_seconds is not None and self.hop_seconds > self.segment_seconds:
+            raise GtzanError(f"--hop-seconds {self.hop_seconds:g} is longer than --segment-seconds "
+                             f"{self.segment_seconds:g} (segments would skip audio)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "configuration") -> "TrainConfig":
+        """From ``to_dict()``'s output (a checkpoint's ``config``); older checkpoints' ``pretrained`` is mapped
+        onto ``weights``."""
+        if not isinstance(values, dict):
+            raise GtzanError(f"{source}: the configuration is not a mapping")
+        values = dict(values)
+        model = dict(values.get("model") or {})
+        if "pretrained" in model:  # checkpoints before weights= became one setting
+            pretrained, weights = model.pop("pretrained"), model.get("weights")
+            model["weights"] = weights or pretrained
+        values["model"] = model
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise GtzanError(f"{source} has unknown keys: {', '.join(sorted(unknown))}")
+        for part, config_class in (("model", ModelConfig), ("features", FeatureConfig)):
+            part_unknown = set(values.get(part) or {}) - {f.name for f in fields(config_class)}
+            if part_unknown:
+                raise GtzanError(f"{source} has unknown {part} keys: {', '.join(sorted(part_unknown))}")
+        return cls(**values)
+
+
+def resumed_config(saved: TrainConfig, overrides: dict, run_dir: str) -> TrainConfig:
+    """The saved run's configuration with the options given on ``train --resume`` applied.
+
+    Options that may change on resume (more epochs, another device or corpus location, ...) are honoured;
+    any other option given with a value other than the run's is refused with one line, never ignored.
+    """
+    names = option_names(TrainConfig)
+    current = flatten(saved)
+    refused = [f"{flag_of(names[name][1])} {value} (the run's is {current[name]})"
+               for name, value in overrides.items()
+               if not names[name][1].metadata.get("resumable") and value != current[name]]
+    if refused:
+        raise GtzanError(f"cannot change {'; '.join(refused)} when resuming {run_dir}; start a new run "
+                         f"(--out) instead")
+    values = {**current, **overrides, "out": run_dir}
+    return TrainConfig(**nest(TrainConfig, values))

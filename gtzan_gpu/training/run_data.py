@@ -1,0 +1,48 @@
+"""The corpus, split and segment spec a run trains and evaluates on."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from gtzan_gpu.data.corpus import Corpus, scan_corpus
+from gtzan_gpu.data.segments import SegmentSpec, track_sources
+from gtzan_gpu.data.splits import SplitManifest, make_split
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.training.batches import SegmentBatches
+from gtzan_gpu.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunData:
+    corpus: Corpus
+    manifest: SplitManifest
+    spec: SegmentSpec
+
+    @property
+    def genres(self) -> list[str]:
+        return self.manifest.genres
+
+    def batches(self, subset: str, config: TrainConfig, device: torch.device, training: bool = False) -> SegmentBatches:
+        """``subset``'s segments: the training hop when ``training``, else the seed's non-overlapping windows."""
+        spec = self.spec if training else SegmentSpec(self.spec.seconds, self.spec.sample_rate)
+        tracks = track_sources(self.corpus, self.manifest.subsets[subset], spec.sample_rate, self.genres)
+        return SegmentBatches(tracks, spec, device, config.loader, config.batch_size, config.workers)
+
+
+def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None, corpus: Corpus | None = None) -> RunData:
+    """Corpus, split and segment spec of ``config``. Pass ``corpus`` when ``config.data`` is already scanned
+    (a scan decodes every file), e.g. by a grid that trains and evaluates many runs on one corpus."""
+    if not config.data:
+        raise GtzanError("no corpus: pass --data DATA")
+    corpus = corpus if corpus is not None else scan_corpus(config.data)
+    for entry in corpus.excluded:
+        log.warning("excluded %s: %s", entry.path, entry.reason)
+    if manifest is None:
+        manifest = SplitManifest.load(config.manifest) if config.manifest else \
+            make_split(corpus, config.split_scheme, config.split_seed)
+    manifest.check_usable(f"the {manifest.scheme} split of {config.data}")
+    return RunData(corpus, manifest, SegmentSpec(config.segment_seconds, config.sample_rate, config.hop_seconds))
