@@ -6,7 +6,9 @@ clears. Written files get the permissions the user's umask gives (``mkstemp`` al
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -92,7 +94,11 @@ def remove_stale_temporaries(target: str | Path) -> list[Path]:
     target = Path(target)
     removed = []
     for suffix in (FILE_SUFFIX, FOLDER_SUFFIX):
-        for stale in target.parent.glob(f".{target.name}.*{suffix}"):
+        # the random part has no dot: '.corpus.json.x.tmp' belongs to corpus.json, not to corpus
+        ours = re.compile(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]+{re.escape(suffix)}")
+        for stale in target.parent.glob(f".{glob.escape(target.name)}.*{suffix}"):
+            if not ours.fullmatch(stale.name):
+                continue
             if stale.is_dir() and not stale.is_symlink():
                 shutil.rmtree(stale, ignore_errors=True)
             else:

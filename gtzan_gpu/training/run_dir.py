@@ -65,8 +65,8 @@ def claim_run_dir(path: str | Path, mode: str = "new") -> Iterator[Path]:
     if path.exists() and not path.is_dir():
         raise GtzanError(f"run directory {path} is a file")
     with exclusive_lock(path, "run directory"):
+        _check_mode(path, mode)  # before the try: a refused folder is left exactly as it was
         try:
-            _check_mode(path, mode)
             for name in OWN_FILES:
                 remove_stale_temporaries(path / name)
             if mode == "overwrite":

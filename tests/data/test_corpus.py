@@ -71,3 +71,15 @@ def test_unusable_data_paths_are_one_line_errors(tmp_path, make):
         data.mkdir()
     with pytest.raises(GtzanError, match=str(data)):
         scan_corpus(data)
+
+
+def test_symlinks_that_lead_nowhere_are_listed_not_skipped_silently(corpus_copy):
+    import os
+
+    root = corpus_copy / "genres_original"
+    os.symlink("loop.wav", root / "rock" / "loop.wav")          # a loop
+    os.symlink("gone.wav", root / "pop" / "dangling.wav")       # broken
+    os.symlink("self", root / "self")                           # a genre-level loop
+    excluded = {e.path: e.reason for e in scan_corpus(corpus_copy).excluded}
+    for path in ("rock/loop.wav", "pop/dangling.wav", "self"):
+        assert "leads nowhere" in excluded[path]

@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 import soundfile as sf
 
@@ -47,3 +48,40 @@ def test_genres_are_separable_by_their_spectra(tiny_corpus):
             distances = np.linalg.norm(centroids - features(root / genre / f"{genre}.{i:05d}.wav"), axis=1)
             correct += int(np.argmin(distances) == label)
     assert correct / 20 >= 0.8  # chance is 0.1
+
+
+def test_an_interrupted_corpus_write_leaves_no_partial_corpus_and_is_redone(tmp_path, monkeypatch):
+    import gtzan_gpu.data.synth as synth
+    from gtzan_gpu.data.corpus import scan_corpus
+
+    real = synth.synthesize_track
+    written = []
+
+    def killed_after_three_genres(style, seconds, rng, sr=synth.SAMPLE_RATE):
+        if len(written) == 3 * 2:
+            raise KeyboardInterrupt
+        written.append(style)
+        return real(style, seconds, rng, sr)
+
+    monkeypatch.setattr(synth, "synthesize_track", killed_after_three_genres)
+    with pytest.raises(KeyboardInterrupt):
+        synth.ensure_synthetic_corpus(tmp_path / "c", tracks_per_genre=2, seconds=1.0)
+    assert not (tmp_path / "c" / "genres_original").exists()
+    monkeypatch.setattr(synth, "synthesize_track", real)
+    synth.ensure_synthetic_corpus(tmp_path / "c", tracks_per_genre=2, seconds=1.0)
+    assert len(scan_corpus(tmp_path / "c").genres) == 10
+    assert not list((tmp_path / "c").glob(".genres_original.*"))
+
+
+def test_a_partial_corpus_left_by_an_older_version_is_rebuilt_not_reused(tmp_path):
+    from gtzan_gpu.data.corpus import scan_corpus
+    from gtzan_gpu.data.synth import ensure_synthetic_corpus
+
+    root = write_synthetic_corpus(tmp_path / "c", tracks_per_genre=1, seconds=1.0, genres=("rock", "jazz", "pop"))
+    (tmp_path / "c" / ".gtzan-gpu-synth.json").unlink()  # as the pre-atomic writer left it
+    assert len(scan_corpus(tmp_path / "c").genres) == 3
+    ensure_synthetic_corpus(tmp_path / "c", tracks_per_genre=1, seconds=1.0)
+    assert len(scan_corpus(tmp_path / "c").genres) == 10 and root.is_dir()
+    before = (root / "rock" / "rock.00000.wav").stat().st_mtime_ns
+    ensure_synthetic_corpus(tmp_path / "c", tracks_per_genre=1, seconds=1.0)  # the same one: reused as is
+    assert (root / "rock" / "rock.00000.wav").stat().st_mtime_ns == before

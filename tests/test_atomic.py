@@ -1,0 +1,43 @@
+import os
+import stat
+
+import pytest
+
+from gtzan_gpu.atomic import atomic_directory, atomic_write_text, remove_stale_temporaries
+from gtzan_gpu.errors import GtzanError
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_honour_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+        with atomic_directory(tmp_path / "folder") as building:
+            atomic_write_text(building / "b.txt", "x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "folder" / "b.txt").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == mode | 0o111 & ~umask
+
+
+def test_unwritable_targets_are_gtzan_errors_naming_the_path(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(GtzanError, match="cannot write .*file/a.json"):
+        atomic_write_text(tmp_path / "file" / "a.json", "{}")
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(GtzanError, match="is a directory"):
+        atomic_write_text(tmp_path / "dir", "{}")
+
+
+def test_a_failed_folder_build_leaves_nothing_and_stale_ones_are_cleared(tmp_path):
+    with pytest.raises(RuntimeError):
+        with atomic_directory(tmp_path / "corpus") as building:
+            (building / "half").write_text("x")
+            raise RuntimeError
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / ".corpus.abc.partial").mkdir()
+    (tmp_path / ".corpus.json.x.tmp").write_text("")
+    (tmp_path / ".corpus.def.tmp").write_text("")
+    assert len(remove_stale_temporaries(tmp_path / "corpus")) == 2
+    assert [p.name for p in tmp_path.iterdir()] == [".corpus.json.x.tmp"]
