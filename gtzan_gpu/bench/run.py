@@ -15,6 +15,8 @@ from gtzan_gpu.bench.training import bench_training
 from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.segments import track_sources
 from gtzan_gpu.data.synth import write_synthetic_corpus
+from gtzan_gpu.models.registry import MODELS
+from gtzan_gpu.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,8 @@ class BenchConfig:
     loading_epochs: int = 2
     loading_seconds: float = 5.0
     train_lengths: tuple[float, ...] = (3.0, 5.0, 10.0)
-    train_batch_sizes: dict[str, int] = field(default_factory=lambda: {"cnn": 60, "resnet18": 60, "fusion": 32})
+    train_batch_sizes: dict[str, int] = field(  # every registered model at the seed's batch size
+        default_factory=lambda: {name: spec.batch_size for name, spec in MODELS.items()})
     train_steps: int = 5
     amp: bool = True                   # bf16 autocast on CUDA (ignored on CPU)
     channels_last: bool = True
@@ -55,22 +58,38 @@ class BenchConfig:
 
 
 def run_benchmarks(config: BenchConfig, device: torch.device) -> dict:
+    """Every measurement of the standard set, in stages (with a progress bar); returns the raw report."""
     started = time.perf_counter()
     report = {"machine": machine_facts(device), "config": asdict(config)}
-    log.info("feature extraction on %s", report["machine"]["device"])
-    report["features"] = bench_feature_layers(device, config.lengths, config.batch_sizes, config.repeats,
-                                              config.budget_seconds, max_call_seconds=config.max_call_seconds)
-    log.info("the seed's render-to-PNG pipeline (%d segments per length)", config.seed_segments)
-    report["seed_pipeline"] = bench_seed_pipeline(config.lengths, config.seed_segments)
     with tempfile.TemporaryDirectory() as folder:
-        write_synthetic_corpus(folder, config.tracks_per_genre, config.track_seconds, seed=0)
-        corpus = scan_corpus(folder)
-        tracks = track_sources(corpus, [t.track_id for t in corpus.tracks], 22050)
-        log.info("loading paths over %d synthetic tracks", len(tracks))
-        report["loading"] = bench_loading(tracks, device, config.loading_seconds, 32, config.loading_epochs)
-        log.info("training steps: %s", ", ".join(config.train_batch_sizes))
-        report["training"] = bench_training(tracks, device, config.train_lengths, config.train_batch_sizes,
-                                            config.train_steps, config.amp, config.channels_last)
+        corpus_stage = {}
+
+        def features():
+            log.info("feature extraction on %s", report["machine"]["device"])
+            report["features"] = bench_feature_layers(device, config.lengths, config.batch_sizes, config.repeats,
+                                                      config.budget_seconds, max_call_seconds=config.max_call_seconds)
+
+        def seed_pipeline():
+            log.info("the seed's render-to-PNG pipeline (%d segments per length)", config.seed_segments)
+            report["seed_pipeline"] = bench_seed_pipeline(config.lengths, config.seed_segments)
+
+        def loading():
+            write_synthetic_corpus(folder, config.tracks_per_genre, config.track_seconds, seed=0)
+            corpus = scan_corpus(folder)
+            corpus_stage["tracks"] = track_sources(corpus, [t.track_id for t in corpus.tracks], 22050)
+            log.info("loading paths over %d synthetic tracks", len(corpus_stage["tracks"]))
+            report["loading"] = bench_loading(corpus_stage["tracks"], device, config.loading_seconds, 32,
+                                              config.loading_epochs)
+
+        def training():
+            log.info("training steps: %s", ", ".join(config.train_batch_sizes))
+            report["training"] = bench_training(corpus_stage["tracks"], device, config.train_lengths,
+                                                config.train_batch_sizes, config.train_steps, config.amp,
+                                                config.channels_last)
+
+        stages = [features, seed_pipeline, loading, training]
+        for stage in progress(stages, len(stages), "benchmark stages", "stage"):
+            stage()
     report["wall_seconds"] = time.perf_counter() - started
     report["targets"] = evaluate_targets(report)
     return report
