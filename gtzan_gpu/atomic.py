@@ -12,7 +12,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from gtzan_gpu.errors import GtzanError
 
@@ -43,6 +43,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically. An unwritable place is a GtzanError naming ``path``."""
+    atomic_write_with(path, lambda file: file.write(data))
+
+
+def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path`` (for large
+    outputs streamed to disk, e.g. ``numpy.save``). An unwritable place is a GtzanError naming ``path``."""
     path = Path(path)
     if path.is_dir():
         raise GtzanError(f"cannot write {path}: it is a directory")
@@ -53,7 +59,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise _cannot_write(path, error) from None
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(data)
+            write(file)
             file.flush()
             os.fchmod(file.fileno(), 0o666 & ~current_umask())
             os.fsync(file.fileno())

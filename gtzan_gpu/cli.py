@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,18 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     corpus = _scan(args.data, quiet=args.json)
     summary = corpus.summary()
     print(summary_json(summary) if args.json else format_summary(summary))
+    return 0
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from gtzan_gpu.data.store import pack_corpus
+    from gtzan_gpu.locking import exclusive_lock
+
+    with exclusive_lock(args.out, "store"):
+        done = pack_corpus(args.data, args.out, args.workers, args.shard_gb)
+    verb = f"packed {done['packed']} shard(s)," if done["packed"] else "nothing to pack:"
+    print(f"{verb} {done['reused']} unchanged; {done['tracks']} tracks, "
+          f"{done['excluded']} excluded -> {done['store']}" + ("" if done["changed"] else " (index unchanged)"))
     return 0
 
 
@@ -214,6 +227,18 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("data", help="corpus folder (Kaggle, tarball or folder-per-genre layout)")
     scan.add_argument("--json", action="store_true", help="machine-readable output")
     scan.set_defaults(run=_cmd_scan)
+
+    pack = commands.add_parser("pack", help="decode a corpus once into int16 shards (a STORE)",
+                               description="Decode every track once (downmix, resample) into memory-mappable "
+                                           "int16 .npy shards plus an index; every command that takes DATA takes "
+                                           "the STORE too. Resumes where it stopped; an unchanged corpus is not "
+                                           "packed again; a changed file re-packs its shard.")
+    pack.add_argument("data", help="corpus folder")
+    pack.add_argument("--out", required=True, help="store folder")
+    pack.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)),
+                      help="decoding processes (default: the CPU count, at most 8)")
+    pack.add_argument("--shard-gb", type=float, default=2.0, help="shard size in GB (default: 2)")
+    pack.set_defaults(run=_cmd_pack)
 
     split = commands.add_parser("split", help="write a track-level train/val/test manifest",
                                 description="Split the validated tracks at track level into a JSON manifest.")

@@ -86,6 +86,39 @@ def validate_audio(path: str | Path, block_frames: int = 1 << 18) -> AudioInfo:
     return AudioInfo(int(info.samplerate), int(info.channels), frames_read, str(info.format))
 
 
+def decode_validated(path: str | Path, target_rate: int) -> tuple[AudioInfo, torch.Tensor]:
+    """Decode a whole file once, with the checks :func:`validate_audio` makes, downmixed and resampled:
+    -> (the file's info, ``(samples,)`` float32 at ``target_rate``).
+
+    Raises:
+        AudioDecodeError: empty, not audio, truncated, undecodable, or containing non-finite samples.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise AudioDecodeError("empty file")
+    try:
+        info = sf.info(str(path))
+    except Exception as error:
+        raise AudioDecodeError(f"not a readable audio file ({describe_decode_error(error)})") from None
+    riff = _riff_declared_data_bytes(path)
+    if riff is not None and riff[1] < riff[0]:
+        raise AudioDecodeError(f"truncated: header declares {riff[0]} data bytes, file holds {riff[1]}")
+    try:
+        data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as error:
+        raise AudioDecodeError(f"decoding failed ({describe_decode_error(error)})") from None
+    if len(data) == 0:
+        raise AudioDecodeError("no audio frames")
+    if info.frames > 0 and len(data) < info.frames:
+        raise AudioDecodeError(f"truncated: header declares {info.frames} frames, decoded {len(data)}")
+    if not np.isfinite(data).all():
+        raise AudioDecodeError("contains NaN or infinite samples")
+    mono = torch.from_numpy(data.mean(axis=1, dtype=np.float32))
+    if source_rate != target_rate:
+        mono = AF.resample(mono, source_rate, target_rate)
+    return AudioInfo(int(source_rate), int(info.channels), len(data), str(info.format)), mono
+
+
 def describe_decode_error(error: BaseException) -> str:
     """The gist of a decoder error: first line, without libsndfile's "Error opening '<path>': " prefix."""
     lines = str(error).strip().splitlines()

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from gtzan_gpu.data.audio import AUDIO_EXTENSIONS, AudioDecodeError, validate_audio
 from gtzan_gpu.errors import GtzanError
@@ -53,6 +53,7 @@ class Corpus:
     genres: list[str]
     tracks: list[Track]
     excluded: list[ExcludedFile] = field(default_factory=list)
+    store: Any = None  # a gtzan_gpu.data.store.Store when the corpus is a packed store: samples come from there
 
     def absolute_path(self, track: Track) -> Path:
         return self.root / track.path
@@ -119,10 +120,15 @@ def find_genre_root(data: str | Path) -> Path:
 
 def scan_corpus(data: str | Path, on_file: Callable[[str], None] | None = None) -> Corpus:
     """Find the genre folders under ``data`` and decode every audio file in them (with a progress bar).
+    ``data`` may also be a STORE made by ``gtzan-gpu pack``: its index is read, nothing is decoded.
 
     Files that fail to decode, second files with an already-seen track id, and symbolic links that lead
     nowhere are listed in ``Corpus.excluded`` with the reason; nothing raises for a bad file.
     """
+    if (Path(data) / "store.json").is_file():  # a store made by `gtzan-gpu pack`: read its index, decode nothing
+        from gtzan_gpu.data.store import Store
+
+        return Store.open(data).corpus()
     root = find_genre_root(data)
     tracks: list[Track] = []
     excluded: list[ExcludedFile] = []

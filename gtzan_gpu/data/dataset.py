@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
-from gtzan_gpu.data.audio import read_segment
+from gtzan_gpu.data.reading import segment_float
 from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource
 
 
@@ -12,7 +12,7 @@ class SegmentDataset(Dataset):
     """Item ``i`` -> (waveform ``(T,)`` float32 mono at the corpus rate, label int, track id str).
 
     Only the segment's frames are decoded (soundfile ``start``/``frames``); stereo is averaged to mono and
-    a file at another rate is resampled. Holds no open file handles, so it works with
+    a file at another rate is resampled. From a store, the segment is a slice of a memory-mapped shard. Holds no open file handles, so it works with
     ``DataLoader(num_workers>0)``.
 
     Args:
@@ -23,6 +23,7 @@ class SegmentDataset(Dataset):
     def __init__(self, tracks: list[TrackSource], spec: SegmentSpec):
         self.spec = spec
         self.index = SegmentIndex.build(tracks, spec)
+        self._shards: dict = {}  # memory maps of store shards, opened lazily in each worker
 
     def __len__(self) -> int:
         return len(self.index)
@@ -30,7 +31,7 @@ class SegmentDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
         track = self.index.tracks[int(self.index.track_of_segment[i])]
         start = int(self.index.start_of_segment[i])
-        waveform = read_segment(track.path, start, self.spec.length, self.spec.sample_rate, track.source_rate)
+        waveform = segment_float(track, start, self.spec.length, self.spec.sample_rate, self._shards)
         return waveform, track.label, track.track_id
 
     @property

@@ -11,12 +11,12 @@ from typing import Iterator
 
 import torch
 
-from gtzan_gpu.data.audio import describe_decode_error, read_track, to_int16
+from gtzan_gpu.data.audio import describe_decode_error
+from gtzan_gpu.data.reading import INT16_SCALE, track_int16
 from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource, epoch_order
+from gtzan_gpu.errors import GtzanError
 
 log = logging.getLogger(__name__)
-
-INT16_SCALE = 1.0 / 32768.0
 
 
 class DeviceCorpus:
@@ -39,11 +39,13 @@ class DeviceCorpus:
         kept: list[TrackSource] = []
         for track in tracks:
             try:
-                waveform = read_track(track.path, spec.sample_rate)
+                waveform = track_int16(track, spec.sample_rate)
+            except GtzanError:  # a damaged store: never train on wrong samples
+                raise
             except Exception as error:  # the file changed since the scan: report it, keep the rest
                 log.warning("skipping %s: cannot decode (%s)", track.path, describe_decode_error(error))
                 continue
-            decoded.append(to_int16(waveform))
+            decoded.append(waveform)
             kept.append(dataclasses.replace(track, samples=waveform.numel()))
         self.index = SegmentIndex.build(kept, spec)
         track_starts = torch.tensor([0] + [w.numel() for w in decoded], dtype=torch.long).cumsum(0)

@@ -56,13 +56,23 @@ def epoch_order(count: int, shuffle: bool, generator: torch.Generator | None = N
 
 @dataclass(frozen=True)
 class TrackSource:
-    """A track as the loaders need it: where it is, its label, and its length at the corpus rate."""
+    """A track as the loaders need it: where it is, its label, and its length at the corpus rate.
+
+    ``path`` is an audio file, or, with ``offset`` set, a store shard (int16 ``.npy``) whose samples
+    ``offset : offset + samples`` are the track (already at the corpus rate; ``crc32`` checks them).
+    """
 
     track_id: str
     label: int
     path: Path
     source_rate: int
     samples: int
+    offset: int | None = None
+    crc32: int | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.offset is not None
 
 
 def track_sources(corpus: Corpus, track_ids: list[str], sample_rate: int, genres: list[str] | None = None) -> list[TrackSource]:
@@ -77,6 +87,14 @@ def track_sources(corpus: Corpus, track_ids: list[str], sample_rate: int, genres
         track = by_id[track_id]
         if track.genre not in genres:
             raise GtzanError(f"track {track_id!r} has genre {track.genre!r}, which the split does not list")
+        if corpus.store is not None:
+            if corpus.store.sample_rate != sample_rate:
+                raise GtzanError(f"store {corpus.root} holds {corpus.store.sample_rate}-Hz samples, not "
+                                 f"{sample_rate} Hz; pack it again at this rate")
+            stored = corpus.store.location(track_id)
+            sources.append(TrackSource(track_id, genres.index(track.genre), corpus.store.shard_path(stored.shard),
+                                       sample_rate, stored.length, stored.offset, stored.crc32))
+            continue
         sources.append(TrackSource(
             track_id, genres.index(track.genre), corpus.absolute_path(track), track.sample_rate,
             resampled_length(track.frames, track.sample_rate, sample_rate),

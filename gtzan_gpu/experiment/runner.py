@@ -13,6 +13,7 @@ from pathlib import Path
 from gtzan_gpu.atomic import atomic_write_text
 from gtzan_gpu.data.corpus import find_genre_root, scan_corpus
 from gtzan_gpu.data.splits import make_split
+from gtzan_gpu.data.store import is_store
 from gtzan_gpu.data.synth import ensure_synthetic_corpus
 from gtzan_gpu.experiment.grid import Cell, Grid
 from gtzan_gpu.experiment.report import write_experiment_report
@@ -40,7 +41,8 @@ def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, devi
         data = str(ensure_synthetic_corpus(out / "corpus", grid.tracks_per_genre, grid.track_seconds).resolve())
     else:
         data = str(Path(data).resolve())
-        find_genre_root(data)  # a missing corpus fails now, not after the first cell's setup
+        if not is_store(data):
+            find_genre_root(data)  # a missing corpus fails now, not after the first cell's setup
     corpus = None
     manifests = {}
     for scheme in grid.schemes:

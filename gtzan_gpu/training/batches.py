@@ -1,6 +1,8 @@
 """One batch interface over both loaders: ``(B, T)`` waveforms, labels and track positions on the device."""
 from __future__ import annotations
 
+import logging
+import os
 from typing import Iterator
 
 import torch
@@ -8,11 +10,33 @@ from torch.utils.data import DataLoader
 
 from gtzan_gpu.data.dataset import SegmentDataset
 from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.store_loader import StoreLoader
 from gtzan_gpu.data.segments import SegmentSpec, TrackSource, epoch_order
 from gtzan_gpu.errors import GtzanError
 
+log = logging.getLogger(__name__)
+
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-LOADERS = ("device", "stream")  # DeviceCorpus; SegmentDataset + DataLoader workers
+LOADERS = ("auto", "device", "store", "stream")  # auto; DeviceCorpus; StoreLoader; SegmentDataset + workers
+DEVICE_MEMORY_SHARE = 0.5  # --loader auto keeps a split on the device when it takes at most this share of free memory
+
+
+def choose_loader(loader: str, tracks: list[TrackSource], device: torch.device) -> str:
+    """``auto`` -> ``device`` when the split's int16 samples fit in DEVICE_MEMORY_SHARE of the device's free
+    memory (RAM on a CPU), else ``store`` for a store's tracks, else ``stream``. Other names pass through."""
+    if loader != "auto":
+        return loader
+    needed = 2 * sum(t.samples for t in tracks)
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+    else:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if needed <= DEVICE_MEMORY_SHARE * free:
+        return "device"
+    chosen = "store" if tracks and all(t.stored for t in tracks) else "stream"
+    log.info("--loader auto: the split needs %.1f GB, more than %.0f %% of the %.1f GB free on %s: %s loader",
+             needed / 1e9, 100 * DEVICE_MEMORY_SHARE, free / 1e9, device, chosen)
+    return chosen
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -29,10 +53,11 @@ class SegmentBatches:
                  batch_size: int, workers: int = 0):
         self.device = device
         self.batch_size = batch_size
-        self.loader = loader
+        self.loader = choose_loader(loader, tracks, device)
         self.workers = workers
-        if loader == "device":
-            self.corpus = DeviceCorpus(tracks, spec, device)
+        if self.loader in ("device", "store"):
+            self.corpus = DeviceCorpus(tracks, spec, device) if self.loader == "device" else \
+                StoreLoader(tracks, spec, device)
             self.track_ids = self.corpus.track_ids
         else:
             self.dataset = SegmentDataset(tracks, spec)
@@ -40,10 +65,10 @@ class SegmentBatches:
         self._position = {track_id: i for i, track_id in enumerate(self.track_ids)}
 
     def __len__(self) -> int:
-        return len(self.corpus) if self.loader == "device" else len(self.dataset)
+        return len(self.corpus) if self.loader != "stream" else len(self.dataset)
 
     def epoch(self, shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator[Batch]:
-        if self.loader == "device":
+        if self.loader != "stream":
             yield from self.corpus.batches(self.batch_size, shuffle, generator)
             return
         order = epoch_order(len(self), shuffle, generator)
@@ -60,6 +85,6 @@ class SegmentBatches:
 
     def first(self, count: int) -> torch.Tensor:
         """The first ``count`` segments in index order, ``(count, T)``: a fixed batch for TensorBoard images."""
-        if self.loader == "device":
+        if self.loader != "stream":
             return self.corpus.gather(torch.arange(min(count, len(self)), device=self.device))[0]
         return torch.stack([self.dataset[i][0] for i in range(min(count, len(self)))]).to(self.device)

@@ -43,8 +43,11 @@ class TrainConfig:
     batch_size: int | None = option(None, help="segments per step", kind=int, minimum=1, maximum=1 << 20)
     seed: int = option(0, help="seed of the weights, shuffling and dropout")
     device: str = option("auto", help="where to train", choices=DEVICES, resumable=True)
-    loader: str = option("device", help="device: DeviceCorpus (whole split on the device); stream: SegmentDataset "
-                                        "+ DataLoader workers", choices=LOADERS, resumable=True)
+    loader: str = option("auto", help="device: DeviceCorpus (whole split on the device); store: memory-mapped "
+                                      "shards of a STORE, read ahead into pinned buffers (corpora larger than the "
+                                      "device); stream: SegmentDataset + DataLoader workers; auto: device when the "
+                                      "split fits in half the free device memory, else store (or stream)",
+                         choices=LOADERS, resumable=True)
     workers: int = option(2, help="DataLoader workers for --loader stream", minimum=0, maximum=256, resumable=True)
     amp: bool = option(False, help="bf16 autocast on CUDA (the STFT stays fp32)")
     channels_last: bool = option(False, help="channels-last images and weights")

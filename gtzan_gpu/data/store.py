@@ -1,0 +1,334 @@
+"""A decode-once corpus store: int16 ``.npy`` shards that numpy memory-maps, plus a JSON index.
+
+``gtzan-gpu pack DATA --out STORE`` decodes every track once (worker processes), downmixes and resamples it to
+the corpus rate, and writes::
+
+    STORE/store.json          the index: every track (id, genre, shard, offset, length, source path, size,
+                              mtime, crc32) and the scan report (excluded files with reasons)
+    STORE/shard-00000.npy     int16, 1-D: the tracks of this shard back to back
+    STORE/shard-00000.json    what the shard was packed from (so an unchanged shard is never packed again)
+
+A store is a corpus: :func:`gtzan_gpu.data.corpus.scan_corpus` opens it (no decoding), and its track ids,
+genres and exclusions are the source folder's, so a split of the store is byte-identical to a split of the
+folder and its samples are those DeviceCorpus decodes from the folder.
+
+Every write is atomic; a killed ``pack`` resumes at the first shard not yet written; re-running it on an
+unchanged corpus writes nothing; a changed source file re-packs its shard. Opening a store checks every shard
+against the index (missing, truncated, wrong shape), and reading a whole track checks its crc32, so a damaged
+store is a one-line error naming the shard, never wrong samples.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import multiprocessing
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from gtzan_gpu.atomic import atomic_write_text, atomic_write_with, remove_stale_temporaries
+from gtzan_gpu.data.audio import AudioDecodeError, decode_validated, describe_decode_error, resampled_length, to_int16
+from gtzan_gpu.data.corpus import (DANGLING_LINK, Corpus, ExcludedFile, Track, _audio_files, _dangling,
+                                   _genre_folders, find_genre_root)
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.progress import progress
+
+log = logging.getLogger(__name__)
+
+STORE_FORMAT = "gtzan-gpu/store"
+STORE_VERSION = 1
+INDEX_NAME = "store.json"
+DEFAULT_SHARD_GB = 2.0
+DEFAULT_SAMPLE_RATE = 22050
+
+
+@dataclass(frozen=True)
+class StoredTrack:
+    """One track in a store: where its int16 samples are, and what source file they came from."""
+
+    track_id: str
+    genre: str
+    shard: int
+    offset: int        # first sample inside the shard
+    length: int        # samples at the store's rate
+    crc32: int         # of the int16 samples' bytes
+    source: str        # path relative to the source corpus's genre root
+    size: int          # source file size and mtime when packed
+    mtime_ns: int
+    source_rate: int
+    channels: int
+    frames: int
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.npy"
+
+
+def is_store(path: str | Path) -> bool:
+    return (Path(path) / INDEX_NAME).is_file()
+
+
+def _damaged(root: Path, what: str) -> GtzanError:
+    return GtzanError(f"store {root}: {what}; run `gtzan-gpu pack` again to repair it")
+
+
+def _shard_samples(path: Path) -> int:
+    """Samples the ``.npy`` header of ``path`` declares, after checking it is a complete 1-D int16 array."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(handle)
+        data_start = handle.tell()
+    if dtype != np.int16 or len(shape) != 1:
+        raise ValueError(f"holds {dtype} {shape}, not 1-D int16")
+    size = path.stat().st_size
+    if size != data_start + 2 * shape[0]:
+        raise ValueError(f"truncated ({size} bytes; its header declares {data_start + 2 * shape[0]})")
+    return int(shape[0])
+
+
+class Store:
+    """An opened, checked store. ``tracks`` are in the source corpus's scan order."""
+
+    def __init__(self, root: Path, index: dict):
+        self.root = root
+        self.sample_rate = int(index["sample_rate"])
+        self.source_root = index["source_root"]
+        self.genres: list[str] = list(index["genres"])
+        self.tracks = [StoredTrack(**t) for t in index["tracks"]]
+        self.excluded = [ExcludedFile(**e) for e in index["excluded"]]
+        self.shard_samples: list[int] = list(index["shard_samples"])
+        self._by_id = {t.track_id: t for t in self.tracks}
+        self._maps: dict[int, np.ndarray] = {}
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Store":
+        """Read the index and check every shard against it (existence, header, size, track extents)."""
+        root = Path(path)
+        try:
+            index = json.loads((root / INDEX_NAME).read_text())
+        except OSError as error:
+            raise GtzanError(f"cannot read store index {root / INDEX_NAME}: {error.strerror}") from None
+        except ValueError:
+            raise _damaged(root, f"{INDEX_NAME} is not valid JSON") from None
+        if index.get("format") != STORE_FORMAT or index.get("version") != STORE_VERSION:
+            raise GtzanError(f"{root / INDEX_NAME} is not a version-{STORE_VERSION} gtzan-gpu store index")
+        try:
+            store = cls(root, index)
+        except (KeyError, TypeError) as error:
+            raise _damaged(root, f"{INDEX_NAME} does not match this format ({error})") from None
+        for number, expected in enumerate(store.shard_samples):
+            name = shard_name(number)
+            if not (root / name).is_file():
+                raise _damaged(root, f"shard {name} is missing")
+            try:
+                found = _shard_samples(root / name)
+            except (OSError, ValueError) as error:
+                raise _damaged(root, f"shard {name} is unreadable: {error}") from None
+            if found != expected:
+                raise _damaged(root, f"shard {name} holds {found} samples; the index expects {expected}")
+        for track in store.tracks:
+            if not 0 <= track.shard < len(store.shard_samples) or \
+                    track.offset + track.length > store.shard_samples[track.shard]:
+                raise _damaged(root, f"the index places {track.track_id} outside shard {shard_name(track.shard)}")
+        return store
+
+    def shard_path(self, number: int) -> Path:
+        return self.root / shard_name(number)
+
+    def shard(self, number: int) -> np.ndarray:
+        """Shard ``number`` memory-mapped, read-only: ``(samples,)`` int16."""
+        if number not in self._maps:
+            self._maps[number] = np.load(self.shard_path(number), mmap_mode="r")
+        return self._maps[number]
+
+    def location(self, track_id: str) -> StoredTrack:
+        return self._by_id[track_id]
+
+    def corpus(self) -> Corpus:
+        """The store as a Corpus: the source's track ids, genres, rates and exclusions; samples come from here."""
+        tracks = [Track(t.track_id, t.genre, t.source, t.source_rate, t.channels, t.frames) for t in self.tracks]
+        return Corpus(root=self.root, genres=list(self.genres), tracks=tracks, excluded=list(self.excluded),
+                      store=self)
+
+
+def read_stored_track(shard: Path, offset: int, length: int, crc32: int | None = None) -> np.ndarray:
+    """A whole track's int16 samples, copied out of its memory-mapped shard and checked against ``crc32``."""
+    try:
+        samples = np.array(np.load(shard, mmap_mode="r")[offset:offset + length])
+    except (OSError, ValueError) as error:
+        raise GtzanError(f"cannot read store shard {shard}: {error}") from None
+    if len(samples) != length or (crc32 is not None and zlib.crc32(samples.tobytes()) != crc32):
+        raise GtzanError(f"store shard {shard} is damaged (samples at {offset} do not match the index); "
+                         f"run `gtzan-gpu pack` again to repair it")
+    return samples
+
+
+# ---- packing --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Source:
+    track_id: str
+    genre: str
+    relative: str
+    path: str
+    size: int
+    mtime_ns: int
+    estimate: int      # samples at the store rate, from the header
+
+
+def _probe(root: Path, target_rate: int) -> tuple[list[_Source], list[ExcludedFile], list[str]]:
+    """Every audio file of the corpus from headers only (cheap): (sources, exclusions, every file's relative
+    path in scan order). Files that cannot be audio and duplicate ids are excluded with the scan's reasons."""
+    sources, excluded, seen, order = [], [], {}, []
+    folders = _genre_folders(root)
+    for folder in [root, *folders]:
+        excluded += [ExcludedFile(link.relative_to(root).as_posix(), DANGLING_LINK) for link in _dangling(folder)]
+    for folder in folders:
+        for file in _audio_files(folder):
+            relative = file.relative_to(root).as_posix()
+            order.append(relative)
+            if file.stem in seen:
+                excluded.append(ExcludedFile(relative, f"duplicate track id {file.stem!r} (also {seen[file.stem]})"))
+                continue
+            stat = file.stat()
+            if stat.st_size == 0:
+                excluded.append(ExcludedFile(relative, "empty file"))
+                continue
+            try:
+                info = sf.info(str(file))
+            except Exception as error:
+                excluded.append(ExcludedFile(relative, f"not a readable audio file ({describe_decode_error(error)})"))
+                continue
+            seen[file.stem] = relative
+            sources.append(_Source(file.stem, folder.name, relative, str(file), stat.st_size, stat.st_mtime_ns,
+                                   resampled_length(max(info.frames, 0), info.samplerate, target_rate)))
+    return sources, excluded, order
+
+
+def _plan_shards(sources: list[_Source], shard_bytes: int) -> list[list[_Source]]:
+    """Consecutive groups of tracks of at most ``shard_bytes`` (estimated) each; a longer track is a shard alone."""
+    shards: list[list[_Source]] = [[]]
+    size = 0
+    for source in sources:
+        if shards[-1] and size + 2 * source.estimate > shard_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append(source)
+        size += 2 * source.estimate
+    return shards if shards[0] else []
+
+
+def _decode_one(path: str, target_rate: int) -> tuple[dict | None, np.ndarray | None, str | None]:
+    """Worker: (info, int16 samples, None) or (None, None, reason)."""
+    try:
+        info, mono = decode_validated(path, target_rate)
+    except AudioDecodeError as error:
+        return None, None, str(error)
+    except OSError as error:
+        return None, None, f"cannot read ({error.strerror})"
+    return asdict(info), to_int16(mono).numpy(), None
+
+
+def _sidecar_sources(shard: list[_Source]) -> list[list]:
+    return [[s.relative, s.size, s.mtime_ns] for s in shard]
+
+
+def _reusable(out: Path, number: int, shard: list[_Source], target_rate: int) -> dict | None:
+    """The sidecar of shard ``number`` if the shard on disk was packed from exactly these source files."""
+    try:
+        sidecar = json.loads((out / shard_name(number)).with_suffix(".json").read_text())
+        if sidecar["sources"] != _sidecar_sources(shard) or sidecar["sample_rate"] != target_rate:
+            return None
+        if _shard_samples(out / shard_name(number)) != sidecar["samples"]:
+            return None
+        return sidecar
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def pack_corpus(data: str | Path, out: str | Path, workers: int = 1, shard_gb: float = DEFAULT_SHARD_GB,
+                sample_rate: int = DEFAULT_SAMPLE_RATE) -> dict:
+    """Pack the corpus at ``data`` into a store at ``out`` (see the module docstring). Returns what was done:
+    ``{"tracks", "excluded", "shards", "packed", "reused", "changed"}``. Call it with ``out`` locked."""
+    if workers < 1:
+        raise GtzanError(f"--workers must be >= 1, got {workers}")
+    if not 0 < shard_gb <= 1024:
+        raise GtzanError(f"--shard-gb must be in (0, 1024], got {shard_gb}")
+    out = Path(out)
+    if is_store(data):
+        raise GtzanError(f"{data} is already a store; pack its source folder instead")
+    root = find_genre_root(data)
+    if out.resolve() == root.resolve() or root.resolve() in out.resolve().parents:
+        raise GtzanError(f"--out {out} is inside the corpus {root}; put the store elsewhere")
+    sources, excluded, file_order = _probe(root, sample_rate)
+    plan = _plan_shards(sources, int(shard_gb * 2 ** 30))
+    tracks: list[dict] = []
+    shard_samples: list[int] = []
+    packed = reused = 0
+    decode_excluded: list[ExcludedFile] = []
+    context = multiprocessing.get_context("spawn")  # torch in forked children can deadlock
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) if workers > 1 else None
+    try:
+        for number, shard in enumerate(progress(plan, len(plan), f"packing {root}", "shard")):
+            sidecar = _reusable(out, number, shard, sample_rate)
+            if sidecar is None:
+                sidecar = _pack_shard(out, number, shard, sample_rate, pool)
+                packed += 1
+            else:
+                reused += 1
+            shard_samples.append(sidecar["samples"])
+            tracks += sidecar["tracks"]
+            decode_excluded += [ExcludedFile(**e) for e in sidecar["excluded"]]
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    for stale in sorted(out.glob("shard-*.npy")):  # shards past the plan: the corpus shrank
+        if int(stale.stem.split("-")[1]) >= len(plan):
+            stale.unlink()
+            stale.with_suffix(".json").unlink(missing_ok=True)
+    position = {relative: i for i, relative in enumerate(file_order)}
+    all_excluded = sorted(excluded + decode_excluded,  # as scan_corpus lists them: links, then files in order
+                          key=lambda e: (0, 0) if e.reason == DANGLING_LINK else (1, position[e.path]))
+    kept_genres = {t["genre"] for t in tracks}
+    genres = [g for g in dict.fromkeys(s.genre for s in sources) if g in kept_genres]
+    index = {"format": STORE_FORMAT, "version": STORE_VERSION, "sample_rate": sample_rate,
+             "source_root": str(root.resolve()), "genres": genres, "shard_samples": shard_samples,
+             "tracks": tracks, "excluded": [asdict(e) for e in all_excluded]}
+    text = json.dumps(index, indent=1) + "\n"
+    changed = not (out / INDEX_NAME).is_file() or (out / INDEX_NAME).read_text() != text
+    if changed:
+        atomic_write_text(out / INDEX_NAME, text)
+    return {"store": str(out), "tracks": len(tracks), "excluded": len(all_excluded), "shards": len(plan),
+            "packed": packed, "reused": reused, "changed": changed}
+
+
+def _pack_shard(out: Path, number: int, shard: list[_Source], sample_rate: int, pool) -> dict:
+    """Decode the shard's tracks (in ``pool`` when given), write ``shard-N.npy`` then its sidecar, atomically."""
+    paths = [s.path for s in shard]
+    results = pool.map(_decode_one, paths, [sample_rate] * len(paths)) if pool is not None else \
+        (_decode_one(p, sample_rate) for p in paths)
+    pieces, tracks, excluded = [], [], []
+    offset = 0
+    for source, (info, samples, reason) in zip(shard, results):
+        if reason is not None:
+            excluded.append({"path": source.relative, "reason": reason})
+            continue
+        pieces.append(samples)
+        tracks.append(asdict(StoredTrack(
+            source.track_id, source.genre, number, offset, len(samples), zlib.crc32(samples.tobytes()),
+            source.relative, source.size, source.mtime_ns, info["sample_rate"], info["channels"], info["frames"])))
+        offset += len(samples)
+    array = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out / shard_name(number))
+    atomic_write_with(out / shard_name(number), lambda file: np.save(file, array, allow_pickle=False))
+    sidecar = {"sources": _sidecar_sources(shard), "sample_rate": sample_rate, "samples": int(len(array)),
+               "tracks": tracks, "excluded": excluded}
+    atomic_write_text((out / shard_name(number)).with_suffix(".json"), json.dumps(sidecar) + "\n")
+    return sidecar

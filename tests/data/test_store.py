@@ -1,0 +1,158 @@
+"""The decode-once store: bit-exact samples, same ids and manifests, resumable, and loud when damaged."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.reading import track_int16
+from gtzan_gpu.data.segments import SegmentSpec, track_sources
+from gtzan_gpu.data.splits import make_split
+from gtzan_gpu.data.store import Store, pack_corpus
+from gtzan_gpu.data.store_loader import StoreLoader
+from gtzan_gpu.errors import GtzanError
+from tests.conftest import write_tone
+
+
+@pytest.fixture(scope="module")
+def packed(tiny_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("store") / "s"
+    pack_corpus(tiny_corpus, out, workers=2, shard_gb=0.001)  # ~4 tracks a shard: several shards
+    return out
+
+
+def test_a_store_is_the_same_corpus_and_the_same_samples(tiny_corpus, packed):
+    folder, store = scan_corpus(tiny_corpus), scan_corpus(packed)
+    assert len(Store.open(packed).shard_samples) > 5
+    assert [t.track_id for t in store.tracks] == [t.track_id for t in folder.tracks]
+    assert store.genres == folder.genres
+    assert store.summary()["excluded"] == folder.summary()["excluded"]
+    for scheme_seed in (1, 42):
+        assert make_split(store, "random", scheme_seed).to_json() == make_split(folder, "random", scheme_seed).to_json()
+    ids = [t.track_id for t in folder.tracks]
+    for a, b in zip(track_sources(folder, ids, 22050), track_sources(store, ids, 22050)):
+        assert b.stored and not a.stored
+        assert torch.equal(track_int16(a, 22050), track_int16(b, 22050))
+
+
+def test_a_resampled_stereo_file_round_trips_as_decoding_gives_it(tmp_path):
+    for genre in ("rock", "pop"):
+        write_tone(tmp_path / "c" / genre / f"{genre}.a.wav", 1.3, 44100, channels=2, subtype="PCM_24")
+        write_tone(tmp_path / "c" / genre / f"{genre}.b.flac", 0.7, 16000, fmt="FLAC")
+    pack_corpus(tmp_path / "c", tmp_path / "s")
+    folder, store = scan_corpus(tmp_path / "c"), scan_corpus(tmp_path / "s")
+    ids = [t.track_id for t in folder.tracks]
+    for a, b in zip(track_sources(folder, ids, 22050), track_sources(store, ids, 22050)):
+        assert torch.equal(track_int16(a, 22050), track_int16(b, 22050))
+    assert store.summary()["sample_rates"] == {"16000": 2, "44100": 2}
+
+
+def test_store_and_device_loaders_give_identical_batches(packed):
+    corpus = scan_corpus(packed)
+    tracks = track_sources(corpus, [t.track_id for t in corpus.tracks][:12], 22050)
+    spec = SegmentSpec(1.5, hop_seconds=0.7)
+    device_corpus, store_loader = DeviceCorpus(tracks, spec), StoreLoader(tracks, spec)
+    assert len(device_corpus) == len(store_loader) > 0
+    for a, b in zip(device_corpus.batches(7, True, torch.Generator().manual_seed(3)),
+                    store_loader.batches(7, True, torch.Generator().manual_seed(3)), strict=True):
+        for x, y in zip(a, b):
+            assert torch.equal(x, y)
+
+
+def test_an_unchanged_corpus_is_not_packed_again_and_a_changed_file_is(tiny_corpus, tmp_path):
+    import shutil
+
+    source = tmp_path / "c"
+    shutil.copytree(tiny_corpus, source)
+    first = pack_corpus(source, tmp_path / "s", shard_gb=0.001)
+    assert first["packed"] == first["shards"] and first["changed"]
+    index_mtime = (tmp_path / "s" / "store.json").stat().st_mtime_ns
+    again = pack_corpus(source, tmp_path / "s", shard_gb=0.001)
+    assert (again["packed"], again["changed"]) == (0, False)
+    assert (tmp_path / "s" / "store.json").stat().st_mtime_ns == index_mtime
+    write_tone(source / "genres_original" / "rock" / "rock.00002.wav", 6.0, 22050, frequency=1000.0,
+               subtype="PCM_16")
+    changed = pack_corpus(source, tmp_path / "s", shard_gb=0.001)
+    assert changed["packed"] == 1 and changed["changed"]
+    store = scan_corpus(tmp_path / "s")
+    [rock] = track_sources(store, ["rock.00002"], 22050)
+    [fresh] = track_sources(scan_corpus(source), ["rock.00002"], 22050)
+    assert torch.equal(track_int16(rock, 22050), track_int16(fresh, 22050))
+
+
+def test_an_interrupted_pack_resumes_at_the_first_missing_shard(tiny_corpus, tmp_path, monkeypatch):
+    import gtzan_gpu.data.store as store_module
+
+    real = store_module._pack_shard
+    calls = []
+
+    def killed_at_the_fourth_shard(*args):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(store_module, "_pack_shard", killed_at_the_fourth_shard)
+    with pytest.raises(KeyboardInterrupt):
+        pack_corpus(tiny_corpus, tmp_path / "s", shard_gb=0.001)
+    assert not (tmp_path / "s" / "store.json").exists() and len(list((tmp_path / "s").glob("*.npy"))) == 3
+    monkeypatch.setattr(store_module, "_pack_shard", real)
+    resumed = pack_corpus(tiny_corpus, tmp_path / "s", shard_gb=0.001)
+    assert resumed["reused"] == 3 and resumed["packed"] == resumed["shards"] - 3
+    assert not list((tmp_path / "s").glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate", "shard shard-00001.npy is unreadable: truncated"),
+    ("remove", "shard shard-00001.npy is missing"),
+    ("index", "shard shard-00001.npy holds"),
+    ("flip", "is damaged (samples at"),
+])
+def test_a_damaged_store_is_a_one_line_error_naming_the_shard(packed, tmp_path, damage, message):
+    import shutil
+
+    store = tmp_path / "s"
+    shutil.copytree(packed, store)
+    shard = store / "shard-00001.npy"
+    if damage == "truncate":
+        os.truncate(shard, shard.stat().st_size - 100)
+    elif damage == "remove":
+        shard.unlink()
+    elif damage == "index":
+        index = json.loads((store / "store.json").read_text())
+        index["shard_samples"][1] += 5
+        (store / "store.json").write_text(json.dumps(index))
+    else:  # same size, other samples: caught by the crc32 when a track is read whole
+        data = np.load(shard)
+        data[1000:2000] ^= 0x55
+        np.save(shard, data)
+    with pytest.raises(GtzanError, match=message.replace("(", "\\(")):
+        corpus = scan_corpus(store)
+        for track in track_sources(corpus, [t.track_id for t in corpus.tracks], 22050):
+            track_int16(track, 22050)
+
+
+def test_pack_refuses_bad_arguments_in_one_line(tiny_corpus, tmp_path, capsys):
+    from gtzan_gpu.cli import main
+
+    assert main(["pack", str(tiny_corpus), "--out", str(tmp_path / "s"), "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
+    assert main(["pack", str(tmp_path / "nowhere"), "--out", str(tmp_path / "s")]) == 2
+    assert "corpus folder not found" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_from_a_store_with_the_store_loader(tiny_corpus, packed, tmp_path):
+    from gtzan_gpu.training import evaluate_run, fit
+    from tests.conftest import small_train_config
+
+    from_folder = fit(small_train_config(tiny_corpus, tmp_path / "folder", epochs=1))
+    from_store = fit(small_train_config(packed, tmp_path / "store", epochs=1, loader="store"))
+    assert from_store["history"][0]["train_loss"] == pytest.approx(from_folder["history"][0]["train_loss"], rel=1e-6)
+    assert from_store["history"][0]["val_accuracy"] == from_folder["history"][0]["val_accuracy"]
+    assert evaluate_run(tmp_path / "store", "test", "cpu")["segment"] == \
+        evaluate_run(tmp_path / "folder", "test", "cpu")["segment"]
+    with pytest.raises(GtzanError, match="--loader store reads a STORE"):
+        fit(small_train_config(tiny_corpus, tmp_path / "bad", epochs=1, loader="store"))
