@@ -105,6 +105,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise GtzanError("train needs --data DATA and --out RUN_DIR (or --resume RUN_DIR)")
         given["out"] = args.out  # as the user wrote it
         summary = fit(TrainConfig(**nest(TrainConfig, given)), overwrite=args.overwrite)
+    if int(os.environ.get("RANK", "0")) > 0:  # under torchrun rank 0 reports
+        return 0
     best = summary["best"]
     print(f"best validation accuracy {best['val_accuracy']:.4f} at epoch {best['epoch']} "
           f"({summary['epochs_run']} epoch(s) this run, {len(summary['history'])} in all) -> "
@@ -116,6 +118,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from gtzan_gpu.training.evaluate import format_report, score_run, write_evaluation
 
     report = score_run(args.run_dir, args.split, args.device, data=args.data)
+    if int(os.environ.get("RANK", "0")) > 0:  # under torchrun rank 0 reports and writes
+        return 0
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     sys.stdout.flush()
     write_evaluation(report)  # after printing: an unwritable RUN_DIR loses no figure

@@ -95,6 +95,7 @@ def test_cnn_weights_are_never_recorded_as_imagenet(tiny_corpus, tmp_path):
 def test_evaluate_prints_the_figures_before_reporting_an_unwritable_run_dir(trained_run, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
+    (run / "eval_test.json").unlink(missing_ok=True)  # another test may have evaluated the shared run
     (run / "eval_test.json").mkdir()  # stands in for a read-only RUN_DIR (root ignores file modes)
     assert main(["evaluate", str(run), "--json", "--device", "cpu"]) == 2
     captured = capsys.readouterr()

@@ -39,9 +39,10 @@ def choose_loader(loader: str, tracks: list[TrackSource], device: torch.device) 
     return chosen
 
 
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The shuffling generator of one epoch: a resumed run draws the same order as an uninterrupted one."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+def epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
+    """The shuffling generator of one epoch (of one rank's shard): a resumed run draws the same order as an
+    uninterrupted one."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch + rank * 7_919)
 
 
 class SegmentBatches:

@@ -52,6 +52,7 @@ class TrainConfig:
     amp: bool = option(False, help="bf16 autocast on CUDA (the STFT stays fp32)")
     channels_last: bool = option(False, help="channels-last images and weights")
     compile: bool = option(False, help="torch.compile the model", resumable=True)
+    sync_bn: bool = option(False, help="under torchrun: synchronise BatchNorm statistics across ranks (CUDA)")
     max_steps: int | None = option(None, help="stop after this many optimiser steps in all (smoke runs)", kind=int,
                                    minimum=1, resumable=True)
     patience: int = option(5, help="early stop after this many epochs without a validation improvement",

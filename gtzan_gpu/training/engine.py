@@ -6,7 +6,9 @@ the shuffle order is a function of (seed, epoch) and the RNG state travels in th
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
 import logging
 import math
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
@@ -24,12 +27,13 @@ from gtzan_gpu.progress import progress
 from gtzan_gpu.training.batches import SegmentBatches, epoch_generator
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from gtzan_gpu.training.config import TrainConfig
-from gtzan_gpu.training.device import autocast, resolve_device
+from gtzan_gpu.training.device import autocast
+from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.run_data import RunData, load_run_data
 from gtzan_gpu.training.run_dir import BEST, LAST, claim_run_dir
 from gtzan_gpu.training.scoring import score
 from gtzan_gpu.training.state import TrainingState
-from gtzan_gpu.training.tensorboard_log import RunLogger
+from gtzan_gpu.training.tensorboard_log import NullRunLogger, RunLogger
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +49,19 @@ def non_finite_loss(epoch: int, step: int, run_dir: Path) -> GtzanError:
 
 
 def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, optimizer, config: TrainConfig,
-                    state: TrainingState, device: torch.device, run_dir: Path) -> tuple[float, float, int, float]:
-    """One pass over the shuffled training segments (stopping early at --max-steps), advancing
-    ``state.global_step``. Loss and accuracy accumulate on the device and are read back only every
-    ``log_every`` steps. Returns (mean loss, accuracy, segments seen, seconds)."""
+                    state: TrainingState, device: torch.device, run_dir: Path, steps_per_epoch: int,
+                    rank: int = 0) -> tuple[float, float, int, float]:
+    """One pass over this rank's shuffled training segments, ``steps_per_epoch`` steps (the same on every rank;
+    stopping early at --max-steps), advancing ``state.global_step``. Loss and accuracy (this rank's)
+    accumulate on the device and are read back only every ``log_every`` steps.
+    Returns (mean loss, accuracy, segments seen, seconds)."""
     model.train()
     epoch = state.epoch
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
     started = time.perf_counter()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = step = 0
-    batches = train.epoch(True, epoch_generator(config.seed, epoch))
+    batches = itertools.islice(train.epoch(True, epoch_generator(config.seed, epoch, rank)), steps_per_epoch)
     for step, (waveforms, labels, _) in enumerate(progress(batches, steps_per_epoch, f"epoch {epoch + 1}", "step"), 1):
         with autocast(device, config.amp):
             logits = step_model(waveforms)
@@ -82,49 +87,78 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     return train_loss, float(correct) / seen, seen, time.perf_counter() - started
 
 
-def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, scaler, state: TrainingState) -> dict:
-    return {"config": config.to_dict(), "genres": data.genres, "manifest": data.manifest.to_json(),
-            "manifest_digest": data.manifest.digest, "model_name": config.model.name,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-            **state.to_payload()}
+def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, scaler, state: TrainingState,
+                       distributed: Distributed) -> dict:
+    """Everything a resume or an evaluation needs. ``model`` is the plain module (never the DDP wrapper), so
+    a checkpoint loads in one process or under torchrun alike; every rank's RNG state travels with it."""
+    payload = {"config": config.to_dict(), "genres": data.genres, "manifest": data.manifest.to_json(),
+               "manifest_digest": data.manifest.digest, "model_name": config.model.name,
+               "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+               "world_size": distributed.world_size, **state.to_payload()}
+    payload["rng"]["ranks"] = distributed.gather(payload["rng"]["torch"])
+    return payload
 
 
 def fit(config: TrainConfig, resume: bool = False, corpus: Corpus | None = None, overwrite: bool = False) -> dict:
     """Train ``config`` into ``config.out``; with ``resume`` continue from its last.pt; with ``overwrite``
     clear the run it holds first. Returns a summary of the run.
 
-    Options are checked before any slow work (the device, the weights file); the RUN_DIR is locked for
-    the whole run. ``corpus``: ``config.data`` already scanned, to skip scanning it again.
+    Under torchrun every rank calls this: rank 0 owns the RUN_DIR (lock, checkpoints, TensorBoard, console),
+    each rank trains on its shard of the training tracks through DistributedDataParallel, and validation is
+    gathered. Options are checked before any slow work (the device, the weights file); the RUN_DIR is locked
+    for the whole run. ``corpus``: ``config.data`` already scanned, to skip scanning it again.
     """
     if not config.out:
         raise GtzanError("train needs --out RUN_DIR")
-    device = resolve_device(config.device)
-    if not resume:
-        weights_file(config.model.weights)
-    mode = "resume" if resume else "overwrite" if overwrite else "new"
-    with claim_run_dir(config.out, mode) as run_dir:
-        return _fit(config, run_dir, device, resume, corpus)
+    distributed, device = Distributed.from_environment(config.device)
+    try:
+        if config.sync_bn and device.type != "cuda":
+            raise GtzanError("--sync-bn needs CUDA devices (torch's SyncBatchNorm has no CPU implementation)")
+        if not resume:
+            weights_file(config.model.weights)
+        mode = "resume" if resume else "overwrite" if overwrite else "new"
+        if not distributed.active:
+            with claim_run_dir(config.out, mode) as run_dir:
+                return _fit(config, run_dir, device, resume, corpus, distributed)
+        with contextlib.ExitStack() as stack:  # rank 0 claims the RUN_DIR; the others learn whether it could
+            run_dir = distributed.on_main(lambda: stack.enter_context(claim_run_dir(config.out, mode)))
+            return _fit(config, Path(run_dir), device, resume, corpus, distributed)
+    finally:
+        distributed.close()
 
 
-def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool, corpus: Corpus | None) -> dict:
+def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool, corpus: Corpus | None,
+         distributed: Distributed) -> dict:
+    rank, world_size = distributed.rank, distributed.world_size
     checkpoint = load_checkpoint(run_dir / LAST) if resume else None
+    if checkpoint and checkpoint.get("world_size", 1) != world_size:
+        raise GtzanError(f"{run_dir / LAST} was written by {checkpoint.get('world_size', 1)} rank(s); resume it "
+                         f"with the same world size, not {world_size}")
     manifest = SplitManifest.from_json(checkpoint["manifest"]) if checkpoint else None
+    if distributed.active and corpus is None:  # decode-validate once, on rank 0, for every rank
+        corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)
     data = load_run_data(config, manifest, corpus)
-    data.manifest.save(run_dir / "manifest.json")
+    if distributed.is_main:
+        data.manifest.save(run_dir / "manifest.json")
     torch.manual_seed(config.seed)
-    train = data.batches("train", config, device, training=True)
-    val = data.batches("val", config, device)
-    if len(train) == 0:
+    train = data.batches("train", config, device, training=True, rank=rank, world_size=world_size)
+    val = data.batches("val", config, device, rank=rank, world_size=world_size)
+    if distributed.minimum(len(train)) == 0:
         raise GtzanError(f"no training track is at least {config.segment_seconds:g} s long "
-                         f"(--segment-seconds is longer than every track)")
-    if len(val) == 0:
+                         f"(--segment-seconds is longer than every track, or too few tracks for {world_size} ranks)")
+    if distributed.minimum(len(val)) == 0:
         raise GtzanError("the validation subset has no segments (too few tracks per genre, or all too short)")
+    steps_per_epoch = distributed.minimum(math.ceil(len(train) / config.batch_size))  # no rank waits at the end
     num_classes = len(data.genres)
     initial = dataclasses.replace(config.model, weights="none") if checkpoint else config.model
     model = build_classifier(initial, config.features, num_classes, config.sample_rate,
                              config.channels_last).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if config.sync_bn and distributed.active:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if rank > 0:
+        torch.manual_seed(config.seed + rank)  # other dropout masks on each rank; rank 0 draws as one process
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 autocast needs no loss scaling
     state = TrainingState()
@@ -132,14 +166,19 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
         load_model_state(model, checkpoint["model"], run_dir / LAST, config.model.name)
         optimizer.load_state_dict(checkpoint["optimizer"])
         scaler.load_state_dict(checkpoint["scaler"])
-        state = TrainingState.from_checkpoint(checkpoint)
+        state = TrainingState.from_checkpoint(checkpoint, rank)
         log.info("resuming %s after epoch %d (step %d)", run_dir, state.epoch, state.global_step)
     epochs_before = len(state.history)
-    step_model = torch.compile(model) if config.compile else model
+    step_model = model
+    if distributed.active:
+        step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    step_model = torch.compile(step_model) if config.compile else step_model
     weights_note = config.model.describe_weights()
-    log.info("%s on %s: %d train / %d val segments of %g s, %s, %s loader, weights: %s", config.model.name,
-             device, len(train), len(val), config.segment_seconds, data.manifest.scheme, config.loader, weights_note)
-    logger = RunLogger(str(run_dir / "tb"), data.genres)
+    log.info("%s on %s: %d train / %d val segments of %g s%s, %s, %s loader, weights: %s", config.model.name,
+             device, len(train), len(val), config.segment_seconds,
+             f" on rank 0 of {world_size} ({steps_per_epoch} steps per epoch on every rank)" if distributed.active
+             else "", data.manifest.scheme, train.loader, weights_note)
+    logger = RunLogger(str(run_dir / "tb"), data.genres) if distributed.is_main else NullRunLogger()
     fixed_batch = val.first(TENSORBOARD_IMAGES)
     if not checkpoint:
         logger.text("run/manifest", f"scheme {data.manifest.scheme}, seed {data.manifest.seed}, sha256 "
@@ -147,21 +186,24 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
                                                                for k, v in data.manifest.subsets.items()))
         logger.text("run/weights", weights_note)
         logger.feature_images(model, fixed_batch, 0)
+    val_ids = data.manifest.subsets["val"]
     try:
         stop = state.stop_reason(config)
         while stop is None:
             train_loss, train_accuracy, seen, elapsed = train_one_epoch(
-                model, step_model, train, optimizer, config, state, device, run_dir)
-            val_metrics = score(model, val, num_classes, config.amp, f"validation {state.epoch + 1}")
+                model, step_model, train, optimizer, config, state, device, run_dir, steps_per_epoch, rank)
+            val_metrics = score(model, val, num_classes, config.amp, f"validation {state.epoch + 1}", distributed,
+                                val_ids)
             record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy,
                       "val_loss": val_metrics["loss"], "val_accuracy": val_metrics["segment"]["accuracy"],
                       "val_track_accuracy": val_metrics["track"]["accuracy"], "seconds": elapsed,
-                      "segments_per_second": seen / elapsed}
+                      "segments_per_second": seen * world_size / elapsed}
             improved = state.end_epoch(record)
-            payload = checkpoint_payload(config, data, model, optimizer, scaler, state)
-            if improved:
-                save_checkpoint(run_dir / BEST, payload)
-            save_checkpoint(run_dir / LAST, payload)
+            payload = checkpoint_payload(config, data, model, optimizer, scaler, state, distributed)
+            if distributed.is_main:
+                if improved:
+                    save_checkpoint(run_dir / BEST, payload)
+                save_checkpoint(run_dir / LAST, payload)
             scalars = {"train/loss": train_loss, "train/accuracy": train_accuracy, "val/loss": record["val_loss"],
                        "val/accuracy": record["val_accuracy"], "val/track_accuracy": record["val_track_accuracy"],
                        "train/learning_rate": optimizer.param_groups[0]["lr"],
@@ -183,4 +225,5 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
     finally:
         logger.close()
     return {"run_dir": str(run_dir), "best": state.best, "history": state.history,
-            "epochs_run": len(state.history) - epochs_before, "global_step": state.global_step, "stopped": stop}
+            "epochs_run": len(state.history) - epochs_before, "global_step": state.global_step, "stopped": stop,
+            "world_size": world_size}

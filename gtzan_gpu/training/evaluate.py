@@ -17,6 +17,7 @@ from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state
 from gtzan_gpu.training.config import TrainConfig
 from gtzan_gpu.training.confusion_image import confusion_png
 from gtzan_gpu.training.device import resolve_device
+from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.run_data import load_run_data
 from gtzan_gpu.training.run_dir import BEST, LAST
 from gtzan_gpu.training.scoring import score
@@ -61,18 +62,27 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
     if split not in EVAL_SPLITS:
         raise GtzanError(f"--split must be test or val, not {split!r}")
     run_dir = Path(run_dir)
-    model, checkpoint, config, target = load_trained_model(run_dir, device)
-    config.device = target.type
-    if data is not None:
-        config.data = str(Path(data).resolve())
-    run_data = load_run_data(config, SplitManifest.from_json(checkpoint["manifest"]), corpus)
-    batches = run_data.batches(split, config, target)
-    if len(batches) == 0:
-        raise GtzanError(f"the {split} subset of {run_dir} has no segments")
-    metrics = score(model, batches, len(run_data.genres), config.amp, f"evaluating {split}")
+    distributed, _ = Distributed.from_environment(device)
+    try:
+        model, checkpoint, config, target = load_trained_model(run_dir, device)
+        config.device = target.type
+        if data is not None:
+            config.data = str(Path(data).resolve())
+        manifest = SplitManifest.from_json(checkpoint["manifest"])
+        if distributed.active and corpus is None:  # decode-validate once, on rank 0
+            corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)
+        run_data = load_run_data(config, manifest, corpus)
+        batches = run_data.batches(split, config, target, rank=distributed.rank, world_size=distributed.world_size)
+        if distributed.minimum(len(batches)) == 0:
+            raise GtzanError(f"the {split} subset of {run_dir} has no segments"
+                             + (" on some rank" if distributed.active else ""))
+        metrics = score(model, batches, len(run_data.genres), config.amp, f"evaluating {split}", distributed,
+                        manifest.subsets[split])
+    finally:
+        distributed.close()
     return {"run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
             "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
-            "genres": run_data.genres, "tracks": len(batches.track_ids), "loss": metrics["loss"],
+            "genres": run_data.genres, "tracks": len(manifest.subsets[split]), "loss": metrics["loss"],
             "segment": metrics["segment"], "track": metrics["track"], "device": str(target),
             "config": config.to_dict(), "best_val_accuracy": checkpoint["best"]["val_accuracy"]}
 

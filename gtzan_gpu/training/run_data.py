@@ -12,6 +12,7 @@ from gtzan_gpu.data.splits import SplitManifest, make_split
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.training.batches import SegmentBatches
 from gtzan_gpu.training.config import TrainConfig
+from gtzan_gpu.training.distributed import shard_tracks
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,16 @@ class RunData:
     def genres(self) -> list[str]:
         return self.manifest.genres
 
-    def batches(self, subset: str, config: TrainConfig, device: torch.device, training: bool = False) -> SegmentBatches:
-        """``subset``'s segments: the training hop when ``training``, else the seed's non-overlapping windows."""
+    def batches(self, subset: str, config: TrainConfig, device: torch.device, training: bool = False,
+                rank: int = 0, world_size: int = 1) -> SegmentBatches:
+        """``subset``'s segments (this rank's shard of its tracks under torchrun): the training hop when
+        ``training``, else the seed's non-overlapping windows."""
         spec = self.spec if training else SegmentSpec(self.spec.seconds, self.spec.sample_rate)
-        tracks = track_sources(self.corpus, self.manifest.subsets[subset], spec.sample_rate, self.genres)
+        track_ids = self.manifest.subsets[subset]
+        if world_size > 1:
+            genre_of = {t.track_id: t.genre for t in self.corpus.tracks}
+            track_ids = shard_tracks(track_ids, genre_of, rank, world_size)
+        tracks = track_sources(self.corpus, track_ids, spec.sample_rate, self.genres)
         return SegmentBatches(tracks, spec, device, config.loader, config.batch_size, config.workers)
 
 
@@ -38,9 +45,10 @@ def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None, co
     (a scan decodes every file), e.g. by a grid that trains and evaluates many runs on one corpus."""
     if not config.data:
         raise GtzanError("no corpus: pass --data DATA")
-    corpus = corpus if corpus is not None else scan_corpus(config.data)
-    for entry in corpus.excluded:
-        log.warning("excluded %s: %s", entry.path, entry.reason)
+    if corpus is None:
+        corpus = scan_corpus(config.data)
+        for entry in corpus.excluded:
+            log.warning("excluded %s: %s", entry.path, entry.reason)
     if manifest is None:
         manifest = SplitManifest.load(config.manifest) if config.manifest else \
             make_split(corpus, config.split_scheme, config.split_seed)

@@ -8,6 +8,7 @@ from gtzan_gpu.models import GenreClassifier
 from gtzan_gpu.progress import progress
 from gtzan_gpu.training.batches import SegmentBatches
 from gtzan_gpu.training.device import autocast
+from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.metrics import evaluate_predictions
 
 
@@ -26,9 +27,24 @@ def predict_logits(model: GenreClassifier, batches: SegmentBatches, amp: bool,
 
 
 def score(model: GenreClassifier, batches: SegmentBatches, num_classes: int, amp: bool,
-          description: str = "scoring") -> dict:
-    """Loss plus segment- and track-level metrics of one subset."""
+          description: str = "scoring", distributed: Distributed | None = None, track_ids: list[str] | None = None
+          ) -> dict:
+    """Loss plus segment- and track-level metrics of one subset.
+
+    Under torchrun each rank scores its shard of the subset's tracks (``batches``) and the segments' logits
+    are gathered, so every rank gets the figures of the whole subset (``track_ids``, all its tracks): the same
+    accuracies and confusion matrices as one process.
+    """
     logits, labels, tracks = predict_logits(model, batches, amp, description)
-    metrics = evaluate_predictions(logits, labels, tracks, num_classes, len(batches.track_ids))
+    if distributed is not None and distributed.active:
+        names = batches.track_ids
+        shards = distributed.gather((logits.cpu(), labels.cpu(), [names[i] for i in tracks.tolist()]))
+        position = {track_id: i for i, track_id in enumerate(track_ids)}
+        logits = torch.cat([s[0] for s in shards])
+        labels = torch.cat([s[1] for s in shards])
+        tracks = torch.tensor([position[name] for s in shards for name in s[2]], dtype=torch.long)
+        metrics = evaluate_predictions(logits, labels, tracks, num_classes, len(track_ids))
+    else:
+        metrics = evaluate_predictions(logits, labels, tracks, num_classes, len(batches.track_ids))
     metrics["loss"] = float(F.cross_entropy(logits, labels))
     return metrics

@@ -63,9 +63,11 @@ class TrainingState:
                 "epochs_without_improvement": self.epochs_without_improvement, "history": self.history, "rng": rng}
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: dict, restore_rng: bool = True) -> "TrainingState":
+    def from_checkpoint(cls, checkpoint: dict, rank: int = 0, restore_rng: bool = True) -> "TrainingState":
+        """The state saved in ``checkpoint``; restores this rank's RNG state (each rank's travels in it)."""
         if restore_rng:
-            torch.set_rng_state(checkpoint["rng"]["torch"])
+            ranks = checkpoint["rng"].get("ranks")
+            torch.set_rng_state(ranks[rank] if ranks else checkpoint["rng"]["torch"])
             if "cuda" in checkpoint["rng"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(checkpoint["rng"]["cuda"])
         return cls(checkpoint["epoch"], checkpoint["global_step"], checkpoint["best"],

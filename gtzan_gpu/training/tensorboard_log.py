@@ -54,3 +54,10 @@ def _flatten(values: dict, prefix: str = "") -> dict:
         else:
             flat[f"{prefix}{key}"] = "None" if value is None else value
     return flat
+
+
+class NullRunLogger:
+    """RunLogger's interface, writing nothing: what ranks other than 0 log to under torchrun."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
