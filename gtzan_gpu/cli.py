@@ -154,8 +154,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from gtzan_gpu.bench.report import render_markdown, write_report
     from gtzan_gpu.training.device import resolve_device
 
+    from gtzan_gpu.bench.run import STAGES
+
+    stages = tuple(dict.fromkeys(part for item in (args.stages or []) for part in item.split(",") if part))
+    unknown = [stage for stage in stages if stage not in STAGES]
+    if unknown:
+        raise GtzanError(f"unknown --stages {', '.join(unknown)} (choose from {', '.join(STAGES)})")
     device = resolve_device(args.device)
-    report = run_benchmarks(BenchConfig.preset(device, args.quick), device)
+    config = BenchConfig.preset(device, args.quick)
+    if stages:
+        config.stages = stages
+    report = run_benchmarks(config, device)
     out = Path(args.out) if args.out else Path("benchmarks/results") / f"{device_slug(device)}.json"
     written = write_report(report, out)
     print(render_markdown(report))
@@ -290,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "and a PNG plot (default benchmarks/results/<device>.json).")
     bench.add_argument("--quick", action="store_true", help="a small set (under 2 minutes on a 2-core CPU)")
     bench.add_argument("--out", help="JSON file to write (the .md and .png go beside it)")
+    bench.add_argument("--stages", action="append", metavar="STAGE[,STAGE]",
+                       help="run only these stages: features, seed_pipeline, loading, training, scaling")
     bench.add_argument("--device", choices=DEVICES, default="auto")
     bench.set_defaults(run=_cmd_bench)
 

@@ -12,6 +12,7 @@ from gtzan_gpu.data.audio import read_track
 from gtzan_gpu.data.dataset import SegmentDataset
 from gtzan_gpu.data.device_corpus import DeviceCorpus
 from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource
+from gtzan_gpu.data.store_loader import StoreLoader
 
 
 class InMemorySegments(Dataset):
@@ -44,8 +45,9 @@ def _epoch_rate(batches, device: torch.device) -> tuple[int, int, float]:
 
 
 def bench_loading(tracks: list[TrackSource], device: torch.device, seconds: float = 5.0, batch_size: int = 32,
-                  epochs: int = 2) -> list[dict]:
-    """Batches/s over whole shuffled epochs (median epoch), every path ending with the batch on ``device``."""
+                  epochs: int = 2, stored_tracks: list[TrackSource] | None = None) -> list[dict]:
+    """Batches/s over whole shuffled epochs (median epoch), every path ending with the batch on ``device``.
+    ``stored_tracks``: the same tracks in a store, for the StoreLoader row."""
     spec = SegmentSpec(seconds)
     worker_counts = sorted({0, 2, os.cpu_count() or 1})
     paths = {f"SegmentDataset from disk, {n} workers": (lambda n=n: DataLoader(
@@ -54,6 +56,9 @@ def bench_loading(tracks: list[TrackSource], device: torch.device, seconds: floa
     in_memory = InMemorySegments(tracks, spec)
     paths["in-RAM dataset (decoded float32), 0 workers"] = lambda: DataLoader(in_memory, batch_size=batch_size,
                                                                               shuffle=True)
+    if stored_tracks:
+        paths[f"StoreLoader (memory-mapped shards, pinned buffers) to {device.type}"] = \
+            lambda: StoreLoader(stored_tracks, spec, device).batches(batch_size, shuffle=True)
     with PeakMemory(device) as corpus_memory:
         corpus = DeviceCorpus(tracks, spec, device)
     paths[f"DeviceCorpus on {device.type}"] = lambda: corpus.batches(batch_size, shuffle=True)

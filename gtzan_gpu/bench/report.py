@@ -15,16 +15,51 @@ def _mib(value) -> str:
 
 
 def render_markdown(report: dict) -> str:
+    """The report as markdown; each stage's section only when that stage ran."""
     machine = report["machine"]
-    lengths = sorted({r["seconds"] for r in report["features"]})
     lines = [f"# Benchmark: {machine['device']}", "",
              f"torch {machine['torch']}, Python {machine['python']}, {machine['threads']} CPU threads, "
-             f"{machine['platform']}; whole run {report['wall_seconds']:.0f} s. Raw figures: the JSON file beside "
-             f"this one. Medians of repeated timed calls after a warm-up, the device synchronised around each.", "",
-             "## Feature extraction (segments/s; audio seconds per second in brackets)", "",
+             f"{machine['platform']}; whole run {report['wall_seconds']:.0f} s; stages: "
+             f"{', '.join(report['config'].get('stages', ['features', 'seed_pipeline', 'loading', 'training']))}. "
+             f"Raw figures: the JSON file beside this one. Medians of repeated timed calls after a warm-up, the "
+             f"device synchronised around each.", ""]
+    if report.get("features") or report.get("seed_pipeline"):
+        lines += _features_section(report)
+    if report.get("loading"):
+        lines += [f"## Loading {report['config']['loading_seconds']:g}-s segments, batch 32 (whole shuffled epochs, "
+                  f"batch delivered on the device)", "",
+                  "| path | batches/s | segments/s | host RSS MiB | CUDA peak MiB |", "|---|---|---|---|---|"]
+        for row in report["loading"]:
+            lines.append(f"| {row['path']} | {row['batches_per_s']:,.1f} | {row['segments_per_s']:,.0f} | "
+                         f"{_mib(row['host_rss_mib'])} | {_mib(row['cuda_max_allocated_mib'])} |")
+        lines.append("")
+    if report.get("training"):
+        lines += ["## Training steps with the on-the-fly front end (DeviceCorpus batches)", "",
+                  "| model | segment | batch | steps/s | segments/s | front end share | host RSS MiB | CUDA peak MiB |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in report["training"]:
+            lines.append(f"| {row['model']} | {row['seconds']:g} s | {row['batch']} | {row['steps_per_s']:.2f} | "
+                         f"{row['segments_per_s']:,.1f} | {100 * row['frontend_share']:.1f} % | "
+                         f"{_mib(row['host_rss_mib'])} | {_mib(row['cuda_max_allocated_mib'])} |")
+        amp = report["training"][0]["amp"]
+        lines += ["", f"bf16 autocast: {'on' if amp else 'off'} (the STFT stays fp32); channels-last: "
+                  f"{report['config']['channels_last']}. The front-end share is timed with the device synchronised "
+                  f"between the front end and the backbone.", ""]
+    if report.get("scaling"):
+        lines += _scaling_section(report["scaling"])
+    if report.get("targets"):
+        lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+        for target in report["targets"]:
+            lines.append(f"| {target['target']} | {target['measured']} | {'yes' if target['met'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _features_section(report: dict) -> list[str]:
+    rows = report.get("features", []) + report.get("seed_pipeline", [])
+    lengths = sorted({r["seconds"] for r in rows})
+    lines = ["## Feature extraction (segments/s; audio seconds per second in brackets)", "",
              "| method | batch | " + " | ".join(f"{s:g} s" for s in lengths) + " |",
              "|---|---|" + "---|" * len(lengths)]
-    rows = report["features"] + report["seed_pipeline"]
     keys = sorted({(r["method"], r["batch"]) for r in rows}, key=lambda k: (k[0].startswith("seed"), k[0], k[1]))
     for method, batch in keys:
         cells = []
@@ -37,29 +72,32 @@ def render_markdown(report: dict) -> str:
             else:
                 cells.append(f"{match[0]['segments_per_s']:,.1f} ({match[0]['audio_seconds_per_s']:,.0f})")
         lines.append(f"| {method} | {batch} | " + " | ".join(cells) + " |")
-    lines += ["", "Seed rows are one segment at a time, as the seed ran: render = librosa STFT + specshow/waveshow + "
-              "savefig PNG + PIL load and resize; PNG read = only loading pre-rendered PNGs and resizing.", "",
-              f"## Loading {report['config']['loading_seconds']:g}-s segments, batch 32 (whole shuffled epochs, batch "
-              f"delivered on the device)", "",
-              "| path | batches/s | segments/s | host RSS MiB | CUDA peak MiB |", "|---|---|---|---|---|"]
-    for row in report["loading"]:
-        lines.append(f"| {row['path']} | {row['batches_per_s']:,.1f} | {row['segments_per_s']:,.0f} | "
-                     f"{_mib(row['host_rss_mib'])} | {_mib(row['cuda_max_allocated_mib'])} |")
-    lines += ["", "## Training steps with the on-the-fly front end (DeviceCorpus batches)", "",
-              "| model | segment | batch | steps/s | segments/s | front end share | host RSS MiB | CUDA peak MiB |",
-              "|---|---|---|---|---|---|---|---|"]
-    for row in report["training"]:
-        lines.append(f"| {row['model']} | {row['seconds']:g} s | {row['batch']} | {row['steps_per_s']:.2f} | "
-                     f"{row['segments_per_s']:,.1f} | {100 * row['frontend_share']:.1f} % | "
-                     f"{_mib(row['host_rss_mib'])} | {_mib(row['cuda_max_allocated_mib'])} |")
-    amp = report["training"][0]["amp"] if report["training"] else False
-    lines += ["", f"bf16 autocast: {'on' if amp else 'off'} (the STFT stays fp32); channels-last: "
-              f"{report['config']['channels_last']}. The front-end share is timed with the device synchronised "
-              f"between the front end and the backbone.", "", "## Targets", "",
-              "| target | measured | met |", "|---|---|---|"]
-    for target in report["targets"]:
-        lines.append(f"| {target['target']} | {target['measured']} | {'yes' if target['met'] else 'no'} |")
-    return "\n".join(lines) + "\n"
+    return lines + ["", "Seed rows are one segment at a time, as the seed ran: render = librosa STFT + "
+                    "specshow/waveshow + savefig PNG + PIL load and resize; PNG read = only loading pre-rendered PNGs "
+                    "and resizing.", ""]
+
+
+def _scaling_section(scaling: dict) -> list[str]:
+    lines = ["## Scaling out: pack, start-up from a store, DDP", "",
+             "| pack workers | tracks | seconds | tracks/s | audio s per s |", "|---|---|---|---|---|"]
+    for row in scaling["pack"]:
+        lines.append(f"| {row['workers']} | {row['tracks']} | {row['seconds']:.1f} | {row['tracks_per_s']:.1f} | "
+                     f"{row['audio_seconds_per_s']:,.0f} |")
+    lines += ["", "| start-up of a DeviceCorpus of every track from | tracks | seconds |", "|---|---|---|"]
+    for row in scaling["startup"]:
+        if "ratio" in row:
+            lines.append(f"| store speed-up | | {row['ratio']:.1f}x |")
+        else:
+            lines.append(f"| {row['source']} | {row['tracks']} | {row['seconds']:.2f} |")
+    lines += ["", "| DDP ranks (torchrun) | segments/s, all ranks | epoch s | efficiency |", "|---|---|---|---|"]
+    for row in scaling["ddp"]:
+        if "skipped" in row:
+            lines.append(f"| {row['ranks']} | skipped: {row['skipped']} | | |")
+        else:
+            lines.append(f"| {row['ranks']} | {row['segments_per_s']:,.1f} | {row['epoch_s']:.2f} | "
+                         f"{row.get('efficiency', 1.0):.2f} |")
+    return lines + ["", "DDP rows: a cnn on 3-s segments of a synthetic corpus, 64-px images, torch.stft; on a CPU "
+                    "each rank has one thread, so 2 ranks use twice the cores.", ""]
 
 
 def render_plot(report: dict, path: Path) -> bool:
@@ -74,13 +112,15 @@ def render_plot(report: dict, path: Path) -> bool:
         return False
     import io
 
+    if not report.get("features"):
+        return False
     seconds = 5.0 if any(r["seconds"] == 5.0 for r in report["features"]) else report["features"][0]["seconds"]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for method in sorted({r["method"] for r in report["features"]}):
         points = sorted((r["batch"], r["segments_per_s"]) for r in report["features"]
                         if r["method"] == method and r["seconds"] == seconds and "skipped" not in r)
         ax.plot(*zip(*points), marker="o", label=method)
-    for row in report["seed_pipeline"]:
+    for row in report.get("seed_pipeline", []):
         if row["seconds"] == seconds and "both views" in row["method"]:
             ax.axhline(row["segments_per_s"], linestyle="--", color="grey" if "read" in row["method"] else "black",
                        label=row["method"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -11,14 +12,19 @@ import torch
 from gtzan_gpu.bench.features import bench_feature_layers, bench_seed_pipeline
 from gtzan_gpu.bench.loading import bench_loading
 from gtzan_gpu.bench.machine import machine_facts
+from gtzan_gpu.bench.scaling import bench_ddp, bench_pack, bench_startup
 from gtzan_gpu.bench.training import bench_training
 from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.segments import track_sources
+from gtzan_gpu.data.store import pack_corpus
 from gtzan_gpu.data.synth import write_synthetic_corpus
 from gtzan_gpu.models.registry import MODELS
 from gtzan_gpu.progress import progress
 
 log = logging.getLogger(__name__)
+
+
+STAGES = ("features", "seed_pipeline", "loading", "training", "scaling")
 
 
 @dataclass
@@ -40,6 +46,9 @@ class BenchConfig:
     train_steps: int = 5
     amp: bool = True                   # bf16 autocast on CUDA (ignored on CPU)
     channels_last: bool = True
+    pack_workers: tuple[int, ...] = (1, 2)
+    ddp_ranks: tuple[int, ...] = (1, 2)
+    stages: tuple[str, ...] = STAGES
 
     @classmethod
     def preset(cls, device: torch.device, quick: bool) -> "BenchConfig":
@@ -73,22 +82,38 @@ def run_benchmarks(config: BenchConfig, device: torch.device) -> dict:
             log.info("the seed's render-to-PNG pipeline (%d segments per length)", config.seed_segments)
             report["seed_pipeline"] = bench_seed_pipeline(config.lengths, config.seed_segments)
 
+        def tracks(store: bool = False):
+            """The synthetic corpus's tracks (made on first use), from the folder or from its store."""
+            if "tracks" not in corpus_stage:
+                write_synthetic_corpus(folder, config.tracks_per_genre, config.track_seconds, seed=0)
+                pack_corpus(folder, Path(folder) / "store", workers=1)
+                for key, data in (("tracks", folder), ("stored", Path(folder) / "store")):
+                    corpus = scan_corpus(data)
+                    corpus_stage[key] = track_sources(corpus, [t.track_id for t in corpus.tracks], 22050)
+            return corpus_stage["stored" if store else "tracks"]
+
         def loading():
-            write_synthetic_corpus(folder, config.tracks_per_genre, config.track_seconds, seed=0)
-            corpus = scan_corpus(folder)
-            corpus_stage["tracks"] = track_sources(corpus, [t.track_id for t in corpus.tracks], 22050)
-            log.info("loading paths over %d synthetic tracks", len(corpus_stage["tracks"]))
-            report["loading"] = bench_loading(corpus_stage["tracks"], device, config.loading_seconds, 32,
-                                              config.loading_epochs)
+            log.info("loading paths over %d synthetic tracks", len(tracks()))
+            report["loading"] = bench_loading(tracks(), device, config.loading_seconds, 32, config.loading_epochs,
+                                              stored_tracks=tracks(store=True))
 
         def training():
             log.info("training steps: %s", ", ".join(config.train_batch_sizes))
-            report["training"] = bench_training(corpus_stage["tracks"], device, config.train_lengths,
-                                                config.train_batch_sizes, config.train_steps, config.amp,
-                                                config.channels_last)
+            report["training"] = bench_training(tracks(), device, config.train_lengths, config.train_batch_sizes,
+                                                config.train_steps, config.amp, config.channels_last)
 
-        stages = [features, seed_pipeline, loading, training]
-        for stage in progress(stages, len(stages), "benchmark stages", "stage"):
+        def scaling():
+            tracks()
+            log.info("pack throughput (%s workers), start-up from a store, DDP with %s ranks",
+                     ", ".join(map(str, config.pack_workers)), ", ".join(map(str, config.ddp_ranks)))
+            report["scaling"] = {
+                "pack": bench_pack(Path(folder), config.pack_workers),
+                "startup": bench_startup(Path(folder), Path(folder) / "store", device),
+                "ddp": bench_ddp(device, config.ddp_ranks)}
+
+        chosen = [stage for stage in (features, seed_pipeline, loading, training, scaling)
+                  if stage.__name__ in config.stages]
+        for stage in progress(chosen, len(chosen), "benchmark stages", "stage"):
             stage()
     report["wall_seconds"] = time.perf_counter() - started
     report["targets"] = evaluate_targets(report)
@@ -105,9 +130,9 @@ def evaluate_targets(report: dict) -> list[dict]:
     """The issue's targets, each with the measured figure it is judged on (never assumed)."""
     cuda = report["machine"]["device_type"] == "cuda"
     targets = []
-    render = _best(report["seed_pipeline"], "seed render+load: both views", 5.0)
-    read = _best(report["seed_pipeline"], "seed PNG read: both views", 5.0)
-    backends = {name: _best(report["features"], f"both views ({name})", 5.0) for name in ("nnAudio", "torch.stft")}
+    render = _best(report.get("seed_pipeline", []), "seed render+load: both views", 5.0)
+    read = _best(report.get("seed_pipeline", []), "seed PNG read: both views", 5.0)
+    backends = {name: _best(report.get("features", []), f"both views ({name})", 5.0) for name in ("nnAudio", "torch.stft")}
     backends = {name: rate for name, rate in backends.items() if rate}
     if backends and render and read:
         name, both = max(backends.items(), key=lambda item: item[1])
@@ -119,12 +144,12 @@ def evaluate_targets(report: dict) -> list[dict]:
                         "measured": f"{both / read:.2f}x with {name} ({every} vs {read:.1f} segments/s)",
                         "met": both >= read})
     if cuda:
-        spectrogram = max(filter(None, [_best(report["features"], m, 5.0) for m in
+        spectrogram = max(filter(None, [_best(report.get("features", []), m, 5.0) for m in
                                         ("spectrogram (nnAudio)", "spectrogram (torch.stft)")]), default=None)
         if spectrogram:
             targets.append({"target": "spectrogram view of 5-s segments >= 100,000 segments/s (CUDA)",
                             "measured": f"{spectrogram:,.0f} segments/s", "met": spectrogram >= 100_000})
-        resnet = [r for r in report["training"] if r["model"] == "resnet18" and r["seconds"] == 5.0]
+        resnet = [r for r in report.get("training", []) if r["model"] == "resnet18" and r["seconds"] == 5.0]
         if resnet:
             share = resnet[0]["frontend_share"]
             targets.append({"target": "front end <= 5 % of a resnet18 training step (CUDA, 5 s)",

@@ -48,3 +48,23 @@ def test_a_cell_over_the_call_cap_is_reported_as_skipped():
                                 max_call_seconds=1.0)
     big = [row for row in rows if row["batch"] == 100_000]
     assert big and all("skipped" in row and "estimated" in row["skipped"] for row in big)
+
+
+def test_the_scaling_stage_measures_pack_startup_and_ddp(tmp_path, monkeypatch):
+    import gtzan_gpu.bench.run as run
+
+    config = BenchConfig(tracks_per_genre=1, track_seconds=2.0, pack_workers=(1,), ddp_ranks=(1, 2),
+                         stages=("scaling",))
+    real = run.bench_ddp
+    monkeypatch.setattr(run, "bench_ddp", lambda device, ranks: real(
+        device, ranks, epochs=1, tracks_per_genre=5, track_seconds=4.0, segment_seconds=2.0, image_size=32))
+    report = run_benchmarks(config, torch.device("cpu"))
+    scaling = report["scaling"]
+    assert scaling["pack"][0]["tracks"] == 10 and scaling["pack"][0]["tracks_per_s"] > 0
+    assert [row["tracks"] for row in scaling["startup"][:2]] == [10, 10] and scaling["startup"][2]["ratio"] > 0
+    assert [row["ranks"] for row in scaling["ddp"]] == [1, 2]
+    assert all(row["segments_per_s"] > 0 for row in scaling["ddp"]), scaling["ddp"]
+    assert scaling["ddp"][0]["efficiency"] == 1.0
+    assert "## Scaling out" in render_markdown(report) and "features" not in report
+    written = write_report(report, tmp_path / "cpu.json")
+    assert "plot" not in written  # no feature rows: nothing to plot
