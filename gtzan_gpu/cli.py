@@ -172,6 +172,33 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from gtzan_gpu.doctor import environment_facts, run_doctor
+    from gtzan_gpu.doctor.checks import results_json
+    from gtzan_gpu.training.device import resolve_device
+
+    device = resolve_device(args.device)
+    facts = environment_facts(device)
+    if not args.json:
+        print("environment")
+        for key, value in facts.items():
+            print(f"  {key:<16} {value}")
+        print("checks")
+    results = []
+    for result in run_doctor(device, args.compile):
+        results.append(result)
+        if not args.json:
+            print(f"  {'PASS' if result.passed else 'FAIL'}  {result.name} ({result.seconds:.1f} s): {result.detail}",
+                  flush=True)
+    failed = [r.name for r in results if not r.passed]
+    if args.json:
+        print(json.dumps({"environment": facts, "checks": results_json(results), "passed": not failed}, indent=2))
+    else:
+        print(f"{len(results) - len(failed)} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed
+                                                                             else ""))
+    return 1 if failed else 0
+
+
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from gtzan_gpu.experiment import load_grid, run_experiment
 
@@ -303,6 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run only these stages: features, seed_pipeline, loading, training, scaling")
     bench.add_argument("--device", choices=DEVICES, default="auto")
     bench.set_defaults(run=_cmd_bench)
+
+    doctor = commands.add_parser("doctor", help="check that this machine runs the project's own paths",
+                                 description="Print the environment, then run each check on the device with a tiny "
+                                             "synthetic batch (feature layers vs CPU, no host sync, fp32 STFT, "
+                                             "training steps of every model, checkpoint round trip, a 2-rank DDP "
+                                             "step, throughput). Exit 1 when a check fails.")
+    doctor.add_argument("--device", choices=DEVICES, default="auto")
+    doctor.add_argument("--compile", action="store_true", help="also torch.compile the models in the training check")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(run=_cmd_doctor)
 
     experiment = commands.add_parser("experiment", help="run the seed study's grid (models x segment lengths)",
                                      description="Run every cell of a grid config (skipping finished ones), then "

@@ -60,8 +60,12 @@ class Distributed:
             logging.getLogger("gtzan_gpu").setLevel(logging.WARNING)
         return cls(rank, world_size, local_rank), target
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Leave the process group after a successful run: a barrier first (tearing gloo down while a peer is
+        still in a collective can hang), then destroy it. After a failure do not call this: the process exits,
+        and torchrun stops the other ranks."""
         if self.active and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
     def on_main(self, work: Callable[[], Result]) -> Result:

@@ -111,20 +111,19 @@ def fit(config: TrainConfig, resume: bool = False, corpus: Corpus | None = None,
     if not config.out:
         raise GtzanError("train needs --out RUN_DIR")
     distributed, device = Distributed.from_environment(config.device)
-    try:
-        if config.sync_bn and device.type != "cuda":
-            raise GtzanError("--sync-bn needs CUDA devices (torch's SyncBatchNorm has no CPU implementation)")
-        if not resume:
-            weights_file(config.model.weights)
-        mode = "resume" if resume else "overwrite" if overwrite else "new"
-        if not distributed.active:
-            with claim_run_dir(config.out, mode) as run_dir:
-                return _fit(config, run_dir, device, resume, corpus, distributed)
-        with contextlib.ExitStack() as stack:  # rank 0 claims the RUN_DIR; the others learn whether it could
-            run_dir = distributed.on_main(lambda: stack.enter_context(claim_run_dir(config.out, mode)))
-            return _fit(config, Path(run_dir), device, resume, corpus, distributed)
-    finally:
-        distributed.close()
+    if config.sync_bn and device.type != "cuda":
+        raise GtzanError("--sync-bn needs CUDA devices (torch's SyncBatchNorm has no CPU implementation)")
+    if not resume:
+        weights_file(config.model.weights)
+    mode = "resume" if resume else "overwrite" if overwrite else "new"
+    if not distributed.active:
+        with claim_run_dir(config.out, mode) as run_dir:
+            return _fit(config, run_dir, device, resume, corpus, distributed)
+    with contextlib.ExitStack() as stack:  # rank 0 claims the RUN_DIR; the others learn whether it could
+        run_dir = distributed.on_main(lambda: stack.enter_context(claim_run_dir(config.out, mode)))
+        summary = _fit(config, Path(run_dir), device, resume, corpus, distributed)
+        distributed.finish()  # still holding the RUN_DIR until every rank is done
+    return summary
 
 
 def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool, corpus: Corpus | None,

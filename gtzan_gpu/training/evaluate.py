@@ -63,23 +63,21 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
         raise GtzanError(f"--split must be test or val, not {split!r}")
     run_dir = Path(run_dir)
     distributed, _ = Distributed.from_environment(device)
-    try:
-        model, checkpoint, config, target = load_trained_model(run_dir, device)
-        config.device = target.type
-        if data is not None:
-            config.data = str(Path(data).resolve())
-        manifest = SplitManifest.from_json(checkpoint["manifest"])
-        if distributed.active and corpus is None:  # decode-validate once, on rank 0
-            corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)
-        run_data = load_run_data(config, manifest, corpus)
-        batches = run_data.batches(split, config, target, rank=distributed.rank, world_size=distributed.world_size)
-        if distributed.minimum(len(batches)) == 0:
-            raise GtzanError(f"the {split} subset of {run_dir} has no segments"
-                             + (" on some rank" if distributed.active else ""))
-        metrics = score(model, batches, len(run_data.genres), config.amp, f"evaluating {split}", distributed,
-                        manifest.subsets[split])
-    finally:
-        distributed.close()
+    model, checkpoint, config, target = load_trained_model(run_dir, device)
+    config.device = target.type
+    if data is not None:
+        config.data = str(Path(data).resolve())
+    manifest = SplitManifest.from_json(checkpoint["manifest"])
+    if distributed.active and corpus is None:  # decode-validate once, on rank 0
+        corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)
+    run_data = load_run_data(config, manifest, corpus)
+    batches = run_data.batches(split, config, target, rank=distributed.rank, world_size=distributed.world_size)
+    if distributed.minimum(len(batches)) == 0:
+        raise GtzanError(f"the {split} subset of {run_dir} has no segments"
+                         + (" on some rank" if distributed.active else ""))
+    metrics = score(model, batches, len(run_data.genres), config.amp, f"evaluating {split}", distributed,
+                    manifest.subsets[split])
+    distributed.finish()
     return {"run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
             "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
             "genres": run_data.genres, "tracks": len(manifest.subsets[split]), "loss": metrics["loss"],
