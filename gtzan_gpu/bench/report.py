@@ -47,6 +47,8 @@ def render_markdown(report: dict) -> str:
                   f"between the front end and the backbone.", ""]
     if report.get("scaling"):
         lines += _scaling_section(report["scaling"])
+    if report.get("roofline"):
+        lines += _roofline_section(report["roofline"])
     if report.get("targets"):
         lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
         for target in report["targets"]:
@@ -98,6 +100,31 @@ def _scaling_section(scaling: dict) -> list[str]:
                          f"{row.get('efficiency', 1.0):.2f} |")
     return lines + ["", "DDP rows: a cnn on 3-s segments of a synthetic corpus, 64-px images, torch.stft; on a CPU "
                     "each rank has one thread, so 2 ranks use twice the cores.", ""]
+
+
+def _roofline_section(roofline: dict) -> list[str]:
+    limits = roofline["limits"]
+    lines = ["## Roofline: this machine's limits and the front ends' distance to them", "",
+             f"Measured here: fp32 matmul (IEEE) {limits['matmul_fp32_gflops']:,.0f} GFLOP/s, memory copy "
+             f"{limits['copy_gb_s']:,.1f} GB/s (read + write), FFT (2048-point rfft, 2.5 N log2 N) "
+             f"{limits['fft_gflops']:,.1f} GFLOP/s.", "",
+             "| front end | segment | GFLOP / segment | MB / segment | bound (segments/s) | binds | measured (best batch) "
+             "| fraction of bound |", "|---|---|---|---|---|---|---|---|"]
+    for row in roofline["frontends"]:
+        measured = f"{row['measured_segments_per_s']:,.0f}" if row["measured_segments_per_s"] else "-"
+        fraction = f"{100 * row['fraction_of_bound']:.0f} %" if row["fraction_of_bound"] else "-"
+        lines.append(f"| {row['frontend']} | {row['seconds']:g} s | {row['flops'] / 1e9:.3f} | {row['bytes'] / 1e6:.2f} "
+                     f"| {row['bound_segments_per_s']:,.0f} | {row['binding']} | {measured} | {fraction} |")
+    lines += ["", "Training-step FLOPs per segment (forward + backward, 128-px images): " + ", ".join(
+        f"{name} {flops / 1e9:.2f} GFLOP" for name, flops in roofline["model_step_flops"].items()) + ".", "",
+        "**GPU model (published dense peaks, not a measurement)**: each STFT backend's ceiling at 5 s and the "
+        "front end's minimum share of a resnet18 bf16 training step, both running at their peak.", "",
+        "| GPU | front end | ceiling (segments/s) | binds | >= 100,000/s possible | min share of resnet18 step |",
+        "|---|---|---|---|---|---|"]
+    for row in roofline["gpu_model"]:
+        lines.append(f"| {row['gpu']} | {row['frontend']} | {row['ceiling_segments_per_s']:,.0f} | {row['binding']} | "
+                     f"{'yes' if row['meets_100k'] else 'no'} | {100 * row['min_share_of_resnet18_bf16_step']:.0f} % |")
+    return lines + [""]
 
 
 def render_plot(report: dict, path: Path) -> bool:

@@ -12,6 +12,7 @@ import torch
 from gtzan_gpu.bench.features import bench_feature_layers, bench_seed_pipeline
 from gtzan_gpu.bench.loading import bench_loading
 from gtzan_gpu.bench.machine import machine_facts
+from gtzan_gpu.bench.roofline import roofline as measure_roofline
 from gtzan_gpu.bench.scaling import bench_ddp, bench_pack, bench_startup
 from gtzan_gpu.bench.training import bench_training
 from gtzan_gpu.data.corpus import scan_corpus
@@ -24,7 +25,7 @@ from gtzan_gpu.progress import progress
 log = logging.getLogger(__name__)
 
 
-STAGES = ("features", "seed_pipeline", "loading", "training", "scaling")
+STAGES = ("features", "seed_pipeline", "loading", "training", "scaling", "roofline")
 
 
 @dataclass
@@ -111,7 +112,11 @@ def run_benchmarks(config: BenchConfig, device: torch.device) -> dict:
                 "startup": bench_startup(Path(folder), Path(folder) / "store", device),
                 "ddp": bench_ddp(device, config.ddp_ranks)}
 
-        chosen = [stage for stage in (features, seed_pipeline, loading, training, scaling)
+        def roofline():
+            log.info("roofline: this machine's limits and each front end's work per segment")
+            report["roofline"] = measure_roofline(device, report.get("features", []), config.lengths)
+
+        chosen = [stage for stage in (features, seed_pipeline, loading, training, scaling, roofline)
                   if stage.__name__ in config.stages]
         for stage in progress(chosen, len(chosen), "benchmark stages", "stage"):
             stage()

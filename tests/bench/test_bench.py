@@ -68,3 +68,20 @@ def test_the_scaling_stage_measures_pack_startup_and_ddp(tmp_path, monkeypatch):
     assert "## Scaling out" in render_markdown(report) and "features" not in report
     written = write_report(report, tmp_path / "cpu.json")
     assert "plot" not in written  # no feature rows: nothing to plot
+
+
+def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
+    from gtzan_gpu.bench.roofline import frontend_work, gpu_model, model_step_flops, roofline
+
+    work = frontend_work(5.0)
+    # nnAudio's conv STFT: 2 x (2 x 1025 kernels x 2048 taps) multiply-adds per frame, 216 frames
+    assert abs(work["spectrogram (nnAudio)"]["flops"] / (2 * 2 * 1025 * 2048 * 216) - 1) < 0.05
+    assert work["spectrogram (torch.stft)"]["flops"] < work["spectrogram (nnAudio)"]["flops"] / 10
+    features = [{"method": "spectrogram (torch.stft)", "seconds": 1.0, "segments_per_s": 50.0}]
+    report = roofline(torch.device("cpu"), features, (1.0,))
+    assert all(v > 0 for v in report["limits"].values())
+    row = next(r for r in report["frontends"] if r["frontend"] == "spectrogram (torch.stft)")
+    assert row["fraction_of_bound"] == 50.0 / row["bound_segments_per_s"]
+    steps = model_step_flops(64)
+    assert steps["fusion"] > steps["resnet18"] > steps["cnn"] > 0
+    assert {r["gpu"] for r in gpu_model(steps)} == {"H100 SXM", "H200 SXM"}

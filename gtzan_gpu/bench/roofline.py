@@ -1,0 +1,146 @@
+"""A roofline for the front ends: this machine's measured limits, the work per segment, how far each measured
+throughput is from its bound, and the same bounds for H100 / H200 from their published peaks (a model,
+labelled as such, never a measurement).
+
+Work per segment: FLOPs from ``torch.utils.flop_counter`` where it counts (convolutions and matrix products:
+nnAudio's conv STFT, the frequency-axis resampling, the models), plus the standard 5 N log2 N per complex FFT
+(2.5 N log2 N for a real FFT of N points) for ``torch.stft``, which the counter does not see. Bytes: a lower
+bound, the waveform read once and the STFT's complex output written and read once.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from gtzan_gpu.bench.timing import synchronize
+from gtzan_gpu.features import SpectrogramImage, WaveformImage
+from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
+
+N_FFT, HOP, BINS = 2048, 512, 1025
+# Published dense peaks (NVIDIA data sheets, SXM parts): a model of the ceiling, not a measurement.
+GPU_PEAKS = {
+    "H100 SXM": {"fp32_tflops": 67.0, "bf16_tflops": 989.0, "memory_tb_s": 3.35},
+    "H200 SXM": {"fp32_tflops": 67.0, "bf16_tflops": 989.0, "memory_tb_s": 4.8},
+}
+
+
+def _timed(work, device: torch.device, seconds: float = 1.0) -> float:
+    """Median seconds per call of ``work`` after a warm-up, within about ``seconds``."""
+    work()
+    synchronize(device)
+    times = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds or len(times) < 3:
+        start = time.perf_counter()
+        work()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def measure_limits(device: torch.device) -> dict:
+    """fp32 matmul GFLOP/s, memory copy GB/s (read + write) and FFT GFLOP/s (rfft of 2048 points, 5 N log2 N
+    per complex FFT, half for real input) on ``device``."""
+    cuda = device.type == "cuda"
+    n = 8192 if cuda else 1024
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    previous = torch.backends.cuda.matmul.fp32_precision
+    torch.backends.cuda.matmul.fp32_precision = "ieee"  # the STFT's precision
+    try:
+        matmul = 2 * n ** 3 / _timed(lambda: a @ b, device) / 1e9
+    finally:
+        torch.backends.cuda.matmul.fp32_precision = previous
+    source = torch.empty(2 ** 28 if cuda else 2 ** 25, dtype=torch.float32, device=device)
+    target = torch.empty_like(source)
+    copy = 2 * source.numel() * 4 / _timed(lambda: target.copy_(source), device) / 1e9
+    frames = torch.randn(65536 if cuda else 4096, N_FFT, device=device)
+    fft = frames.shape[0] * 2.5 * N_FFT * math.log2(N_FFT) / _timed(lambda: torch.fft.rfft(frames), device) / 1e9
+    return {"matmul_fp32_gflops": matmul, "copy_gb_s": copy, "fft_gflops": fft}
+
+
+def _counted_flops(module: torch.nn.Module, x: torch.Tensor, backward: bool = False) -> int:
+    with FlopCounterMode(display=False) as counter:
+        out = module(x)
+        if backward:
+            out.float().sum().backward()
+    return counter.get_total_flops()
+
+
+def frontend_work(seconds: float) -> dict[str, dict]:
+    """FLOPs and bytes per segment of each front end at ``seconds``."""
+    samples = int(round(seconds * 22050))
+    frames = 1 + samples // HOP
+    x = torch.randn(1, samples)
+    fft_flops = frames * 2.5 * N_FFT * math.log2(N_FFT)
+    stft_bytes = 4 * samples + 2 * frames * BINS * 8
+    nnaudio = _counted_flops(SpectrogramImage(), x)
+    torch_backend = _counted_flops(SpectrogramImage(backend="torch"), x) + fft_flops
+    return {"spectrogram (nnAudio)": {"flops": nnaudio, "bytes": stft_bytes, "bound_by": "fp32 matmul (conv STFT)"},
+            "spectrogram (torch.stft)": {"flops": torch_backend, "bytes": stft_bytes, "bound_by": "FFT / memory"},
+            "waveform": {"flops": _counted_flops(WaveformImage(), x), "bytes": 4 * samples + 3 * 128 * 128 * 4,
+                         "bound_by": "memory"}}
+
+
+def model_step_flops(image_size: int = 128) -> dict[str, int]:
+    """Training-step FLOPs (forward + backward) per segment of each registered backbone, from its images."""
+    result = {}
+    for name in MODELS:
+        model = build_classifier(ModelConfig(name, "none"), FeatureConfig(image_size=image_size), 10)
+        images = [torch.randn(1, 3, image_size, image_size) for _ in model.views]
+        with FlopCounterMode(display=False) as counter:
+            F.cross_entropy(model.backbone(*images), torch.zeros(1, dtype=torch.long)).backward()
+        result[name] = counter.get_total_flops()
+    return result
+
+
+def _bound(work: dict, limits: dict, name: str) -> tuple[float, str]:
+    """Segments/s ceiling of a front end on a machine with ``limits`` and which limit binds."""
+    memory = limits["copy_gb_s"] * 1e9 / work["bytes"]
+    if "nnAudio" in name:
+        compute, label = limits["matmul_fp32_gflops"] * 1e9 / work["flops"], "fp32 matmul"
+    elif "torch.stft" in name:
+        compute, label = limits["fft_gflops"] * 1e9 / work["flops"], "FFT"
+    else:
+        compute, label = math.inf, "-"
+    return (compute, label) if compute < memory else (memory, "memory")
+
+
+def roofline(device: torch.device, features: list[dict], lengths: tuple[float, ...]) -> dict:
+    """The measured limits, each front end's work, bound and measured fraction of it, and the GPU model."""
+    limits = measure_limits(device)
+    steps = model_step_flops()
+    rows = []
+    for seconds in lengths:
+        for name, work in frontend_work(seconds).items():
+            ceiling, binding = _bound(work, limits, name)
+            measured = [r["segments_per_s"] for r in features if r["method"] == name and r["seconds"] == seconds
+                        and "skipped" not in r]
+            best = max(measured) if measured else None
+            rows.append({"frontend": name, "seconds": seconds, "flops": work["flops"], "bytes": work["bytes"],
+                         "bound_segments_per_s": ceiling, "binding": binding, "measured_segments_per_s": best,
+                         "fraction_of_bound": best / ceiling if best else None})
+    return {"limits": limits, "frontends": rows, "model_step_flops": steps, "gpu_model": gpu_model(steps)}
+
+
+def gpu_model(step_flops: dict[str, int], seconds: float = 5.0) -> list[dict]:
+    """From published peaks: each STFT backend's ceiling in segments/s at ``seconds``, and the front end's minimum
+    share of a resnet18 bf16 training step (both parts at their peak). A model, not a measurement."""
+    work = frontend_work(seconds)
+    rows = []
+    for gpu, peak in GPU_PEAKS.items():
+        limits = {"matmul_fp32_gflops": peak["fp32_tflops"] * 1e3, "copy_gb_s": peak["memory_tb_s"] * 1e3,
+                  # cuFFT is memory-bound at 2048 points: the FFT ceiling is the memory one
+                  "fft_gflops": math.inf}
+        resnet_step_s = step_flops["resnet18"] / (peak["bf16_tflops"] * 1e12)
+        for name in ("spectrogram (nnAudio)", "spectrogram (torch.stft)"):
+            ceiling, binding = _bound(work[name], limits, name)
+            frontend_s = 1 / ceiling
+            rows.append({"gpu": gpu, "frontend": name, "seconds": seconds, "ceiling_segments_per_s": ceiling,
+                         "binding": binding, "meets_100k": ceiling >= 100_000,
+                         "min_share_of_resnet18_bf16_step": frontend_s / (frontend_s + resnet_step_s)})
+    return rows
