@@ -45,9 +45,9 @@ def _timed(work, device: torch.device, seconds: float = 1.0) -> float:
 
 def measure_limits(device: torch.device) -> dict:
     """fp32 matmul GFLOP/s, memory copy GB/s (read + write) and FFT GFLOP/s (rfft of 2048 points, 5 N log2 N
-    per complex FFT, half for real input) on ``device``."""
+    per complex FFT, half for real input, on a batch sized like a training batch's frames) on ``device``."""
     cuda = device.type == "cuda"
-    n = 8192 if cuda else 1024
+    n = 8192 if cuda else 2048
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     previous = torch.backends.cuda.matmul.fp32_precision
     torch.backends.cuda.matmul.fp32_precision = "ieee"  # the STFT's precision
@@ -58,7 +58,7 @@ def measure_limits(device: torch.device) -> dict:
     source = torch.empty(2 ** 28 if cuda else 2 ** 25, dtype=torch.float32, device=device)
     target = torch.empty_like(source)
     copy = 2 * source.numel() * 4 / _timed(lambda: target.copy_(source), device) / 1e9
-    frames = torch.randn(65536 if cuda else 4096, N_FFT, device=device)
+    frames = torch.randn(65536 if cuda else 1024, N_FFT, device=device)
     fft = frames.shape[0] * 2.5 * N_FFT * math.log2(N_FFT) / _timed(lambda: torch.fft.rfft(frames), device) / 1e9
     return {"matmul_fp32_gflops": matmul, "copy_gb_s": copy, "fft_gflops": fft}
 
@@ -72,18 +72,19 @@ def _counted_flops(module: torch.nn.Module, x: torch.Tensor, backward: bool = Fa
 
 
 def frontend_work(seconds: float) -> dict[str, dict]:
-    """FLOPs and bytes per segment of each front end at ``seconds``."""
+    """FLOPs (matrix/convolution FLOPs and FFT FLOPs apart: they run at different rates) and bytes per segment
+    of each front end at ``seconds``."""
     samples = int(round(seconds * 22050))
     frames = 1 + samples // HOP
     x = torch.randn(1, samples)
     fft_flops = frames * 2.5 * N_FFT * math.log2(N_FFT)
     stft_bytes = 4 * samples + 2 * frames * BINS * 8
-    nnaudio = _counted_flops(SpectrogramImage(), x)
-    torch_backend = _counted_flops(SpectrogramImage(backend="torch"), x) + fft_flops
-    return {"spectrogram (nnAudio)": {"flops": nnaudio, "bytes": stft_bytes, "bound_by": "fp32 matmul (conv STFT)"},
-            "spectrogram (torch.stft)": {"flops": torch_backend, "bytes": stft_bytes, "bound_by": "FFT / memory"},
-            "waveform": {"flops": _counted_flops(WaveformImage(), x), "bytes": 4 * samples + 3 * 128 * 128 * 4,
-                         "bound_by": "memory"}}
+    return {"spectrogram (nnAudio)": {"flops": _counted_flops(SpectrogramImage(), x), "fft_flops": 0.0,
+                                      "bytes": stft_bytes},
+            "spectrogram (torch.stft)": {"flops": _counted_flops(SpectrogramImage(backend="torch"), x),
+                                         "fft_flops": fft_flops, "bytes": stft_bytes},
+            "waveform": {"flops": _counted_flops(WaveformImage(), x), "fft_flops": 0.0,
+                         "bytes": 4 * samples + 3 * 128 * 128 * 4}}
 
 
 def model_step_flops(image_size: int = 128) -> dict[str, int]:
@@ -98,16 +99,15 @@ def model_step_flops(image_size: int = 128) -> dict[str, int]:
     return result
 
 
-def _bound(work: dict, limits: dict, name: str) -> tuple[float, str]:
-    """Segments/s ceiling of a front end on a machine with ``limits`` and which limit binds."""
-    memory = limits["copy_gb_s"] * 1e9 / work["bytes"]
-    if "nnAudio" in name:
-        compute, label = limits["matmul_fp32_gflops"] * 1e9 / work["flops"], "fp32 matmul"
-    elif "torch.stft" in name:
-        compute, label = limits["fft_gflops"] * 1e9 / work["flops"], "FFT"
-    else:
-        compute, label = math.inf, "-"
-    return (compute, label) if compute < memory else (memory, "memory")
+def _bound(work: dict, limits: dict) -> tuple[float, str]:
+    """Segments/s ceiling of a front end on a machine with ``limits`` and which limit binds: its compute time
+    (matrix FLOPs at the matmul rate plus FFT FLOPs at the FFT rate) or its memory time, whichever is longer."""
+    matmul_s = work["flops"] / (limits["matmul_fp32_gflops"] * 1e9)
+    fft_s = work["fft_flops"] / (limits["fft_gflops"] * 1e9)
+    memory_s = work["bytes"] / (limits["copy_gb_s"] * 1e9)
+    if memory_s >= matmul_s + fft_s:
+        return 1 / memory_s, "memory"
+    return 1 / (matmul_s + fft_s), "FFT" if fft_s > matmul_s else "fp32 matmul"
 
 
 def roofline(device: torch.device, features: list[dict], lengths: tuple[float, ...]) -> dict:
@@ -117,11 +117,12 @@ def roofline(device: torch.device, features: list[dict], lengths: tuple[float, .
     rows = []
     for seconds in lengths:
         for name, work in frontend_work(seconds).items():
-            ceiling, binding = _bound(work, limits, name)
+            ceiling, binding = _bound(work, limits)
             measured = [r["segments_per_s"] for r in features if r["method"] == name and r["seconds"] == seconds
                         and "skipped" not in r]
             best = max(measured) if measured else None
-            rows.append({"frontend": name, "seconds": seconds, "flops": work["flops"], "bytes": work["bytes"],
+            rows.append({"frontend": name, "seconds": seconds, "flops": work["flops"] + work["fft_flops"],
+                         "bytes": work["bytes"],
                          "bound_segments_per_s": ceiling, "binding": binding, "measured_segments_per_s": best,
                          "fraction_of_bound": best / ceiling if best else None})
     return {"limits": limits, "frontends": rows, "model_step_flops": steps, "gpu_model": gpu_model(steps)}
@@ -134,11 +135,11 @@ def gpu_model(step_flops: dict[str, int], seconds: float = 5.0) -> list[dict]:
     rows = []
     for gpu, peak in GPU_PEAKS.items():
         limits = {"matmul_fp32_gflops": peak["fp32_tflops"] * 1e3, "copy_gb_s": peak["memory_tb_s"] * 1e3,
-                  # cuFFT is memory-bound at 2048 points: the FFT ceiling is the memory one
+                  # a 2048-point cuFFT is memory-bound: its FLOPs add no time beyond the memory term
                   "fft_gflops": math.inf}
         resnet_step_s = step_flops["resnet18"] / (peak["bf16_tflops"] * 1e12)
         for name in ("spectrogram (nnAudio)", "spectrogram (torch.stft)"):
-            ceiling, binding = _bound(work[name], limits, name)
+            ceiling, binding = _bound(work[name], limits)
             frontend_s = 1 / ceiling
             rows.append({"gpu": gpu, "frontend": name, "seconds": seconds, "ceiling_segments_per_s": ceiling,
                          "binding": binding, "meets_100k": ceiling >= 100_000,
