@@ -156,3 +156,17 @@ def test_train_and_evaluate_from_a_store_with_the_store_loader(tiny_corpus, pack
         evaluate_run(tmp_path / "folder", "test", "cpu")["segment"]
     with pytest.raises(GtzanError, match="--loader store reads a STORE"):
         fit(small_train_config(tiny_corpus, tmp_path / "bad", epochs=1, loader="store"))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_the_store_loader_on_cuda_gives_device_corpus_batches(packed):
+    corpus = scan_corpus(packed)
+    tracks = track_sources(corpus, [t.track_id for t in corpus.tracks], 22050)
+    spec = SegmentSpec(2.0)
+    device = torch.device("cuda")
+    for a, b in zip(DeviceCorpus(tracks, spec, device).batches(16, True, torch.Generator().manual_seed(1)),
+                    StoreLoader(tracks, spec, device).batches(16, True, torch.Generator().manual_seed(1)), strict=True):
+        assert b[0].device.type == "cuda"
+        for x, y in zip(a, b):
+            assert torch.equal(x, y)

@@ -1,6 +1,7 @@
 """The doctor runs every check on this CPU, reports PASS/FAIL with reasons, and exits 1 on a failure."""
 import json
 
+import pytest
 import torch
 
 from gtzan_gpu.cli import main
@@ -38,3 +39,9 @@ def test_doctor_on_cuda_without_cuda_is_one_line(capsys):
         return
     assert main(["doctor", "--device", "cuda"]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_the_doctor_passes_on_cuda(capsys):
+    assert main(["doctor", "--device", "cuda", "--json"]) == 0, capsys.readouterr().out
