@@ -141,6 +141,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if any("error" in r for r in results) else 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from gtzan_gpu.training.compare import compare_runs, format_comparison
+
+    result = compare_runs(args.run_a, args.run_b, args.split)
+    print(json.dumps(result, indent=2) if args.json else format_comparison(result))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from gtzan_gpu.demo import DemoConfig, run_demo
 
@@ -313,6 +321,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", choices=DEVICES, default="auto")
     predict.add_argument("--json", action="store_true")
     predict.set_defaults(run=_cmd_predict)
+
+    compare = commands.add_parser("compare", help="paired test of two evaluated runs on the same tracks",
+                                  description="Accuracies side by side and an exact McNemar test at track level "
+                                              "(and segment level when both runs use the same segments), from "
+                                              "each RUN_DIR's eval_<split>.json; refuses runs on different tracks.")
+    compare.add_argument("run_a")
+    compare.add_argument("run_b")
+    compare.add_argument("--split", choices=EVAL_SPLITS, default="test")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(run=_cmd_compare)
 
     demo = commands.add_parser("demo", help="synthesise a corpus, train the CNN, evaluate and predict",
                                description="The main job on the built-in synthetic corpus (a few minutes on CPU).")

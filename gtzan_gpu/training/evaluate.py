@@ -82,7 +82,8 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
             "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
             "genres": run_data.genres, "tracks": len(manifest.subsets[split]), "loss": metrics["loss"],
             "segment": metrics["segment"], "track": metrics["track"], "device": str(target),
-            "config": config.to_dict(), "best_val_accuracy": checkpoint["best"]["val_accuracy"]}
+            "config": config.to_dict(), "best_val_accuracy": checkpoint["best"]["val_accuracy"],
+            "predictions": metrics["predictions"]}
 
 
 def write_evaluation(report: dict) -> None:

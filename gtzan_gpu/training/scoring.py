@@ -43,8 +43,23 @@ def score(model: GenreClassifier, batches: SegmentBatches, num_classes: int, amp
         logits = torch.cat([s[0] for s in shards])
         labels = torch.cat([s[1] for s in shards])
         tracks = torch.tensor([position[name] for s in shards for name in s[2]], dtype=torch.long)
-        metrics = evaluate_predictions(logits, labels, tracks, num_classes, len(track_ids))
     else:
-        metrics = evaluate_predictions(logits, labels, tracks, num_classes, len(batches.track_ids))
+        track_ids = batches.track_ids
+    metrics = evaluate_predictions(logits, labels, tracks, num_classes, len(track_ids))
     metrics["loss"] = float(F.cross_entropy(logits, labels))
+    metrics["predictions"] = per_track_predictions(logits, labels, tracks, track_ids)
     return metrics
+
+
+def per_track_predictions(logits: torch.Tensor, labels: torch.Tensor, tracks: torch.Tensor,
+                          track_ids: list[str]) -> dict[str, dict]:
+    """track id -> {"label", "track" (argmax of the mean segment logits), "segments" (each segment's argmax, in
+    time order)}: what paired tests compare, the same however the segments were ordered or split across ranks."""
+    logits, labels, tracks = logits.float().cpu(), labels.cpu(), tracks.cpu()
+    predictions = {}
+    for position in torch.unique(tracks).tolist():
+        mask = tracks == position
+        predictions[track_ids[position]] = {"label": int(labels[mask][0]),
+                                            "track": int(logits[mask].mean(dim=0).argmax()),
+                                            "segments": logits[mask].argmax(dim=1).tolist()}
+    return dict(sorted(predictions.items()))
