@@ -212,8 +212,9 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
     if args.data is None and not args.quick:
         raise GtzanError("experiment needs --data DATA (or --quick, which makes a synthetic corpus)")
-    grid = load_grid(args.config, quick=args.quick)
-    out = args.out or f"experiments/results/{grid.name}"
+    grid = load_grid(args.config, quick=args.quick, folds=args.folds, repeats=args.repeats)
+    suffix = (f"-{args.folds}fold" if args.folds else "") + (f"-x{args.repeats}" if args.repeats else "")
+    out = args.out or f"experiments/results/{grid.name}{suffix}"
     only = [item for part in (args.only or []) for item in part.split(",") if item]
     result = run_experiment(grid, out, args.data, only, args.device)
     print(Path(out, "results.md").read_text())
@@ -368,7 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the whole grid on a small synthetic corpus, on CPU in a few minutes")
     experiment.add_argument("--only", action="append", metavar="MODEL:SECONDS",
                             help="run only these cells, e.g. resnet18:5 (repeatable or comma-separated)")
-    experiment.add_argument("--out", help="output folder (default experiments/results/<grid name>)")
+    experiment.add_argument("--folds", type=int, metavar="K",
+                            help="stratified track-level K-fold instead of the grid's schemes (each track in test "
+                                 "once; validation carved from the training folds; not with fault-filtered)")
+    experiment.add_argument("--repeats", type=int, metavar="R", help="repeat every split with R seeds "
+                                                                    "(split_seed, split_seed + 1, ...)")
+    experiment.add_argument("--out", help="output folder (default experiments/results/<grid name>[-Kfold][-xR])")
     experiment.add_argument("--config", default=DEFAULT_GRID,
                             help=f"a grid TOML file or a built-in grid ({', '.join(builtin_grids())}; "
                                  f"default {DEFAULT_GRID})")

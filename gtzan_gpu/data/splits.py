@@ -37,6 +37,7 @@ class SplitManifest:
     genres: list[str]
     subsets: dict[str, list[str]]
     not_used: list[str] = field(default_factory=list)  # listed by the scheme but excluded or missing
+    fold: tuple[int, int] | None = None  # (fold, folds) of a k-fold split: test is fold `fold` of `folds`
 
     def __post_init__(self):
         # canonical in memory as on disk: a manifest made now and one read back index tracks identically
@@ -55,6 +56,8 @@ class SplitManifest:
             "subsets": self.subsets,
             "not_used": self.not_used,
         }
+        if self.fold is not None:  # only k-fold manifests carry it: the others stay byte-identical
+            document["fold"] = {"fold": self.fold[0], "folds": self.fold[1]}
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
     @property
@@ -84,6 +87,7 @@ class SplitManifest:
             genres=document["genres"],
             subsets={name: list(document["subsets"][name]) for name in SUBSETS},
             not_used=list(document.get("not_used", [])),
+            fold=(document["fold"]["fold"], document["fold"]["folds"]) if "fold" in document else None,
         )
 
     @classmethod
@@ -152,6 +156,31 @@ def fault_filtered_split(corpus: Corpus) -> SplitManifest:
     if not any(subsets.values()):
         raise GtzanError(f"no track of the fault-filtered lists is in {corpus.root} (it needs GTZAN's file names)")
     return SplitManifest("fault-filtered", None, None, None, list(corpus.genres), subsets, not_used)
+
+
+def kfold_split(corpus: Corpus, folds: int, fold: int, seed: int = 42, val_fraction: float = 0.2) -> SplitManifest:
+    """Stratified track-level K-fold: per genre, the sorted ids shuffled by (seed, genre) are cut into ``folds``
+    parts (sizes within one, by largest remainder); part ``fold`` is the test subset, and ``val_fraction`` of the
+    rest (largest remainder, per genre) is carved out as validation. Over the K folds every track is in test
+    exactly once."""
+    if not 2 <= folds <= 100:
+        raise GtzanError(f"--folds must be in [2, 100], got {folds}")
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold {fold} is not in [0, {folds})")
+    subsets: dict[str, list[str]] = {name: [] for name in SUBSETS}
+    for genre in corpus.genres:
+        ids = sorted(t.track_id for t in corpus.tracks if t.genre == genre)
+        order = np.random.default_rng(_genre_seed(seed, genre)).permutation(len(ids))
+        shuffled = [ids[i] for i in order]
+        sizes = largest_remainder_counts(len(ids), [1 / folds] * folds)
+        start = sum(sizes[:fold])
+        test = shuffled[start:start + sizes[fold]]
+        rest = shuffled[:start] + shuffled[start + sizes[fold]:]
+        n_val, _ = largest_remainder_counts(len(rest), [val_fraction, 1 - val_fraction])
+        subsets["test"] += test
+        subsets["val"] += rest[:n_val]
+        subsets["train"] += rest[n_val:]
+    return SplitManifest("kfold", seed, 1 / folds, val_fraction, list(corpus.genres), subsets, fold=(fold, folds))
 
 
 def make_split(corpus: Corpus, scheme: str = "random", seed: int = 42) -> SplitManifest:

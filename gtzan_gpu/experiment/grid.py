@@ -33,17 +33,28 @@ def builtin_grids() -> list[str]:
 
 @dataclass(frozen=True)
 class Cell:
+    """One training run of the grid. ``repeat`` and ``fold`` are set for repeated / k-fold evaluation."""
+
     scheme: str
     model: str
     seconds: float
+    repeat: int | None = None
+    fold: int | None = None
+
+    @property
+    def split_name(self) -> str:
+        """The manifest this cell trains on: one per (scheme, repeat, fold)."""
+        return self.scheme + ("" if self.repeat is None else f"-r{self.repeat}") + \
+            ("" if self.fold is None else f"-f{self.fold}")
 
     @property
     def key(self) -> str:
-        return f"{self.scheme}/{self.model}-{self.seconds:g}s"
+        suffix = "" if self.repeat is None and self.fold is None else "/" + self.split_name.split("-", 1)[1]
+        return f"{self.scheme}/{self.model}-{self.seconds:g}s{suffix}"
 
     @property
     def slug(self) -> str:
-        return f"{self.scheme}__{self.model}-{self.seconds:g}s"
+        return f"{self.split_name}__{self.model}-{self.seconds:g}s"
 
 
 @dataclass
@@ -56,10 +67,19 @@ class Grid:
     train: dict = field(default_factory=dict)
     tracks_per_genre: int = 5     # --quick synthetic corpus
     track_seconds: float = 10.0
+    folds: int | None = None      # stratified track-level k-fold (replaces the schemes)
+    repeats: int | None = None    # split seeds split_seed, split_seed + 1, ...
 
     def cells(self, only: list[str] | None = None) -> list[Cell]:
-        """Every (scheme, model, length); ``only`` keeps cells named 'model:seconds' (e.g. 'resnet18:5')."""
-        cells = [Cell(s, m, float(t)) for s in self.schemes for m in self.models for t in self.segment_seconds]
+        """Every (scheme, model, length), times repeats and folds when asked; ``only`` keeps cells named
+        'model:seconds' (e.g. 'resnet18:5')."""
+        repeats = list(range(self.repeats)) if self.repeats else [None]
+        if self.folds:
+            cells = [Cell("kfold", m, float(t), r if self.repeats else None, f) for r in repeats
+                     for f in range(self.folds) for m in self.models for t in self.segment_seconds]
+        else:
+            cells = [Cell(s, m, float(t), r) for s in self.schemes for r in repeats for m in self.models
+                     for t in self.segment_seconds]
         if not only:
             return cells
         wanted = set()
@@ -84,8 +104,10 @@ class Grid:
             settings.pop("weights", None)
         if device is not None and "device" not in self.train:
             settings["device"] = device
-        settings.update(model=cell.model, segment_seconds=cell.seconds, scheme=cell.scheme,
-                        split_seed=self.split_seed, data=data, out=run_dir, manifest=manifest)
+        # a k-fold cell trains on its fold's manifest; the config's scheme is only the fallback, never used
+        settings.update(model=cell.model, segment_seconds=cell.seconds,
+                        scheme="random" if cell.scheme == "kfold" else cell.scheme,
+                        split_seed=self.split_seed + (cell.repeat or 0), data=data, out=run_dir, manifest=manifest)
         return TrainConfig(**nest(TrainConfig, settings))
 
     def check(self, source: str) -> None:
@@ -98,6 +120,14 @@ class Grid:
             raise GtzanError(f"{source}: unknown scheme(s) {bad} (choose from {', '.join(SCHEMES)})")
         if not self.models or not self.segment_seconds or not self.schemes:
             raise GtzanError(f"{source}: the grid has no cell (models, segment_seconds and schemes must be non-empty)")
+        if self.folds is not None:
+            if not 2 <= self.folds <= 100:
+                raise GtzanError(f"--folds must be in [2, 100], got {self.folds}")
+            if "fault-filtered" in self.schemes:
+                raise GtzanError(f"{source}: --folds replaces the split; the fault-filtered scheme is a fixed list "
+                                 f"and cannot be folded (use schemes = [\"random\"])")
+        if self.repeats is not None and not 1 <= self.repeats <= 100:
+            raise GtzanError(f"--repeats must be in [1, 100], got {self.repeats}")
         for cell in self.cells():
             try:
                 self.cell_config(cell, None, None, None)
@@ -124,8 +154,10 @@ def _unknown(section: dict, allowed: set, source: str, where: str) -> None:
                          f"(allowed: {', '.join(sorted(allowed))})")
 
 
-def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False) -> Grid:
-    """A grid from a built-in name or a TOML file; with ``quick`` its ``[quick]`` section applied."""
+def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False, folds: int | None = None,
+              repeats: int | None = None) -> Grid:
+    """A grid from a built-in name or a TOML file; with ``quick`` its ``[quick]`` section applied; ``folds`` and
+    ``repeats`` as ``experiment --folds/--repeats`` set them."""
     text, source = _read_grid_text(config)
     try:
         document = tomllib.loads(text)
@@ -149,5 +181,6 @@ def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False) -> Grid:
             grid.train.update(quick_section)
     except (TypeError, ValueError) as error:
         raise GtzanError(f"{source}: a value has the wrong type ({error})") from None
+    grid.folds, grid.repeats = folds, repeats
     grid.check(source)
     return grid

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_text
 from gtzan_gpu.data.corpus import find_genre_root, scan_corpus
-from gtzan_gpu.data.splits import make_split
+from gtzan_gpu.data.splits import kfold_split, make_split
 from gtzan_gpu.data.store import is_store
 from gtzan_gpu.data.synth import ensure_synthetic_corpus
 from gtzan_gpu.experiment.grid import Cell, Grid
@@ -45,18 +45,22 @@ def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, devi
             find_genre_root(data)  # a missing corpus fails now, not after the first cell's setup
     corpus = None
     manifests = {}
-    for scheme in grid.schemes:
-        manifests[scheme] = out / "manifests" / f"{scheme}.json"
-        if not manifests[scheme].is_file():  # fixed once per scheme: every cell trains on the same tracks
+    for cell in cells:  # fixed once per (scheme, repeat, fold): every model and length trains on the same tracks
+        path = manifests[cell.split_name] = out / "manifests" / f"{cell.split_name}.json"
+        if not path.is_file():
             corpus = corpus or scan_corpus(data)
-            make_split(corpus, scheme, grid.split_seed).save(manifests[scheme])
+            seed = grid.split_seed + (cell.repeat or 0)
+            manifest = kfold_split(corpus, grid.folds, cell.fold, seed) if cell.fold is not None else \
+                make_split(corpus, cell.scheme, seed)
+            manifest.check_usable(f"split {cell.split_name}")
+            manifest.save(path)
     for cell in progress(cells, len(cells), "experiment cells", "cell"):
         result_path = out / "cells" / f"{cell.slug}.json"
         if result_path.is_file():
             log.info("%s: finished, skipping", cell.key)
             continue
-        run_dir = out / "runs" / cell.scheme / f"{cell.model}-{cell.seconds:g}s"
-        config = grid.cell_config(cell, data, str(manifests[cell.scheme]), str(run_dir), device)
+        run_dir = out / "runs" / cell.split_name / f"{cell.model}-{cell.seconds:g}s"
+        config = grid.cell_config(cell, data, str(manifests[cell.split_name]), str(run_dir), device)
         resume = (run_dir / LAST).is_file()
         log.info("%s: %s", cell.key, "resuming" if resume else "training")
         started = time.perf_counter()
@@ -65,6 +69,7 @@ def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, devi
         summary = fit(config, resume=resume, corpus=corpus, overwrite=not resume)
         report = evaluate_run(run_dir, "test", config.device, corpus)
         result = {"cell": cell.key, "scheme": cell.scheme, "model": cell.model, "seconds": cell.seconds,
+                  "repeat": cell.repeat, "fold": cell.fold,
                   "test_accuracy": report["segment"]["accuracy"], "test_track_accuracy": report["track"]["accuracy"],
                   "test_macro_f1": report["segment"]["macro_f1"], "test_track_macro_f1": report["track"]["macro_f1"],
                   "val_accuracy": summary["best"]["val_accuracy"], "best_epoch": summary["best"]["epoch"],

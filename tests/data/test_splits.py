@@ -95,3 +95,25 @@ def test_a_bad_manifest_file_is_a_clear_error(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(GtzanError, match=message):
         SplitManifest.load(path)
+
+
+def test_kfold_puts_every_track_in_test_exactly_once_stratified(tiny_corpus):
+    from collections import Counter
+
+    from gtzan_gpu.data.corpus import scan_corpus
+    from gtzan_gpu.data.splits import SplitManifest, kfold_split
+
+    corpus = scan_corpus(tiny_corpus)
+    genre_of = {t.track_id: t.genre for t in corpus.tracks}
+    manifests = [kfold_split(corpus, 5, fold, seed=3) for fold in range(5)]
+    tests = [track for m in manifests for track in m.subsets["test"]]
+    assert sorted(tests) == sorted(genre_of)  # each track in test exactly once
+    for manifest in manifests:
+        subsets = [set(manifest.subsets[name]) for name in ("train", "val", "test")]
+        assert not (subsets[0] & subsets[1] or subsets[0] & subsets[2] or subsets[1] & subsets[2])
+        assert set.union(*subsets) == set(genre_of)
+        assert set(Counter(genre_of[t] for t in manifest.subsets["test"]).values()) == {1}  # 5 per genre / 5
+        assert SplitManifest.from_json(manifest.to_json()).to_json() == manifest.to_json()
+        assert manifest.fold == (manifests.index(manifest), 5)
+    assert kfold_split(corpus, 5, 0, seed=3).to_json() == manifests[0].to_json()
+    assert kfold_split(corpus, 5, 0, seed=4).to_json() != manifests[0].to_json()

@@ -84,3 +84,29 @@ def test_a_grid_scans_its_corpus_once(tiny_corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(run_data, "scan_corpus", lambda data: calls.append(("engine", data)) or real_scan(data))
     run_experiment(tiny_grid(), tmp_path / "exp", str(tiny_corpus))
     assert len(calls) == 1  # manifests, both cells' training and evaluation share one scan
+
+
+def test_kfold_runs_every_fold_and_reports_mean_and_interval(tiny_corpus, tmp_path):
+    from gtzan_gpu.data.splits import SplitManifest
+
+    grid = tiny_grid()
+    grid.segment_seconds, grid.folds, grid.repeats = [2.0], 3, None
+    result = run_experiment(grid, tmp_path / "exp", str(tiny_corpus))
+    assert [c["cell"] for c in result["cells"]] == ["kfold/cnn-2s/f0", "kfold/cnn-2s/f1", "kfold/cnn-2s/f2"]
+    tests = [t for f in range(3) for t in SplitManifest.load(tmp_path / "exp" / "manifests" / f"kfold-f{f}.json")
+             .subsets["test"]]
+    assert len(tests) == len(set(tests)) == 50  # every track in test exactly once
+    summary = json.loads((tmp_path / "exp" / "results.json").read_text())["over_folds_and_repeats"]
+    accuracies = [c["test_accuracy"] for c in result["cells"]]
+    assert summary[0]["n"] == 3 and summary[0]["segment"]["mean"] == pytest.approx(sum(accuracies) / 3)
+    assert summary[0]["segment"]["ci95"] >= 0
+    assert "## Over folds x repeats" in (tmp_path / "exp" / "results.md").read_text()
+
+
+def test_folds_are_refused_with_the_fault_filtered_scheme_and_checked():
+    with pytest.raises(GtzanError, match="fault-filtered scheme is a fixed list"):
+        load_grid("seed-grid", folds=5)
+    with pytest.raises(GtzanError, match="--folds must be in"):
+        load_grid("seed-grid", quick=True, folds=1)
+    quick = load_grid("seed-grid", quick=True, folds=5, repeats=2)
+    assert len(quick.cells()) == 5 * 2 * 9 and quick.cells()[0].key == "kfold/cnn-3s/r0-f0"
