@@ -10,14 +10,24 @@ from gtzan_gpu.features.stft import STFT_BACKENDS
 from gtzan_gpu.features.waveform import ENVELOPES
 from gtzan_gpu.options import check_options, option
 
+FRONTENDS = ("image", "logmel", "cqt")  # the seed's RGB image; 1-channel log-mel; 1-channel CQT
 MIN_IMAGE_SIZE = 16      # the small CNN pools twice and a ResNet halves five times; below this nothing is left
 MAX_IMAGE_SIZE = 1024
 
 
 @dataclass
 class FeatureConfig:
-    """Options of SpectrogramImage / WaveformImage (see their docstrings); validated on construction."""
+    """Options of the front ends (SpectrogramImage / WaveformImage, LogMelSpectrogram, ConstantQ); validated on
+    construction."""
 
+    @property
+    def channels(self) -> int:
+        """Channels of the spectrogram view: 3 (RGB image) or 1 (log-mel, CQT)."""
+        return 3 if self.frontend == "image" else 1
+
+    frontend: str = option("image", help="what the model looks at: image (the seed's RGB spectrogram image), "
+                                         "logmel (1-channel log-mel, 128 Slaney mels, dB) or cqt (1-channel "
+                                         "nnAudio CQT, 84 bins from C1, dB)", choices=FRONTENDS)
     image_size: int = option(128, help="height and width of every view's image", minimum=MIN_IMAGE_SIZE,
                              maximum=MAX_IMAGE_SIZE)
     frequency_scale: str = option("log", help="spectrogram frequency axis (seed: log, as specshow)",
@@ -32,5 +42,7 @@ class FeatureConfig:
 
     def __post_init__(self):
         check_options(self)
+        if self.frontend == "cqt" and self.trainable_stft:
+            raise GtzanError("--trainable-stft applies to the STFT front ends (image, logmel), not cqt")
         if self.trainable_stft and self.stft_backend != "nnaudio":
             raise GtzanError("--trainable-stft needs --stft-backend nnaudio (torch.stft has no kernels to learn)")

@@ -5,7 +5,9 @@ import torch
 from torch import nn
 
 from gtzan_gpu.features import SpectrogramImage, WaveformImage
+from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.features.time_frequency import ConstantQ, LogMelSpectrogram
 from gtzan_gpu.models.registry import ModelConfig, get_model_spec
 
 
@@ -33,8 +35,14 @@ class GenreClassifier(nn.Module):
         return self.backbone(*self.images(waveform))
 
 
-def spectrogram_view(features: FeatureConfig, sample_rate: int) -> SpectrogramImage:
-    """``(B, T) -> (B, 3, S, S)``, S = ``features.image_size``."""
+def spectrogram_view(features: FeatureConfig, sample_rate: int) -> nn.Module:
+    """``(B, T) -> (B, C, S, S)``, S = ``features.image_size``: the seed's RGB image (C = 3) or, with
+    ``features.frontend``, a 1-channel log-mel or CQT map."""
+    if features.frontend == "logmel":
+        return LogMelSpectrogram(sample_rate, size=features.image_size, backend=features.stft_backend,
+                                 trainable=features.trainable_stft)
+    if features.frontend == "cqt":
+        return ConstantQ(sample_rate, size=features.image_size)
     return SpectrogramImage(sample_rate=sample_rate, height=features.image_size, width=features.image_size,
                             frequency_scale=features.frequency_scale, colormap=features.colormap,
                             normalize=features.normalize, backend=features.stft_backend,
@@ -55,5 +63,8 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
     """The registered model ``model.name`` behind the views it needs, its trunks initialised from
     ``model.weights``."""
     spec = get_model_spec(model.name)
+    if features.frontend != "image" and "waveform" in spec.views:
+        raise GtzanError(f"--frontend {features.frontend}: the {model.name} model fuses the RGB spectrogram and "
+                         f"waveform images; use --frontend image")
     views = [VIEW_BUILDERS[view](features, sample_rate) for view in spec.views]
     return GenreClassifier(views, spec.backbone(num_classes, features, model.weights), channels_last)

@@ -47,9 +47,10 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("cnn", "the seed's 2-block CNN on the spectrogram image", ("spectrogram",),
-              lambda classes, features, weights: SmallCNN(classes, features.image_size), lr=1e-3, batch_size=60),
+              lambda classes, features, weights: SmallCNN(classes, features.image_size, features.channels), lr=1e-3,
+              batch_size=60),
     ModelSpec("resnet18", "torchvision ResNet18 with the seed's 512-256-N head, on the spectrogram image",
-              ("spectrogram",), lambda classes, features, weights: ResNet18Classifier(classes, weights),
+              ("spectrogram",), lambda classes, features, weights: ResNet18Classifier(classes, weights, features.channels),
               lr=1e-3, batch_size=60, default_weights=PRETRAINED_WEIGHTS, pretrainable=True),
     ModelSpec("fusion", "two ResNet18 trunks on the spectrogram and waveform images, late fusion",
               ("spectrogram", "waveform"), lambda classes, features, weights: LateFusion(classes, weights),

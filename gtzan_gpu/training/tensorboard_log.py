@@ -8,7 +8,8 @@ from torch.utils.tensorboard import SummaryWriter
 from gtzan_gpu.features import to_displayable
 from gtzan_gpu.training.confusion_image import confusion_image
 
-VIEW_NAMES = {"SpectrogramImage": "spectrogram", "WaveformImage": "waveform"}
+VIEW_NAMES = {"SpectrogramImage": "spectrogram", "WaveformImage": "waveform", "LogMelSpectrogram": "logmel",
+              "ConstantQ": "cqt"}
 
 
 class RunLogger:
@@ -27,7 +28,7 @@ class RunLogger:
         with torch.no_grad():
             for view, image in zip(model.views, model.images(waveforms)):
                 name = VIEW_NAMES.get(type(view).__name__, type(view).__name__)
-                self.writer.add_images(f"features/{name}", to_displayable(image, getattr(view, "normalize", True)),
+                self.writer.add_images(f"features/{name}", to_displayable(image, getattr(view, "normalize", False)),
                                        step)
 
     def confusion(self, tag: str, confusion: list[list[int]], step: int, title: str) -> None:
