@@ -90,9 +90,11 @@ def frontend_work(seconds: float) -> dict[str, dict]:
 def model_step_flops(image_size: int = 128) -> dict[str, int]:
     """Training-step FLOPs (forward + backward) per segment of each registered backbone, from its images."""
     result = {}
-    for name in MODELS:
-        model = build_classifier(ModelConfig(name, "none"), FeatureConfig(image_size=image_size), 10)
-        images = [torch.randn(1, 3, image_size, image_size) for _ in model.views]
+    for name, spec in MODELS.items():
+        model = build_classifier(ModelConfig(name, "none"),
+                                 FeatureConfig(frontend=spec.frontends[0], image_size=image_size), 10)
+        images = [torch.randn(1, spec.frontends[0] == "image" and 3 or 1, image_size, image_size)
+                  for _ in model.views]
         with FlopCounterMode(display=False) as counter:
             F.cross_entropy(model.backbone(*images), torch.zeros(1, dtype=torch.long)).backward()
         result[name] = counter.get_total_flops()

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from gtzan_gpu.bench.timing import PeakMemory, synchronize
 from gtzan_gpu.features.config import FeatureConfig
-from gtzan_gpu.models.registry import ModelConfig
+from gtzan_gpu.models.registry import MODELS, ModelConfig
 from gtzan_gpu.data.device_corpus import DeviceCorpus
 from gtzan_gpu.data.segments import SegmentSpec, TrackSource
 from gtzan_gpu.models import build_classifier
@@ -30,7 +30,7 @@ def bench_training(tracks: list[TrackSource], device: torch.device, lengths: tup
         generator = torch.Generator().manual_seed(0)
         for name, batch in batch_sizes.items():
             torch.manual_seed(0)
-            model = build_classifier(ModelConfig(name, "none"), FeatureConfig(), 10, channels_last=channels_last).to(device)
+            model = build_classifier(ModelConfig(name, "none"), FeatureConfig(frontend=MODELS[name].frontends[0]), 10, channels_last=channels_last).to(device)
             if channels_last:
                 model = model.to(memory_format=torch.channels_last)
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)

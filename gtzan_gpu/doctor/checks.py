@@ -122,7 +122,8 @@ def check_training_steps(device: torch.device, compile_model: bool = False) -> s
         corpus = DeviceCorpus(_tracks(Path(folder)), SegmentSpec(1.0), device)
         for name in MODELS:
             torch.manual_seed(0)
-            model = build_classifier(ModelConfig(name, "none"), FeatureConfig(image_size=32), 4,
+            features = FeatureConfig(frontend=MODELS[name].frontends[0], image_size=32)
+            model = build_classifier(ModelConfig(name, "none"), features, 4,
                                      channels_last=cuda).to(device)
             if cuda:
                 model = model.to(memory_format=torch.channels_last)

@@ -168,7 +168,8 @@ def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False, folds: int
     _unknown(train, TRAIN_KEYS, source, "[train]")
     try:
         grid = Grid(name=str(document.get("name", Path(str(config)).stem)),
-                    models=list(document.get("models", MODEL_NAMES)),
+                    models=list(document.get("models", [name for name in MODEL_NAMES if train.get(
+                        "frontend", "image") in get_model_spec(name).frontends])),
                     segment_seconds=[float(s) for s in document.get("segment_seconds", [5.0])],
                     schemes=list(document.get("schemes", ["random"])),
                     split_seed=int(document.get("split_seed", 42)), train=train)

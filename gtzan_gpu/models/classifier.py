@@ -63,8 +63,8 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
     """The registered model ``model.name`` behind the views it needs, its trunks initialised from
     ``model.weights``."""
     spec = get_model_spec(model.name)
-    if features.frontend != "image" and "waveform" in spec.views:
-        raise GtzanError(f"--frontend {features.frontend}: the {model.name} model fuses the RGB spectrogram and "
-                         f"waveform images; use --frontend image")
+    if features.frontend not in spec.frontends:
+        raise GtzanError(f"--frontend {features.frontend}: the {model.name} model takes --frontend "
+                         f"{' or '.join(spec.frontends)}")
     views = [VIEW_BUILDERS[view](features, sample_rate) for view in spec.views]
     return GenreClassifier(views, spec.backbone(num_classes, features, model.weights), channels_last)

@@ -13,10 +13,11 @@ from typing import Callable
 from torch import nn
 
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.features.config import FRONTENDS, FeatureConfig
 from gtzan_gpu.models.cnn import SmallCNN
 from gtzan_gpu.models.fusion import LateFusion
 from gtzan_gpu.models.resnet import ResNet18Classifier
+from gtzan_gpu.models.shortchunk import ShortChunkResNet
 from gtzan_gpu.models.weights import NO_WEIGHTS, PRETRAINED_WEIGHTS, describe_weights
 from gtzan_gpu.options import check_options, option
 
@@ -33,6 +34,7 @@ class ModelSpec:
         lr, batch_size: the seed study's Adam learning rate and batch size for this model.
         default_weights: ``"none"`` or ``"imagenet"`` (the seed's choice).
         pretrainable: whether ``weights`` other than ``"none"`` mean anything.
+        frontends: the ``--frontend`` values it accepts.
     """
 
     name: str
@@ -43,6 +45,7 @@ class ModelSpec:
     batch_size: int
     default_weights: str = NO_WEIGHTS
     pretrainable: bool = False
+    frontends: tuple[str, ...] = FRONTENDS  # the front ends it can take
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
@@ -54,7 +57,10 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               lr=1e-3, batch_size=60, default_weights=PRETRAINED_WEIGHTS, pretrainable=True),
     ModelSpec("fusion", "two ResNet18 trunks on the spectrogram and waveform images, late fusion",
               ("spectrogram", "waveform"), lambda classes, features, weights: LateFusion(classes, weights),
-              lr=5e-4, batch_size=32, default_weights=PRETRAINED_WEIGHTS, pretrainable=True),
+              lr=5e-4, batch_size=32, default_weights=PRETRAINED_WEIGHTS, pretrainable=True, frontends=("image",)),
+    ModelSpec("shortchunk", "Won et al. 2020's Short-chunk CNN with residual blocks, on the log-mel front end",
+              ("spectrogram",), lambda classes, features, weights: ShortChunkResNet(classes, features.channels),
+              lr=1e-4, batch_size=16, frontends=("logmel",)),  # Won et al.'s Adam lr and batch size
 )}
 MODEL_NAMES = tuple(MODELS)
 

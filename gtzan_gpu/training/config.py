@@ -66,6 +66,9 @@ class TrainConfig:
             self.features = FeatureConfig(**self.features)
         check_options(self)
         spec = self.model.spec
+        if self.features.frontend not in spec.frontends:
+            raise GtzanError(f"--model {self.model.name} takes --frontend {' or '.join(spec.frontends)}, not "
+                             f"{self.features.frontend}")
         if self.lr is None:
             self.lr = spec.lr
         if self.batch_size is None:

@@ -147,7 +147,12 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
                          f"(--segment-seconds is longer than every track, or too few tracks for {world_size} ranks)")
     if distributed.minimum(len(val)) == 0:
         raise GtzanError("the validation subset has no segments (too few tracks per genre, or all too short)")
-    steps_per_epoch = distributed.minimum(math.ceil(len(train) / config.batch_size))  # no rank waits at the end
+    # the same on every rank, so no rank waits at an epoch's end; a last batch of one segment is left out
+    # (BatchNorm cannot normalise a single example where the feature map is 1 x 1)
+    full, left = divmod(len(train), config.batch_size)
+    steps_per_epoch = distributed.minimum(full + (left > 1))
+    if steps_per_epoch == 0:
+        raise GtzanError("only one training segment: nothing to train on (more tracks, or shorter segments)")
     num_classes = len(data.genres)
     initial = dataclasses.replace(config.model, weights="none") if checkpoint else config.model
     model = build_classifier(initial, config.features, num_classes, config.sample_rate,

@@ -70,7 +70,7 @@ def test_one_channel_models_and_pretrained_stems_summed_over_rgb(tmp_path):
     assert model(torch.randn(2, SR)).shape == (2, 10)
     cnn = build_classifier(ModelConfig("cnn"), FeatureConfig(frontend="cqt", image_size=32), 10)
     assert cnn(torch.randn(2, SR)).shape == (2, 10)
-    with pytest.raises(GtzanError, match="--frontend logmel: the fusion model"):
+    with pytest.raises(GtzanError, match="--frontend logmel: the fusion model takes --frontend image"):
         build_classifier(ModelConfig("fusion", "none"), FeatureConfig(frontend="logmel"), 10)
 
 
