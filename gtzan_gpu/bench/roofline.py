@@ -93,11 +93,11 @@ def model_step_flops(image_size: int = 128) -> dict[str, int]:
     for name, spec in MODELS.items():
         model = build_classifier(ModelConfig(name, "none"),
                                  FeatureConfig(frontend=spec.frontends[0], image_size=image_size), 10)
-        images = [torch.randn(1, spec.frontends[0] == "image" and 3 or 1, image_size, image_size)
-                  for _ in model.views]
+        channels = 3 if spec.frontends[0] == "image" else 1
+        images = [torch.randn(2, channels, image_size, image_size) for _ in model.views]  # BatchNorm needs 2
         with FlopCounterMode(display=False) as counter:
-            F.cross_entropy(model.backbone(*images), torch.zeros(1, dtype=torch.long)).backward()
-        result[name] = counter.get_total_flops()
+            F.cross_entropy(model.backbone(*images), torch.zeros(2, dtype=torch.long)).backward()
+        result[name] = counter.get_total_flops() // 2
     return result
 
 

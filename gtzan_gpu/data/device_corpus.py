@@ -57,6 +57,9 @@ class DeviceCorpus:
         self.segment_offsets = offsets.to(self.device)
         self.labels = self.index.labels.to(self.device)
         self.track_of_segment = self.index.track_of_segment.to(self.device)
+        lengths = torch.tensor([t.samples for t in kept], dtype=torch.long)
+        self._track_first = track_starts[:-1].to(self.device)                       # (tracks,)
+        self._track_room = (lengths - spec.length + 1).clamp_min(1).to(self.device)  # possible starts per track
         # row p of this view is samples[p : p + T]: gathering rows copies B segments, no (B, T) index tensor
         window_count = max(0, self.samples.numel() - spec.length + 1)
         self._windows = self.samples.as_strided((window_count, spec.length), (1, 1))
@@ -74,16 +77,25 @@ class DeviceCorpus:
     def track_ids(self) -> list[str]:
         return [t.track_id for t in self.index.tracks]
 
-    def gather(self, segments: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Segment indices ``(B,)`` on ``device`` -> (waveforms ``(B, T)`` float32, labels ``(B,)``, track ``(B,)``)."""
-        rows = self._windows.index_select(0, self.segment_offsets[segments])
+    def gather(self, segments: torch.Tensor, crop: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Segment indices ``(B,)`` on ``device`` -> (waveforms ``(B, T)`` float32, labels ``(B,)``, track ``(B,)``).
+        With ``crop`` (a generator on ``device``), each segment starts at a random sample of its track instead."""
+        if crop is None:
+            offsets = self.segment_offsets[segments]
+        else:
+            track = self.track_of_segment[segments]
+            draw = torch.rand(segments.shape, generator=crop, device=self.device)
+            offsets = self._track_first[track] + (draw * self._track_room[track]).long()
+        rows = self._windows.index_select(0, offsets)
         waveforms = rows.float().mul_(INT16_SCALE)
         return waveforms, self.labels[segments], self.track_of_segment[segments]
 
     def batches(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None,
-                drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+                drop_last: bool = False, crop: torch.Generator | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """One epoch of ``(B, T)`` batches; the order is drawn once per epoch on the CPU generator."""
         order = epoch_order(len(self), shuffle, generator).to(self.device)
         stop = len(self) - (len(self) % batch_size if drop_last else 0)
         for first in range(0, stop, batch_size):
-            yield self.gather(order[first:first + batch_size])
+            yield self.gather(order[first:first + batch_size], crop)

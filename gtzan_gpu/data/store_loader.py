@@ -51,6 +51,8 @@ class StoreLoader:
         self._offset_of_segment = (track_offset[track] + self.index.start_of_segment.numpy()) if len(track) else \
             np.zeros(0, dtype=np.int64)
         self._shards = [np.load(path, mmap_mode="r") for path in shard_paths]
+        room = np.array([max(1, t.samples - spec.length + 1) for t in self.index.tracks], dtype=np.int64)
+        self._track_offset, self._track_room, self._track = track_offset, room, track
         self.labels = self.index.labels.to(self.device)
         self.track_of_segment = self.index.track_of_segment.to(self.device)
         self._copy_stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
@@ -62,10 +64,10 @@ class StoreLoader:
     def track_ids(self) -> list[str]:
         return [t.track_id for t in self.index.tracks]
 
-    def _fill(self, buffer: np.ndarray, segments: np.ndarray) -> None:
+    def _fill(self, buffer: np.ndarray, segments: np.ndarray, starts: np.ndarray | None = None) -> None:
         length = self.spec.length
-        for row, segment in enumerate(segments):
-            start = self._offset_of_segment[segment]
+        starts = self._offset_of_segment[segments] if starts is None else starts
+        for row, (segment, start) in enumerate(zip(segments, starts)):
             buffer[row] = self._shards[self._shard_of_segment[segment]][start:start + length]
 
     def gather(self, segments: torch.Tensor) -> Batch:
@@ -79,11 +81,18 @@ class StoreLoader:
                 self.track_of_segment[on_device])
 
     def batches(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None,
-                drop_last: bool = False) -> Iterator[Batch]:
-        """One epoch of ``(B, T)`` batches in :func:`epoch_order`; read ahead by a background thread."""
+                drop_last: bool = False, crop: torch.Generator | None = None) -> Iterator[Batch]:
+        """One epoch of ``(B, T)`` batches in :func:`epoch_order`; read ahead by a background thread. With
+        ``crop`` (a CPU generator), each segment starts at a random sample of its track instead."""
         order = epoch_order(len(self), shuffle, generator).numpy()
+        starts = self._offset_of_segment[order]
+        if crop is not None and len(order):
+            track = self._track[order]
+            draw = torch.rand(len(order), generator=crop, dtype=torch.float64).numpy()
+            starts = self._track_offset[track] + (draw * self._track_room[track]).astype(np.int64)
         stop = len(order) - (len(order) % batch_size if drop_last else 0)
-        chunks = [order[first:min(first + batch_size, stop)] for first in range(0, stop, batch_size)]
+        chunks = [(order[first:min(first + batch_size, stop)], starts[first:min(first + batch_size, stop)])
+                  for first in range(0, stop, batch_size)]
         pin = self.device.type == "cuda"
         pool = [torch.empty((batch_size, self.spec.length), dtype=torch.int16, pin_memory=pin)
                 for _ in range(self.buffers)]
@@ -95,7 +104,7 @@ class StoreLoader:
 
         def produce() -> None:
             try:
-                for chunk in chunks:
+                for chunk, chunk_starts in chunks:
                     slot = None
                     while slot is None:
                         if halt.is_set():
@@ -104,7 +113,7 @@ class StoreLoader:
                             slot = free.get(timeout=0.1)
                         except queue.Empty:
                             pass
-                    self._fill(pool[slot].numpy(), chunk)
+                    self._fill(pool[slot].numpy(), chunk, chunk_starts)
                     ready.put((slot, chunk))
                 ready.put(_DONE)
             except BaseException as error:  # handed to the consumer, raised there

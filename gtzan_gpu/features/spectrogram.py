@@ -55,6 +55,7 @@ class SpectrogramImage(nn.Module):
                              persistent=False)
         self.register_buffer("colormap_table", colormap_table(colormap), persistent=False)
         self.imagenet = ImageNetNormalize() if normalize else nn.Identity()
+        self.spec_augment: nn.Module | None = None  # set by build_classifier for --augment specaugment
 
     @property
     def trainable(self) -> bool:
@@ -76,6 +77,8 @@ class SpectrogramImage(nn.Module):
             span = db.amax(dim=(1, 2)).view(-1, 1, 1) - low
             rows = torch.einsum("hf,bfn->bhn", self.frequency_weights, db)
             pixels = F.adaptive_avg_pool1d(rows, self.width)
+            if self.spec_augment is not None:  # training only: masked cells take the floor colour
+                pixels = self.spec_augment(pixels, low)
             scale = torch.where(span > 0, 1.0 / span.clamp_min(1e-12), torch.zeros_like(span))
             rgb = apply_colormap((pixels - low) * scale, self.colormap_table)
             return self.imagenet(rgb)

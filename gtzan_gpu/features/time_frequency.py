@@ -21,10 +21,13 @@ CQT_FMIN = 32.70319566257483  # C1
 CQT_BINS, CQT_BINS_PER_OCTAVE = 84, 12
 
 
-def decibels_to_unit(db: torch.Tensor, size: int) -> torch.Tensor:
-    """``(B, F, N)`` dB re each example's max -> ``(B, 1, size, size)`` in [0, 1], area-averaged."""
-    unit = ((db + TOP_DB) / TOP_DB).unsqueeze(1)
-    return F.adaptive_avg_pool2d(unit, (size, size))
+def decibels_to_unit(db: torch.Tensor, size: int, spec_augment: nn.Module | None = None) -> torch.Tensor:
+    """``(B, F, N)`` dB re each example's max -> ``(B, 1, size, size)`` in [0, 1], area-averaged; with
+    ``spec_augment`` (training), masked cells take the floor (0)."""
+    unit = F.adaptive_avg_pool2d(((db + TOP_DB) / TOP_DB).unsqueeze(1), (size, size))
+    if spec_augment is not None:
+        unit = spec_augment(unit.squeeze(1), 0.0).unsqueeze(1)
+    return unit
 
 
 def relative_decibels(values: torch.Tensor, power: bool, amin: float) -> torch.Tensor:
@@ -46,6 +49,7 @@ class LogMelSpectrogram(nn.Module):
                  size: int = 128, backend: str = "nnaudio", trainable: bool = False):
         super().__init__()
         self.size = size
+        self.spec_augment: nn.Module | None = None  # set by build_classifier for --augment specaugment
         self.stft = MagnitudeSTFT(n_fft, hop_length, backend, trainable)
         filters = AF.melscale_fbanks(n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate, norm="slaney",
                                      mel_scale="slaney")  # (bins, mels)
@@ -60,7 +64,7 @@ class LogMelSpectrogram(nn.Module):
         return relative_decibels(mel, power=True, amin=1e-10)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return decibels_to_unit(self.decibels(waveform), self.size)
+        return decibels_to_unit(self.decibels(waveform), self.size, self.spec_augment)
 
 
 class ConstantQ(nn.Module):
@@ -72,6 +76,7 @@ class ConstantQ(nn.Module):
         from nnAudio.features import CQT1992v2
 
         self.size = size
+        self.spec_augment: nn.Module | None = None  # set by build_classifier for --augment specaugment
         self.cqt = CQT1992v2(sr=sample_rate, hop_length=hop_length, fmin=CQT_FMIN, n_bins=CQT_BINS,
                              bins_per_octave=CQT_BINS_PER_OCTAVE, output_format="Magnitude", verbose=False)
 
@@ -83,4 +88,4 @@ class ConstantQ(nn.Module):
         return relative_decibels(magnitude, power=False, amin=1e-5)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return decibels_to_unit(self.decibels(waveform), self.size)
+        return decibels_to_unit(self.decibels(waveform), self.size, self.spec_augment)

@@ -5,6 +5,8 @@ import torch
 from torch import nn
 
 from gtzan_gpu.features import SpectrogramImage, WaveformImage
+from gtzan_gpu.augment import Gain, Noise, SpecAugment
+from gtzan_gpu.augment.settings import AugmentSettings
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.features.time_frequency import ConstantQ, LogMelSpectrogram
@@ -18,14 +20,17 @@ class GenreClassifier(nn.Module):
     in order. With ``channels_last`` the images are handed over in channels-last memory format.
     """
 
-    def __init__(self, views: list[nn.Module], backbone: nn.Module, channels_last: bool = False):
+    def __init__(self, views: list[nn.Module], backbone: nn.Module, channels_last: bool = False,
+                 waveform_augment: list[nn.Module] | None = None):
         super().__init__()
+        self.waveform_augment = nn.Sequential(*(waveform_augment or []))  # training only; parameter-free
         self.views = nn.ModuleList(views)
         self.backbone = backbone
         self.channels_last = channels_last
 
     def images(self, waveform: torch.Tensor) -> list[torch.Tensor]:
         """``(B, T)`` -> one ``(B, 3, H, W)`` image per view."""
+        waveform = self.waveform_augment(waveform)
         images = [view(waveform) for view in self.views]
         if self.channels_last:
             images = [image.contiguous(memory_format=torch.channels_last) for image in images]
@@ -59,7 +64,7 @@ VIEW_BUILDERS = {"spectrogram": spectrogram_view, "waveform": waveform_view}
 
 
 def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: int, sample_rate: int = 22050,
-                     channels_last: bool = False) -> GenreClassifier:
+                     channels_last: bool = False, augment: AugmentSettings | None = None) -> GenreClassifier:
     """The registered model ``model.name`` behind the views it needs, its trunks initialised from
     ``model.weights``."""
     spec = get_model_spec(model.name)
@@ -67,4 +72,15 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
         raise GtzanError(f"--frontend {features.frontend}: the {model.name} model takes --frontend "
                          f"{' or '.join(spec.frontends)}")
     views = [VIEW_BUILDERS[view](features, sample_rate) for view in spec.views]
-    return GenreClassifier(views, spec.backbone(num_classes, features, model.weights), channels_last)
+    waveform_augment = []
+    if augment is not None:
+        if "gain" in augment.names:
+            waveform_augment.append(Gain(augment.gain_db))
+        if "noise" in augment.names:
+            waveform_augment.append(Noise(augment.min_snr_db, augment.max_snr_db))
+        if "specaugment" in augment.names:
+            for view in views:
+                if hasattr(view, "spec_augment"):
+                    view.spec_augment = SpecAugment(augment.spec_masks, augment.spec_mask_width)
+    return GenreClassifier(views, spec.backbone(num_classes, features, model.weights), channels_last,
+                           waveform_augment)

@@ -68,10 +68,18 @@ class SegmentBatches:
     def __len__(self) -> int:
         return len(self.corpus) if self.loader != "stream" else len(self.dataset)
 
-    def epoch(self, shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator[Batch]:
+    def epoch(self, shuffle: bool = False, generator: torch.Generator | None = None,
+              crop_seed: int | None = None) -> Iterator[Batch]:
+        """One epoch of batches; with ``crop_seed`` each segment starts at a random sample of its track (device and
+        store loaders), drawn from a generator seeded with it."""
         if self.loader != "stream":
-            yield from self.corpus.batches(self.batch_size, shuffle, generator)
+            crop = None
+            if crop_seed is not None:
+                crop = torch.Generator(self.device if self.loader == "device" else "cpu").manual_seed(crop_seed)
+            yield from self.corpus.batches(self.batch_size, shuffle, generator, crop=crop)
             return
+        if crop_seed is not None:
+            raise GtzanError("--augment crop needs --loader device or store")
         order = epoch_order(len(self), shuffle, generator)
         # its own generator for the worker base seed, so the global RNG (dropout) is left as DeviceCorpus leaves it
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from gtzan_gpu.augment import AUGMENTATIONS
+from gtzan_gpu.augment.settings import AugmentSettings
 from gtzan_gpu.data.splits import SCHEMES
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.config import FeatureConfig
@@ -58,6 +60,16 @@ class TrainConfig:
     patience: int = option(5, help="early stop after this many epochs without a validation improvement",
                            minimum=1, resumable=True)
     log_every: int = option(20, help="progress line every N steps", minimum=1, resumable=True)
+    augment: str = option("", help="training augmentations, comma-separated: " + ", ".join(AUGMENTATIONS) +
+                          " (crop: random segment starts every epoch; gain, noise: on the waveform; mixup: "
+                          "soft targets; specaugment: time/frequency masks before the colormap)")
+    augment_gain_db: float = option(6.0, help="gain: largest boost or cut in dB", minimum=0, maximum=40)
+    augment_snr_db: float = option(10.0, help="noise: lowest SNR in dB (drawn up to 30 dB above)", minimum=-20,
+                                   maximum=80)
+    augment_mixup_alpha: float = option(0.4, help="mixup: Beta(alpha, alpha) mixing weights", above=0, maximum=10)
+    augment_masks: int = option(2, help="specaugment: masks per axis", minimum=1, maximum=10)
+    augment_mask_width: float = option(0.15, help="specaugment: widest mask as a share of the axis", above=0,
+                                       maximum=1)
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -73,9 +85,23 @@ class TrainConfig:
             self.lr = spec.lr
         if self.batch_size is None:
             self.batch_size = spec.batch_size
+        unknown = [name for name in self.augmentations if name not in AUGMENTATIONS]
+        if unknown:
+            raise GtzanError(f"unknown --augment {', '.join(unknown)} (choose from {', '.join(AUGMENTATIONS)})")
+        if "crop" in self.augmentations and self.loader == "stream":
+            raise GtzanError("--augment crop draws segment starts in the device or store loader, not --loader stream")
         if self.hop_seconds is not None and self.hop_seconds > self.segment_seconds:
             raise GtzanError(f"--hop-seconds {self.hop_seconds:g} is longer than --segment-seconds "
                              f"{self.segment_seconds:g} (segments would skip audio)")
+
+    @property
+    def augmentations(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.augment.split(",") if name.strip())
+
+    def augment_settings(self) -> AugmentSettings:
+        return AugmentSettings(self.augmentations, self.augment_gain_db, self.augment_snr_db,
+                               self.augment_snr_db + 30.0, self.augment_mixup_alpha, self.augment_masks,
+                               self.augment_mask_width)
 
     def to_dict(self) -> dict:
         return asdict(self)

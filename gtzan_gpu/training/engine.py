@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from gtzan_gpu.augment import augment_seed, reseed_augmentations
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
@@ -57,15 +58,26 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     Returns (mean loss, accuracy, segments seen, seconds)."""
     model.train()
     epoch = state.epoch
+    augment = config.augment_settings()
+    seed = augment_seed(config.seed, epoch, rank)
+    reseed_augmentations(model, seed)  # exact resume: augmentations restart from (seed, epoch, rank) each epoch
+    mixing = torch.Generator().manual_seed(seed + 101) if "mixup" in augment.names else None
     started = time.perf_counter()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = step = 0
-    batches = itertools.islice(train.epoch(True, epoch_generator(config.seed, epoch, rank)), steps_per_epoch)
+    crop_seed = seed + 211 if "crop" in augment.names else None
+    batches = itertools.islice(train.epoch(True, epoch_generator(config.seed, epoch, rank), crop_seed),
+                               steps_per_epoch)
     for step, (waveforms, labels, _) in enumerate(progress(batches, steps_per_epoch, f"epoch {epoch + 1}", "step"), 1):
         with autocast(device, config.amp):
-            logits = step_model(waveforms)
-            loss = F.cross_entropy(logits.float(), labels)
+            if mixing is None:
+                logits = step_model(waveforms)
+                loss = F.cross_entropy(logits.float(), labels)
+            else:
+                waveforms, labels, loss_of = mixup(waveforms, labels, augment.mixup_alpha, mixing)
+                logits = step_model(waveforms)
+                loss = loss_of(logits.float())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -85,6 +97,20 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     if not math.isfinite(train_loss):
         raise non_finite_loss(epoch, step, run_dir)
     return train_loss, float(correct) / seen, seen, time.perf_counter() - started
+
+
+def mixup(waveforms: torch.Tensor, labels: torch.Tensor, alpha: float, generator: torch.Generator):
+    """Mix each example with another of the batch, weight ``lam ~ Beta(alpha, alpha)`` (drawn on the CPU from
+    ``generator``: no device sync). Returns (mixed waveforms, the dominant labels for accuracy, and the soft-target
+    loss ``lam * CE(y) + (1 - lam) * CE(y[perm])`` as a function of the logits)."""
+    gammas = torch._standard_gamma(torch.full((2,), float(alpha)), generator=generator)
+    lam = float(gammas[0] / gammas.sum())
+    permutation = torch.randperm(labels.shape[0], generator=generator).to(labels.device, non_blocking=True)
+    mixed = lam * waveforms + (1.0 - lam) * waveforms[permutation]
+    partner = labels[permutation]
+    dominant = labels if lam >= 0.5 else partner
+    return mixed, dominant, lambda logits: (lam * F.cross_entropy(logits, labels) +
+                                            (1.0 - lam) * F.cross_entropy(logits, partner))
 
 
 def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, scaler, state: TrainingState,
@@ -155,8 +181,8 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
         raise GtzanError("only one training segment: nothing to train on (more tracks, or shorter segments)")
     num_classes = len(data.genres)
     initial = dataclasses.replace(config.model, weights="none") if checkpoint else config.model
-    model = build_classifier(initial, config.features, num_classes, config.sample_rate,
-                             config.channels_last).to(device)
+    model = build_classifier(initial, config.features, num_classes, config.sample_rate, config.channels_last,
+                             config.augment_settings()).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if config.sync_bn and distributed.active:
@@ -190,6 +216,9 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
                                                                for k, v in data.manifest.subsets.items()))
         logger.text("run/weights", weights_note)
         logger.feature_images(model, fixed_batch, 0)
+        if config.augmentations:
+            reseed_augmentations(model, augment_seed(config.seed, 0))
+            logger.feature_images(model, fixed_batch, 0, augmented=True)
     val_ids = data.manifest.subsets["val"]
     try:
         stop = state.stop_reason(config)

@@ -23,13 +23,19 @@ class RunLogger:
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, step)
 
-    def feature_images(self, model, waveforms: torch.Tensor, step: int) -> None:
-        """Each view's output for a fixed batch, de-normalised to displayable RGB."""
-        with torch.no_grad():
-            for view, image in zip(model.views, model.images(waveforms)):
-                name = VIEW_NAMES.get(type(view).__name__, type(view).__name__)
-                self.writer.add_images(f"features/{name}", to_displayable(image, getattr(view, "normalize", False)),
-                                       step)
+    def feature_images(self, model, waveforms: torch.Tensor, step: int, augmented: bool = False) -> None:
+        """Each view's output for a fixed batch, de-normalised to displayable RGB: as evaluation sees it
+        (``features/<view>``), or with the training augmentations applied (``augmented/<view>``)."""
+        was_training = model.training
+        model.train(augmented)
+        try:
+            with torch.no_grad():
+                for view, image in zip(model.views, model.images(waveforms)):
+                    name = VIEW_NAMES.get(type(view).__name__, type(view).__name__)
+                    self.writer.add_images(f"{'augmented' if augmented else 'features'}/{name}",
+                                           to_displayable(image, getattr(view, "normalize", False)), step)
+        finally:
+            model.train(was_training)
 
     def confusion(self, tag: str, confusion: list[list[int]], step: int, title: str) -> None:
         image = confusion_image(confusion, self.genres, title)
