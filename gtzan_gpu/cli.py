@@ -22,8 +22,10 @@ WEIGHT_WORDS = ("none", "imagenet")
 def _cmd_synth(args: argparse.Namespace) -> int:
     from gtzan_gpu.data.synth import write_synthetic_corpus
 
-    root = write_synthetic_corpus(args.out, args.tracks_per_genre, args.seconds, args.seed)
-    print(f"wrote {args.tracks_per_genre} x 10 synthetic tracks of {args.seconds:g} s (+ corrupted jazz.00054.wav) "
+    root = write_synthetic_corpus(args.out, args.tracks_per_genre, args.seconds, args.seed,
+                                  difficulty=args.difficulty)
+    print(f"wrote {args.tracks_per_genre} x 10 {args.difficulty} synthetic tracks of {args.seconds:g} s "
+          f"(+ corrupted jazz.00054.wav) "
           f"under {root}")
     return 0
 
@@ -269,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--tracks-per-genre", type=int, default=10, help="tracks per genre (default: 10)")
     synth.add_argument("--seconds", type=float, default=30.0, help="track length (default: 30, as GTZAN)")
     synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--difficulty", choices=("easy", "hard"), default="easy",
+                       help="easy: each genre its own style (a CNN nears 1.0); hard: every track's style is blended "
+                            "with another genre's, in its own key and mix, so recipes can be ranked (default: easy)")
     synth.set_defaults(run=_cmd_synth)
 
     scan = commands.add_parser("scan", help="decode every file of a corpus and report what is usable",

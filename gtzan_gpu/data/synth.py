@@ -59,6 +59,38 @@ STYLES: dict[str, GenreStyle] = {
 }
 
 
+DIFFICULTIES = ("easy", "hard")
+HARD_BLEND = (0.05, 0.4)      # hard: each track's style is this far (uniform) towards another genre's
+
+
+def blended_style(style: GenreStyle, other: GenreStyle, weight: float, rng: np.random.Generator) -> GenreStyle:
+    """A track's own style for the hard corpus: ``weight`` of the way towards ``other`` (shared instruments,
+    overlapping tempo and pitch), transposed to a random key, with its own drum and noise levels."""
+    def mix(a: float, b: float) -> float:
+        return (1 - weight) * a + weight * b
+
+    transpose = 2.0 ** (rng.integers(-3, 4) / 12)
+    low = np.exp(mix(np.log(style.pitch_hz[0]), np.log(other.pitch_hz[0]))) * transpose
+    high = np.exp(mix(np.log(style.pitch_hz[1]), np.log(other.pitch_hz[1]))) * transpose
+    return GenreStyle(
+        tempo_bpm=(mix(style.tempo_bpm[0], other.tempo_bpm[0]) * 0.85, mix(style.tempo_bpm[1], other.tempo_bpm[1]) * 1.15),
+        pitch_hz=(low, high), harmonics=int(round(mix(style.harmonics, other.harmonics))),
+        rolloff=mix(style.rolloff, other.rolloff), note_decay=mix(style.note_decay, other.note_decay),
+        notes_per_beat=style.notes_per_beat if rng.uniform() > weight else other.notes_per_beat,
+        kick=mix(style.kick, other.kick) * rng.uniform(0.5, 1.5), hihat=mix(style.hihat, other.hihat) * rng.uniform(0.5, 1.5),
+        offbeat=style.offbeat if rng.uniform() > weight else other.offbeat,
+        noise=mix(style.noise, other.noise) * rng.uniform(0.5, 2.0), drive=mix(style.drive, other.drive))
+
+
+def track_style(genre: str, difficulty: str, rng: np.random.Generator) -> GenreStyle:
+    """The style one track is drawn from: its genre's (easy), or a blend with another genre's (hard)."""
+    if difficulty == "easy":
+        return STYLES[genre]
+    others = [g for g in STYLES if g != genre]
+    other = STYLES[others[rng.integers(len(others))]]
+    return blended_style(STYLES[genre], other, rng.uniform(*HARD_BLEND), rng)
+
+
 def synthesize_track(style: GenreStyle, seconds: float, rng: np.random.Generator, sr: int = SAMPLE_RATE) -> np.ndarray:
     """One track of ``style``: -> (seconds * sr,) float32 in [-1, 1]."""
     n = int(round(seconds * sr))
@@ -91,20 +123,24 @@ def _wav_bytes(y: np.ndarray, sr: int) -> bytes:
     return buffer.getvalue()
 
 
-def synthetic_descriptor(tracks_per_genre: int, seconds: float, seed: int, genres: tuple[str, ...], sr: int) -> dict:
+def synthetic_descriptor(tracks_per_genre: int, seconds: float, seed: int, genres: tuple[str, ...], sr: int,
+                         difficulty: str = "easy") -> dict:
     """What a synthetic corpus was made with; stored beside it as ``.gtzan-gpu-synth.json``."""
     return {"format": "gtzan-gpu/synthetic-corpus", "tracks_per_genre": tracks_per_genre, "seconds": seconds,
-            "seed": seed, "genres": list(genres), "sample_rate": sr}
+            "seed": seed, "genres": list(genres), "sample_rate": sr, "difficulty": difficulty}
 
 
 def write_synthetic_corpus(out: str | Path, tracks_per_genre: int = 10, seconds: float = 30.0, seed: int = 0,
-                           genres: tuple[str, ...] = GTZAN_GENRES, sr: int = SAMPLE_RATE) -> Path:
+                           genres: tuple[str, ...] = GTZAN_GENRES, sr: int = SAMPLE_RATE,
+                           difficulty: str = "easy") -> Path:
     """Write ``out/genres_original/<genre>/<genre>.000NN.wav`` (16-bit PCM, mono) plus the corrupted jazz.00054.
 
     The folder is built under a temporary name and renamed into place when complete, so an interrupted write
     never leaves a partial corpus where a complete one is expected. ``out/genres_original`` must not exist.
     The same arguments give the same bytes. Returns the ``genres_original`` folder.
     """
+    if difficulty not in DIFFICULTIES:
+        raise GtzanError(f"unknown --difficulty {difficulty!r} (choose from {', '.join(DIFFICULTIES)})")
     if tracks_per_genre < 1 or not 0 < seconds <= 3600:
         raise GtzanError(f"--tracks-per-genre must be >= 1 and --seconds in (0, 3600], got {tracks_per_genre} "
                          f"and {seconds}")
@@ -113,28 +149,28 @@ def write_synthetic_corpus(out: str | Path, tracks_per_genre: int = 10, seconds:
         raise GtzanError(f"{root} already exists; choose another folder or delete it first")
     with atomic_directory(root) as building:
         for genre in genres:
-            style = STYLES[genre]
             for number in range(tracks_per_genre):
                 rng = np.random.default_rng([seed, zlib.crc32(genre.encode()), number])
-                y = synthesize_track(style, seconds, rng, sr)
+                y = synthesize_track(track_style(genre, difficulty, rng), seconds, rng, sr)
                 atomic_write_bytes(building / genre / f"{genre}.{number:05d}.wav", _wav_bytes(y, sr))
         if CORRUPTED_TRACK[0] in genres:
             size = 44 + 2 * int(round(seconds * sr))
             junk = np.random.default_rng([seed, 54]).integers(0, 256, size, dtype=np.uint8).tobytes()
             atomic_write_bytes(building / CORRUPTED_TRACK[0] / CORRUPTED_TRACK[1], junk)
-    descriptor = synthetic_descriptor(tracks_per_genre, seconds, seed, genres, sr)
+    descriptor = synthetic_descriptor(tracks_per_genre, seconds, seed, genres, sr, difficulty)
     atomic_write_text(Path(out) / DESCRIPTOR, json.dumps(descriptor, indent=2) + "\n")
     return root
 
 
-def ensure_synthetic_corpus(out: str | Path, tracks_per_genre: int, seconds: float, seed: int = 0) -> Path:
+def ensure_synthetic_corpus(out: str | Path, tracks_per_genre: int, seconds: float, seed: int = 0,
+                            difficulty: str = "easy") -> Path:
     """The synthetic corpus under ``out`` with these parameters: reused when ``out/genres_original`` holds exactly
     that one (complete, since it is only ever renamed into place), else (re)written. Call it while ``out`` is locked.
     Returns ``out`` (the folder to pass as DATA)."""
     out = Path(out)
     root = out / "genres_original"
     remove_stale_temporaries(root)
-    wanted = synthetic_descriptor(tracks_per_genre, seconds, seed, GTZAN_GENRES, SAMPLE_RATE)
+    wanted = synthetic_descriptor(tracks_per_genre, seconds, seed, GTZAN_GENRES, SAMPLE_RATE, difficulty)
     try:
         found = json.loads((out / DESCRIPTOR).read_text())
     except (OSError, ValueError):
@@ -145,5 +181,5 @@ def ensure_synthetic_corpus(out: str | Path, tracks_per_genre: int, seconds: flo
         log.warning("%s is not the synthetic corpus asked for (or is incomplete): writing it again", root)
         shutil.rmtree(root)
     log.info("writing a synthetic corpus: 10 genres x %d tracks x %g s", tracks_per_genre, seconds)
-    write_synthetic_corpus(out, tracks_per_genre, seconds, seed)
+    write_synthetic_corpus(out, tracks_per_genre, seconds, seed, difficulty=difficulty)
     return out

@@ -1,8 +1,11 @@
-import pytest
+import json
+
 import numpy as np
+import pytest
 import soundfile as sf
 
 from gtzan_gpu.data.synth import GTZAN_GENRES, write_synthetic_corpus
+from gtzan_gpu.errors import GtzanError
 
 
 def test_exact_kaggle_layout_and_format(tiny_corpus):
@@ -26,10 +29,9 @@ def test_the_same_seed_writes_the_same_bytes(tmp_path):
     assert (a / path).read_bytes() == (b / path).read_bytes() != (c / path).read_bytes()
 
 
-def test_genres_are_separable_by_their_spectra(tiny_corpus):
-    """Nearest centroid on log-spaced band energies (mean and spread over frames, gain-normalised),
-    centroids from tracks 0-2, scored on tracks 3-4: far above chance, so a CNN has something to learn."""
-    root = tiny_corpus / "genres_original"
+def nearest_centroid_accuracy(root, train=(0, 1, 2), test=(3, 4)) -> float:
+    """Nearest centroid on log-spaced band energies (mean and spread over frames, gain-normalised), centroids
+    from the ``train`` tracks of each genre, scored on the ``test`` tracks."""
     edges = np.unique(np.geomspace(1, 1025, 25).astype(int))
 
     def features(path):
@@ -40,14 +42,33 @@ def test_genres_are_separable_by_their_spectra(tiny_corpus):
         bands -= bands.mean(axis=1, keepdims=True)
         return np.concatenate([bands.mean(axis=0), bands.std(axis=0)])
 
-    centroids = np.stack([np.mean([features(root / g / f"{g}.{i:05d}.wav") for i in range(3)], axis=0)
+    centroids = np.stack([np.mean([features(root / g / f"{g}.{i:05d}.wav") for i in train], axis=0)
                           for g in GTZAN_GENRES])
     correct = 0
     for label, genre in enumerate(GTZAN_GENRES):
-        for i in (3, 4):
+        for i in test:
             distances = np.linalg.norm(centroids - features(root / genre / f"{genre}.{i:05d}.wav"), axis=1)
             correct += int(np.argmin(distances) == label)
-    assert correct / 20 >= 0.8  # chance is 0.1
+    return correct / (len(test) * len(GTZAN_GENRES))
+
+
+def test_genres_are_separable_by_their_spectra(tiny_corpus):
+    """Far above chance (0.1), so a CNN has something to learn."""
+    assert nearest_centroid_accuracy(tiny_corpus / "genres_original") >= 0.8
+
+
+def test_the_hard_corpus_overlaps_its_genres_but_stays_learnable(tmp_path):
+    easy = write_synthetic_corpus(tmp_path / "easy", tracks_per_genre=8, seconds=4.0, seed=1)
+    hard = write_synthetic_corpus(tmp_path / "hard", tracks_per_genre=8, seconds=4.0, seed=1, difficulty="hard")
+    train, test = tuple(range(5)), (5, 6, 7)
+    easy_accuracy = nearest_centroid_accuracy(easy, train, test)
+    hard_accuracy = nearest_centroid_accuracy(hard, train, test)
+    assert 0.2 <= hard_accuracy < easy_accuracy - 0.1, (hard_accuracy, easy_accuracy)
+    again = write_synthetic_corpus(tmp_path / "again", tracks_per_genre=8, seconds=4.0, seed=1, difficulty="hard")
+    assert (again / "pop" / "pop.00003.wav").read_bytes() == (hard / "pop" / "pop.00003.wav").read_bytes()
+    assert json.loads((tmp_path / "hard" / ".gtzan-gpu-synth.json").read_text())["difficulty"] == "hard"
+    with pytest.raises(GtzanError, match="unknown --difficulty 'medium'"):
+        write_synthetic_corpus(tmp_path / "x", 1, 1.0, difficulty="medium")
 
 
 def test_an_interrupted_corpus_write_leaves_no_partial_corpus_and_is_redone(tmp_path, monkeypatch):
