@@ -21,8 +21,9 @@ from gtzan_gpu.training.config import TrainConfig
 DEFAULT_GRID = "seed-grid"
 PER_CELL_KEYS = {"model", "segment_seconds", "scheme", "split_seed", "data", "out", "manifest"}
 TRAIN_KEYS = set(option_names(TrainConfig)) - PER_CELL_KEYS
-GRID_KEYS = {"name", "models", "segment_seconds", "schemes", "split_seed", "train", "quick"}
-QUICK_GRID_KEYS = {"name", "schemes", "tracks_per_genre", "track_seconds", "models", "segment_seconds"}
+GRID_KEYS = {"name", "models", "segment_seconds", "schemes", "split_seed", "train", "quick", "recipes"}
+QUICK_GRID_KEYS = {"name", "schemes", "tracks_per_genre", "track_seconds", "models", "segment_seconds", "difficulty"}
+RECIPE_KEYS = TRAIN_KEYS | {"model"}
 
 
 def builtin_grids() -> list[str]:
@@ -67,6 +68,8 @@ class Grid:
     train: dict = field(default_factory=dict)
     tracks_per_genre: int = 5     # --quick synthetic corpus
     track_seconds: float = 10.0
+    difficulty: str = "easy"
+    recipes: dict[str, dict] = field(default_factory=dict)  # name -> model + [train] overrides; replace models
     folds: int | None = None      # stratified track-level k-fold (replaces the schemes)
     repeats: int | None = None    # split seeds split_seed, split_seed + 1, ...
 
@@ -100,19 +103,22 @@ class Grid:
         model's seed hyper-parameters where the grid sets none. ``weights`` applies to models with pretrained
         trunks only."""
         settings = dict(self.train)
-        if not get_model_spec(cell.model).pretrainable:
+        recipe = dict(self.recipes.get(cell.model, {"model": cell.model}))  # a recipe names its model
+        model = recipe.pop("model")
+        settings.update(recipe)
+        if not get_model_spec(model).pretrainable:
             settings.pop("weights", None)
         if device is not None and "device" not in self.train:
             settings["device"] = device
         # a k-fold cell trains on its fold's manifest; the config's scheme is only the fallback, never used
-        settings.update(model=cell.model, segment_seconds=cell.seconds,
+        settings.update(model=model, segment_seconds=cell.seconds,
                         scheme="random" if cell.scheme == "kfold" else cell.scheme,
                         split_seed=self.split_seed + (cell.repeat or 0), data=data, out=run_dir, manifest=manifest)
         return TrainConfig(**nest(TrainConfig, settings))
 
     def check(self, source: str) -> None:
         """Every cell's configuration is valid (raises a GtzanError prefixed with ``source``)."""
-        bad = [m for m in self.models if m not in MODEL_NAMES]
+        bad = [m for m in self.models if m not in MODEL_NAMES and m not in self.recipes]
         if bad:
             raise GtzanError(f"{source}: unknown model(s) {bad} (choose from {', '.join(MODEL_NAMES)})")
         bad = [s for s in self.schemes if s not in SCHEMES]
@@ -166,13 +172,19 @@ def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False, folds: int
     _unknown(document, GRID_KEYS, source, "top-level")
     train = dict(document.get("train", {}))
     _unknown(train, TRAIN_KEYS, source, "[train]")
+    recipes = {str(name): dict(values) for name, values in document.get("recipes", {}).items()}
+    for name, values in recipes.items():
+        _unknown(values, RECIPE_KEYS, source, f"[recipes.{name}]")
+        if "model" not in values:
+            raise GtzanError(f"{source}: [recipes.{name}] needs a model")
     try:
         grid = Grid(name=str(document.get("name", Path(str(config)).stem)),
-                    models=list(document.get("models", [name for name in MODEL_NAMES if train.get(
-                        "frontend", "image") in get_model_spec(name).frontends])),
+                    models=list(recipes) if recipes else list(document.get("models", [
+                        name for name in MODEL_NAMES if train.get("frontend", "image") in
+                        get_model_spec(name).frontends])),
                     segment_seconds=[float(s) for s in document.get("segment_seconds", [5.0])],
                     schemes=list(document.get("schemes", ["random"])),
-                    split_seed=int(document.get("split_seed", 42)), train=train)
+                    split_seed=int(document.get("split_seed", 42)), train=train, recipes=recipes)
         if quick:
             quick_section = dict(document.get("quick", {}))
             _unknown(quick_section, TRAIN_KEYS | QUICK_GRID_KEYS, source, "[quick]")

@@ -38,7 +38,8 @@ def run_experiment(grid: Grid, out: str | Path, data: str | None = None, only: l
 
 def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, device: str) -> dict:
     if data is None:
-        data = str(ensure_synthetic_corpus(out / "corpus", grid.tracks_per_genre, grid.track_seconds).resolve())
+        data = str(ensure_synthetic_corpus(out / "corpus", grid.tracks_per_genre, grid.track_seconds,
+                                           difficulty=grid.difficulty).resolve())
     else:
         data = str(Path(data).resolve())
         if not is_store(data):
@@ -75,6 +76,7 @@ def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, devi
                   "val_accuracy": summary["best"]["val_accuracy"], "best_epoch": summary["best"]["epoch"],
                   "epochs_run": len(summary["history"]), "wall_seconds": time.perf_counter() - started,
                   "device": report["device"], "weights": config.model.weights, "lr": config.lr,
+                  "recipe": grid.recipes.get(cell.model), "trained_model": config.model.name,
                   "batch_size": config.batch_size, "run_dir": str(run_dir),
                   "test_confusion": report["segment"]["confusion"], "genres": report["genres"]}
         atomic_write_text(result_path, json.dumps(result, indent=2) + "\n")

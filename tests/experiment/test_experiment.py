@@ -110,3 +110,30 @@ def test_folds_are_refused_with_the_fault_filtered_scheme_and_checked():
         load_grid("seed-grid", quick=True, folds=1)
     quick = load_grid("seed-grid", quick=True, folds=5, repeats=2)
     assert len(quick.cells()) == 5 * 2 * 9 and quick.cells()[0].key == "kfold/cnn-3s/r0-f0"
+
+
+def test_recipes_are_models_with_overrides_and_the_builtin_recipes_grid_checks(tiny_corpus, tmp_path):
+    grid = load_grid("recipes")
+    assert grid.models == ["seed", "seed-augmented", "logmel", "cqt", "shortchunk"]
+    assert grid.schemes == ["fault-filtered", "random"]
+    quick = load_grid("recipes", quick=True)
+    assert quick.difficulty == "hard" and quick.schemes == ["random"]
+    config = quick.cell_config(quick.cells(["shortchunk:3"])[0], "d", "m", "r")
+    assert (config.model.name, config.features.frontend, config.augmentations) == \
+        ("shortchunk", "logmel", ("crop", "gain", "noise", "specaugment"))
+    tiny = Grid(name="tiny", models=["plain", "mel"], segment_seconds=[2.0], schemes=["random"],
+                train=tiny_grid().train, recipes={"plain": {"model": "cnn"},
+                                                  "mel": {"model": "cnn", "frontend": "logmel"}})
+    result = run_experiment(tiny, tmp_path / "exp", str(tiny_corpus))
+    assert [c["cell"] for c in result["cells"]] == ["random/plain-2s", "random/mel-2s"]
+    assert result["cells"][1]["recipe"] == {"model": "cnn", "frontend": "logmel"}
+
+
+def test_a_recipe_with_an_unknown_key_or_no_model_is_refused(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[recipes.x]\nmodel = "cnn"\nfrontends = "logmel"\n')
+    with pytest.raises(GtzanError, match=r"unknown \[recipes.x\] key\(s\) frontends"):
+        load_grid(bad)
+    bad.write_text('[recipes.x]\nfrontend = "logmel"\n')
+    with pytest.raises(GtzanError, match=r"\[recipes.x\] needs a model"):
+        load_grid(bad)
