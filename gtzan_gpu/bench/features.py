@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from gtzan_gpu.bench.timing import PeakMemory, time_call
+from gtzan_gpu.augment import Gain, Noise, SpecAugment
 from gtzan_gpu.features import SpectrogramImage, WaveformImage
 
 
@@ -19,6 +20,8 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
     spectrogram = SpectrogramImage(sample_rate=sample_rate)
     spectrogram_fft = SpectrogramImage(sample_rate=sample_rate, backend="torch")
     waveform = WaveformImage()
+    masked = SpectrogramImage(sample_rate=sample_rate, backend="torch")
+    masked.spec_augment = SpecAugment()
     return {
         "spectrogram (nnAudio)": spectrogram,
         "spectrogram (torch.stft)": spectrogram_fft,
@@ -27,6 +30,9 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
         "both views (torch.stft)": _both(spectrogram_fft, waveform),
         "torchaudio Spectrogram (magnitude only)": torchaudio.transforms.Spectrogram(n_fft=2048, hop_length=512,
                                                                                      power=1.0),
+        # augmentation cost: compare with the rows above (training mode, as in a training step)
+        "augment: gain + noise (waveform)": torch.nn.Sequential(Gain(), Noise()).train(),
+        "augment: spectrogram (torch.stft) + specaugment": masked.train(),
     }
 
 

@@ -18,7 +18,8 @@ def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
     report = run_benchmarks(config, torch.device("cpu"))
     methods = {row["method"] for row in report["features"]}
     assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform", "both views (nnAudio)",
-            "both views (torch.stft)", "torchaudio Spectrogram (magnitude only)"} == methods
+            "both views (torch.stft)", "torchaudio Spectrogram (magnitude only)", "augment: gain + noise (waveform)",
+            "augment: spectrogram (torch.stft) + specaugment"} == methods
     assert all(row["segments_per_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"]
                for row in report["features"] + report["seed_pipeline"])
 
