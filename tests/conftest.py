@@ -59,3 +59,19 @@ def trained_run(tiny_corpus, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "cnn"
     fit(small_train_config(tiny_corpus, out, epochs=3))
     return out
+
+
+def interrupt_after_saves(count: int):
+    """A stand-in for the engine's save_checkpoint that saves, then raises KeyboardInterrupt once ``count``
+    last.pt files were written: an interrupted run, checkpointed exactly as a real one."""
+    from gtzan_gpu.training.checkpoint import save_checkpoint
+
+    saves = []
+
+    def save(path, payload):
+        save_checkpoint(path, payload)
+        saves.append(path.name)
+        if saves.count("last.pt") == count:
+            raise KeyboardInterrupt
+
+    return save

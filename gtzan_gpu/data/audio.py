@@ -52,13 +52,8 @@ def _riff_declared_data_bytes(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def validate_audio(path: str | Path, block_frames: int = 1 << 18) -> AudioInfo:
-    """Decode the whole file (header and every frame) and return its info.
-
-    Raises:
-        AudioDecodeError: empty, not audio, truncated, undecodable, or containing non-finite samples.
-    """
-    path = Path(path)
+def _checked_header(path: Path):
+    """soundfile's info of ``path`` after the checks a header allows: not empty, readable, RIFF data complete."""
     if path.stat().st_size == 0:
         raise AudioDecodeError("empty file")
     try:
@@ -68,6 +63,17 @@ def validate_audio(path: str | Path, block_frames: int = 1 << 18) -> AudioInfo:
     riff = _riff_declared_data_bytes(path)
     if riff is not None and riff[1] < riff[0]:
         raise AudioDecodeError(f"truncated: header declares {riff[0]} data bytes, file holds {riff[1]}")
+    return info
+
+
+def validate_audio(path: str | Path, block_frames: int = 1 << 18) -> AudioInfo:
+    """Decode the whole file (header and every frame) and return its info.
+
+    Raises:
+        AudioDecodeError: empty, not audio, truncated, undecodable, or containing non-finite samples.
+    """
+    path = Path(path)
+    info = _checked_header(path)
     frames_read = 0
     try:
         with sf.SoundFile(str(path)) as audio:
@@ -94,15 +100,7 @@ def decode_validated(path: str | Path, target_rate: int) -> tuple[AudioInfo, tor
         AudioDecodeError: empty, not audio, truncated, undecodable, or containing non-finite samples.
     """
     path = Path(path)
-    if path.stat().st_size == 0:
-        raise AudioDecodeError("empty file")
-    try:
-        info = sf.info(str(path))
-    except Exception as error:
-        raise AudioDecodeError(f"not a readable audio file ({describe_decode_error(error)})") from None
-    riff = _riff_declared_data_bytes(path)
-    if riff is not None and riff[1] < riff[0]:
-        raise AudioDecodeError(f"truncated: header declares {riff[0]} data bytes, file holds {riff[1]}")
+    info = _checked_header(path)
     try:
         data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as error:

@@ -82,7 +82,7 @@ def test_device_corpus_crops_inside_each_track(tiny_corpus):
 def test_every_augmentation_trains_logs_an_augmented_batch_and_resumes_exactly(tiny_corpus, tmp_path, monkeypatch):
     from gtzan_gpu.training import engine, fit
     from gtzan_gpu.training.checkpoint import load_checkpoint, save_checkpoint
-    from tests.conftest import small_train_config
+    from tests.conftest import interrupt_after_saves, small_train_config
     from tests.training.test_engine import event_tags
 
     def config(out):
@@ -91,15 +91,7 @@ def test_every_augmentation_trains_logs_an_augmented_batch_and_resumes_exactly(t
 
     straight = fit(config(tmp_path / "straight"))
     assert "augmented/spectrogram" in event_tags(tmp_path / "straight" / "tb")
-    saves = []
-
-    def interrupting_save(path, payload):
-        save_checkpoint(path, payload)
-        saves.append(path.name)
-        if saves.count("last.pt") == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(engine, "save_checkpoint", interrupting_save)
+    monkeypatch.setattr(engine, "save_checkpoint", interrupt_after_saves(1))
     with pytest.raises(KeyboardInterrupt):
         fit(config(tmp_path / "resumed"))
     monkeypatch.setattr(engine, "save_checkpoint", save_checkpoint)

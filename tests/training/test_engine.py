@@ -8,7 +8,7 @@ from gtzan_gpu.config import ModelConfig
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.training import engine, fit
 from gtzan_gpu.training.checkpoint import load_checkpoint, save_checkpoint
-from tests.conftest import small_train_config, write_tone
+from tests.conftest import interrupt_after_saves, small_train_config, write_tone
 
 
 def test_a_run_leaves_checkpoints_manifest_and_history(trained_run):
@@ -68,15 +68,7 @@ def test_fusion_trains_with_both_views(tiny_corpus, tmp_path):
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tiny_corpus, tmp_path, monkeypatch):
     straight = fit(small_train_config(tiny_corpus, tmp_path / "straight", epochs=3))
-    saves = []
-
-    def interrupting_save(path, payload):
-        save_checkpoint(path, payload)
-        saves.append(path.name)
-        if saves.count("last.pt") == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(engine, "save_checkpoint", interrupting_save)
+    monkeypatch.setattr(engine, "save_checkpoint", interrupt_after_saves(2))
     with pytest.raises(KeyboardInterrupt):
         fit(small_train_config(tiny_corpus, tmp_path / "resumed", epochs=3))
     monkeypatch.setattr(engine, "save_checkpoint", save_checkpoint)
