@@ -132,7 +132,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from gtzan_gpu.training import predict_files
     from gtzan_gpu.training.predict import format_prediction
 
-    results = predict_files(args.run_dir, args.files, args.device)
+    results = predict_files(args.run_dir, args.files, args.device, hop_seconds=args.hop_seconds,
+                            timeline=args.timeline is not None or args.json)
+    if args.timeline:
+        from gtzan_gpu.atomic import atomic_write_bytes
+        from gtzan_gpu.figures import timeline_png
+
+        target = Path(args.timeline)
+        usable = [r for r in results if "error" not in r]
+        for result in usable:
+            path = target if len(usable) == 1 else target.with_name(f"{target.stem}_{Path(result['file']).stem}"
+                                                                     f"{target.suffix or '.png'}")
+            line = result["timeline"]
+            atomic_write_bytes(path, timeline_png(line["start_seconds"], line["segment_seconds"],
+                                                  line["probabilities"], line["genres"],
+                                                  f"{Path(result['file']).name}: {result['genre']}"))
+            print(f"timeline of {result['file']} -> {path}", file=sys.stderr)
     for result in results:
         if "error" in result:
             print(f"gtzan-gpu predict: {result['file']}: {result['error']}", file=sys.stderr)
@@ -325,7 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("run_dir")
     predict.add_argument("files", nargs="+", metavar="FILE")
     predict.add_argument("--device", choices=DEVICES, default="auto")
-    predict.add_argument("--json", action="store_true")
+    predict.add_argument("--json", action="store_true", help="machine-readable, with each file's timeline")
+    predict.add_argument("--hop-seconds", type=float, help="cut a segment every this many seconds (default: the "
+                                                           "segment length)")
+    predict.add_argument("--timeline", metavar="OUT.png", help="draw genre probabilities over time as a stacked "
+                                                               "area plot (several files: OUT_<file>.png)")
     predict.set_defaults(run=_cmd_predict)
 
     compare = commands.add_parser("compare", help="paired test of two evaluated runs on the same tracks",

@@ -7,16 +7,17 @@ import torch
 import torch.nn.functional as F
 
 from gtzan_gpu.data.audio import AudioDecodeError, describe_decode_error, read_track, validate_audio
+from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.training.device import autocast
 from gtzan_gpu.training.evaluate import load_trained_model
 
 
-def file_segments(waveform: torch.Tensor, length: int) -> torch.Tensor:
-    """``(T,)`` -> ``(S, length)`` non-overlapping windows; a file shorter than one window is zero-padded."""
+def file_segments(waveform: torch.Tensor, length: int, hop: int | None = None) -> torch.Tensor:
+    """``(T,)`` -> ``(S, length)`` windows every ``hop`` samples (default: ``length``, no overlap); a trailing partial
+    window is dropped and a file shorter than one window is zero-padded."""
     if waveform.numel() < length:
         waveform = F.pad(waveform, (0, length - waveform.numel()))
-    count = waveform.numel() // length
-    return waveform[: count * length].view(count, length)
+    return waveform.unfold(0, length, hop or length)
 
 
 def unusable_file(path: Path) -> str | None:
@@ -34,11 +35,18 @@ def unusable_file(path: Path) -> str | None:
     return None
 
 
-def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", batch_size: int = 64) -> list[dict]:
-    """One result per file: ``{"file", "genre", "probabilities", "segments"}`` or ``{"file", "error"}``."""
+def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", batch_size: int = 64,
+                  hop_seconds: float | None = None, timeline: bool = False) -> list[dict]:
+    """One result per file: ``{"file", "genre", "probabilities", "segments"}`` or ``{"file", "error"}``.
+
+    Segments are cut every ``hop_seconds`` (default: the segment length). With ``timeline``, each result also
+    holds ``"timeline": {"start_seconds": [...], "probabilities": [[per genre] per segment]}``."""
     model, checkpoint, config, target = load_trained_model(run_dir, device)
     genres = checkpoint["genres"]
     length = int(round(config.segment_seconds * config.sample_rate))
+    if hop_seconds is not None and not 0.01 <= hop_seconds <= 3600:
+        raise GtzanError(f"--hop-seconds must be in [0.01, 3600], got {hop_seconds}")
+    hop = int(round(hop_seconds * config.sample_rate)) if hop_seconds else length
     results = []
     for file in files:
         problem = unusable_file(Path(file))
@@ -53,15 +61,22 @@ def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", b
         if waveform.numel() == 0 or not torch.isfinite(waveform).all():
             results.append({"file": file, "error": "no usable samples (empty or NaN)"})
             continue
-        segments = file_segments(waveform, length)
+        segments = file_segments(waveform, length, hop)
         logits = []
         with torch.no_grad(), autocast(target, config.amp):
             for first in range(0, segments.shape[0], batch_size):
                 logits.append(model(segments[first:first + batch_size].to(target)).float())
-        probabilities = torch.cat(logits).mean(dim=0).softmax(dim=0).cpu()
-        results.append({"file": file, "genre": genres[int(probabilities.argmax())], "segments": segments.shape[0],
-                        "seconds": round(waveform.numel() / config.sample_rate, 3),
-                        "probabilities": {g: round(float(p), 4) for g, p in zip(genres, probabilities)}})
+        logits = torch.cat(logits)
+        probabilities = logits.mean(dim=0).softmax(dim=0).cpu()
+        result = {"file": file, "genre": genres[int(probabilities.argmax())], "segments": segments.shape[0],
+                  "seconds": round(waveform.numel() / config.sample_rate, 3),
+                  "probabilities": {g: round(float(p), 4) for g, p in zip(genres, probabilities)}}
+        if timeline:
+            result["timeline"] = {"start_seconds": [round(i * hop / config.sample_rate, 3)
+                                                    for i in range(segments.shape[0])],
+                                  "segment_seconds": config.segment_seconds, "genres": genres,
+                                  "probabilities": logits.softmax(dim=1).cpu().round(decimals=4).tolist()}
+        results.append(result)
     return results
 
 

@@ -64,3 +64,27 @@ def test_file_segments_cut_the_seeds_windows_and_pad_short_files():
     assert file_segments(torch.ones(10), 4).shape == (2, 4)
     short = file_segments(torch.ones(3), 4)
     assert short.shape == (1, 4) and short[0, 3] == 0
+
+
+def test_predict_draws_a_timeline_of_a_long_file_and_puts_it_in_the_json(trained_run, tiny_corpus, tmp_path, capsys):
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from gtzan_gpu.cli import main
+
+    root = tiny_corpus / "genres_original"
+    parts = [sf.read(str(root / g / f"{g}.00000.wav"))[0] for g in ("classical", "metal")]
+    long_file = tmp_path / "medley.wav"
+    sf.write(str(long_file), np.concatenate(parts), 22050, subtype="PCM_16")  # 12 s: classical, then metal
+    out = tmp_path / "timeline.png"
+    assert main(["predict", str(trained_run), str(long_file), "--device", "cpu", "--hop-seconds", "1",
+                 "--timeline", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)[0]
+    line = result["timeline"]
+    assert line["start_seconds"] == [float(i) for i in range(11)]  # 2-s segments every second over 12 s
+    assert all(abs(sum(p) - 1) < 1e-3 for p in line["probabilities"]) and len(line["genres"]) == 10
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert main(["predict", str(trained_run), str(long_file), "--device", "cpu", "--hop-seconds", "0"]) == 2
+    assert "--hop-seconds must be in" in capsys.readouterr().err
