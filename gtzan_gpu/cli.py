@@ -166,6 +166,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from gtzan_gpu.training.export import PARITY_ATOL, export_run
+
+    done = export_run(args.run_dir, args.format, args.out)
+    print(json.dumps(done, indent=2) if args.json else
+          f"exported {done['model']} ({done['frontend']} front end, {done['stft_backend']} STFT) as {done['format']}"
+          f" -> {done['out']} ({done['bytes'] / 2 ** 20:.1f} MiB); parity with PyTorch on a batch of 3: max logit "
+          f"difference {done['max_logit_difference']:.1e} (limit {PARITY_ATOL:g}), same argmax")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from gtzan_gpu.demo import DemoConfig, run_demo
 
@@ -337,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Any file soundfile reads (any rate, stereo, any length): "
                                               "segments' logits are averaged; prints the top genre and all "
                                               "probabilities.")
-    predict.add_argument("run_dir")
+    predict.add_argument("run_dir", metavar="RUN_DIR|MODEL.onnx")
     predict.add_argument("files", nargs="+", metavar="FILE")
     predict.add_argument("--device", choices=DEVICES, default="auto")
     predict.add_argument("--json", action="store_true", help="machine-readable, with each file's timeline")
@@ -356,6 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--split", choices=EVAL_SPLITS, default="test")
     compare.add_argument("--json", action="store_true")
     compare.set_defaults(run=_cmd_compare)
+
+    export = commands.add_parser("export", help="export a run as one raw-audio model (ONNX or TorchScript)",
+                                 description="The whole model from waveform (B, T) at the corpus rate to logits, "
+                                             "front end included, batch dimension dynamic; checked against PyTorch "
+                                             "before it is written. Run an .onnx file with `gtzan-gpu predict "
+                                             "MODEL.onnx AUDIO...`.")
+    export.add_argument("run_dir")
+    export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    export.add_argument("--out", required=True, help="file to write (.onnx or .pt)")
+    export.add_argument("--json", action="store_true")
+    export.set_defaults(run=_cmd_export)
 
     demo = commands.add_parser("demo", help="synthesise a corpus, train the CNN, evaluate and predict",
                                description="The main job on the built-in synthetic corpus (a few minutes on CPU).")

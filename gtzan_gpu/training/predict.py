@@ -10,6 +10,7 @@ from gtzan_gpu.data.audio import AudioDecodeError, describe_decode_error, read_t
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.training.device import autocast
 from gtzan_gpu.training.evaluate import load_trained_model
+from gtzan_gpu.training.export import load_onnx_model
 
 
 def file_segments(waveform: torch.Tensor, length: int, hop: int | None = None) -> torch.Tensor:
@@ -35,18 +36,34 @@ def unusable_file(path: Path) -> str | None:
     return None
 
 
+def _scorer(source: str | Path, device: str):
+    """(genres, sample rate, segment seconds, ``(B, T) -> (B, C)`` logits on the CPU) of a RUN_DIR or of a model
+    exported to ONNX (run with onnxruntime)."""
+    if str(source).endswith(".onnx"):
+        session, facts = load_onnx_model(source)
+        return (facts["genres"], facts["sample_rate"], facts["segment_seconds"],
+                lambda batch: torch.from_numpy(session.run(None, {"waveform": batch.numpy()})[0]))
+    model, checkpoint, config, target = load_trained_model(source, device)
+
+    def logits_of(batch: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), autocast(target, config.amp):
+            return model(batch.to(target)).float().cpu()
+
+    return checkpoint["genres"], config.sample_rate, config.segment_seconds, logits_of
+
+
 def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", batch_size: int = 64,
                   hop_seconds: float | None = None, timeline: bool = False) -> list[dict]:
-    """One result per file: ``{"file", "genre", "probabilities", "segments"}`` or ``{"file", "error"}``.
+    """One result per file: ``{"file", "genre", "probabilities", "segments"}`` or ``{"file", "error"}``; the model
+    is RUN_DIR's best checkpoint, or an exported ``.onnx`` file (onnxruntime).
 
     Segments are cut every ``hop_seconds`` (default: the segment length). With ``timeline``, each result also
     holds ``"timeline": {"start_seconds": [...], "probabilities": [[per genre] per segment]}``."""
-    model, checkpoint, config, target = load_trained_model(run_dir, device)
-    genres = checkpoint["genres"]
-    length = int(round(config.segment_seconds * config.sample_rate))
     if hop_seconds is not None and not 0.01 <= hop_seconds <= 3600:
         raise GtzanError(f"--hop-seconds must be in [0.01, 3600], got {hop_seconds}")
-    hop = int(round(hop_seconds * config.sample_rate)) if hop_seconds else length
+    genres, sample_rate, segment_seconds, logits_of = _scorer(run_dir, device)
+    length = int(round(segment_seconds * sample_rate))
+    hop = int(round(hop_seconds * sample_rate)) if hop_seconds else length
     results = []
     for file in files:
         problem = unusable_file(Path(file))
@@ -54,7 +71,7 @@ def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", b
             results.append({"file": file, "error": problem})
             continue
         try:
-            waveform = read_track(file, config.sample_rate)
+            waveform = read_track(file, sample_rate)
         except Exception as error:
             results.append({"file": file, "error": f"cannot decode ({describe_decode_error(error)})"})
             continue
@@ -62,19 +79,16 @@ def predict_files(run_dir: str | Path, files: list[str], device: str = "auto", b
             results.append({"file": file, "error": "no usable samples (empty or NaN)"})
             continue
         segments = file_segments(waveform, length, hop)
-        logits = []
-        with torch.no_grad(), autocast(target, config.amp):
-            for first in range(0, segments.shape[0], batch_size):
-                logits.append(model(segments[first:first + batch_size].to(target)).float())
-        logits = torch.cat(logits)
+        logits = torch.cat([logits_of(segments[first:first + batch_size].contiguous())
+                            for first in range(0, segments.shape[0], batch_size)])
         probabilities = logits.mean(dim=0).softmax(dim=0).cpu()
         result = {"file": file, "genre": genres[int(probabilities.argmax())], "segments": segments.shape[0],
-                  "seconds": round(waveform.numel() / config.sample_rate, 3),
+                  "seconds": round(waveform.numel() / sample_rate, 3),
                   "probabilities": {g: round(float(p), 4) for g, p in zip(genres, probabilities)}}
         if timeline:
-            result["timeline"] = {"start_seconds": [round(i * hop / config.sample_rate, 3)
+            result["timeline"] = {"start_seconds": [round(i * hop / sample_rate, 3)
                                                     for i in range(segments.shape[0])],
-                                  "segment_seconds": config.segment_seconds, "genres": genres,
+                                  "segment_seconds": segment_seconds, "genres": genres,
                                   "probabilities": logits.softmax(dim=1).cpu().round(decimals=4).tolist()}
         results.append(result)
     return results
