@@ -94,6 +94,10 @@ class SegmentBatches:
 
     def first(self, count: int) -> torch.Tensor:
         """The first ``count`` segments in index order, ``(count, T)``: a fixed batch for TensorBoard images."""
+        return self.segments(list(range(min(count, len(self)))))
+
+    def segments(self, indices: list[int]) -> torch.Tensor:
+        """Segments by index (the unshuffled epoch order), ``(len(indices), T)`` on the device."""
         if self.loader != "stream":
-            return self.corpus.gather(torch.arange(min(count, len(self)), device=self.device))[0]
-        return torch.stack([self.dataset[i][0] for i in range(min(count, len(self)))]).to(self.device)
+            return self.corpus.gather(torch.tensor(indices, dtype=torch.long, device=self.device))[0]
+        return torch.stack([self.dataset[i][0] for i in indices]).to(self.device)

@@ -22,6 +22,7 @@ from gtzan_gpu.augment import augment_seed, reseed_augmentations
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.features import to_displayable
 from gtzan_gpu.models import GenreClassifier, build_classifier
 from gtzan_gpu.models.weights import weights_file
 from gtzan_gpu.progress import progress
@@ -125,6 +126,30 @@ def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, sca
     return payload
 
 
+def thumbnails(model: GenreClassifier, waveforms: torch.Tensor, size: int = 32) -> torch.Tensor:
+    """The first view's displayable image of each waveform, ``(N, 3, size, size)`` on the CPU."""
+    view = model.views[0]
+    model.eval()
+    with torch.no_grad():
+        images = to_displayable(model.images(waveforms)[0], getattr(view, "normalize", False))
+    return F.interpolate(images, size=(size, size), mode="area")
+
+
+def inspect_validation(logger, model: GenreClassifier, val: SegmentBatches, inspection: dict, step: int,
+                       config: TrainConfig) -> None:
+    """PR curves, the most confidently wrong segments (audio + image) and the projector of one validation pass."""
+    logger.pr_curves("val_pr", inspection["probabilities"], inspection["labels"], step)
+    mistakes = inspection["mistakes"]
+    if mistakes:
+        waveforms = val.segments([m[0] for m in mistakes])
+        logger.mistakes("val_mistakes", waveforms, thumbnails(model, waveforms, 96), mistakes, step,
+                        config.sample_rate)
+    first = inspection["track_first_segment"].tolist()
+    images = torch.cat([thumbnails(model, val.segments(first[i:i + 32])) for i in range(0, len(first), 32)])
+    logger.projector("val_tracks", inspection["track_features"], [val.track_ids[t] for t in inspection["tracks"]],
+                     inspection["track_labels"], inspection["track_predicted"], images, step)
+
+
 def fit(config: TrainConfig, resume: bool = False, corpus: Corpus | None = None, overwrite: bool = False) -> dict:
     """Train ``config`` into ``config.out``; with ``resume`` continue from its last.pt; with ``overwrite``
     clear the run it holds first. Returns a summary of the run.
@@ -226,17 +251,12 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
             train_loss, train_accuracy, seen, elapsed = train_one_epoch(
                 model, step_model, train, optimizer, config, state, device, run_dir, steps_per_epoch, rank)
             val_metrics = score(model, val, num_classes, config.amp, f"validation {state.epoch + 1}", distributed,
-                                val_ids)
+                                val_ids, inspect=distributed.is_main)
             record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy,
                       "val_loss": val_metrics["loss"], "val_accuracy": val_metrics["segment"]["accuracy"],
                       "val_track_accuracy": val_metrics["track"]["accuracy"], "seconds": elapsed,
                       "segments_per_second": seen * world_size / elapsed}
             improved = state.end_epoch(record)
-            payload = checkpoint_payload(config, data, model, optimizer, scaler, state, distributed)
-            if distributed.is_main:
-                if improved:
-                    save_checkpoint(run_dir / BEST, payload)
-                save_checkpoint(run_dir / LAST, payload)
             scalars = {"train/loss": train_loss, "train/accuracy": train_accuracy, "val/loss": record["val_loss"],
                        "val/accuracy": record["val_accuracy"], "val/track_accuracy": record["val_track_accuracy"],
                        "train/learning_rate": optimizer.param_groups[0]["lr"],
@@ -248,6 +268,14 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
                              f"validation, epoch {state.epoch}: segment level")
             if config.features.trainable_stft:
                 logger.feature_images(model, fixed_batch, state.epoch)
+            if distributed.is_main:
+                inspect_validation(logger, model, val, val_metrics["inspection"], state.epoch, config)
+            logger.flush()  # TensorBoard first: a kill after the checkpoint below loses no epoch's entries
+            payload = checkpoint_payload(config, data, model, optimizer, scaler, state, distributed)
+            if distributed.is_main:
+                if improved:
+                    save_checkpoint(run_dir / BEST, payload)
+                save_checkpoint(run_dir / LAST, payload)
             log.info("epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f track acc %.3f | %.1f s%s",
                      state.epoch, train_loss, train_accuracy, record["val_loss"], record["val_accuracy"],
                      record["val_track_accuracy"], elapsed, " | best" if improved else "")

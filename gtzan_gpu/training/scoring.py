@@ -12,10 +12,27 @@ from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.metrics import evaluate_predictions
 
 
-def predict_logits(model: GenreClassifier, batches: SegmentBatches, amp: bool,
-                   description: str = "scoring") -> tuple[torch.Tensor, ...]:
-    """Logits ``(N, C)`` float32, labels ``(N,)`` and track positions ``(N,)`` of every segment, on the device."""
+def _last_linear(model: GenreClassifier) -> torch.nn.Linear:
+    return [m for m in model.backbone.modules() if isinstance(m, torch.nn.Linear)][-1]
+
+
+def predict_logits(model: GenreClassifier, batches: SegmentBatches, amp: bool, description: str = "scoring",
+                   features: list | None = None) -> tuple[torch.Tensor, ...]:
+    """Logits ``(N, C)`` float32, labels ``(N,)`` and track positions ``(N,)`` of every segment, on the device.
+    ``features``: a list that receives each batch's penultimate features (the classifier layer's input)."""
     model.eval()
+    hook = None
+    if features is not None:
+        hook = _last_linear(model).register_forward_hook(lambda module, inputs, output: features.append(
+            inputs[0].detach().float()))
+    try:
+        return _predict(model, batches, amp, description)
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+def _predict(model: GenreClassifier, batches: SegmentBatches, amp: bool, description: str) -> tuple[torch.Tensor, ...]:
     logits, labels, tracks = [], [], []
     steps = -(-len(batches) // batches.batch_size)
     with torch.no_grad(), autocast(batches.device, amp):
@@ -27,15 +44,21 @@ def predict_logits(model: GenreClassifier, batches: SegmentBatches, amp: bool,
 
 
 def score(model: GenreClassifier, batches: SegmentBatches, num_classes: int, amp: bool,
-          description: str = "scoring", distributed: Distributed | None = None, track_ids: list[str] | None = None
-          ) -> dict:
+          description: str = "scoring", distributed: Distributed | None = None, track_ids: list[str] | None = None,
+          inspect: bool = False) -> dict:
     """Loss plus segment- and track-level metrics of one subset.
 
     Under torchrun each rank scores its shard of the subset's tracks (``batches``) and the segments' logits
     are gathered, so every rank gets the figures of the whole subset (``track_ids``, all its tracks): the same
     accuracies and confusion matrices as one process.
+
+    ``inspect``: also return, under ``"inspection"``, what TensorBoard shows of this subset (this rank's shard):
+    segment probabilities and labels, the penultimate features of every track, and the most confidently wrong
+    segments (their index in ``batches``' order).
     """
-    logits, labels, tracks = predict_logits(model, batches, amp, description)
+    features: list | None = [] if inspect else None
+    logits, labels, tracks = predict_logits(model, batches, amp, description, features)
+    inspection = _inspection(logits, labels, tracks, features) if inspect else None
     if distributed is not None and distributed.active:
         names = batches.track_ids
         shards = distributed.gather((logits.cpu(), labels.cpu(), [names[i] for i in tracks.tolist()]))
@@ -48,7 +71,31 @@ def score(model: GenreClassifier, batches: SegmentBatches, num_classes: int, amp
     metrics = evaluate_predictions(logits, labels, tracks, num_classes, len(track_ids))
     metrics["loss"] = float(F.cross_entropy(logits, labels))
     metrics["predictions"] = per_track_predictions(logits, labels, tracks, track_ids)
+    if inspection is not None:
+        metrics["inspection"] = inspection
     return metrics
+
+
+def _inspection(logits: torch.Tensor, labels: torch.Tensor, tracks: torch.Tensor, features: list,
+                mistakes: int = 8) -> dict:
+    """CPU tensors for TensorBoard: probabilities ``(N, C)``, labels ``(N,)``, per-track mean features ``(K, D)``
+    with the track positions ``(K,)``, and up to ``mistakes`` (segment index, label, prediction, probability)."""
+    probabilities = logits.float().softmax(dim=1).cpu()
+    labels, tracks = labels.cpu(), tracks.cpu()
+    confidence, predicted = probabilities.max(dim=1)
+    wrong = torch.nonzero(predicted != labels).flatten()
+    worst = wrong[confidence[wrong].argsort(descending=True)][:mistakes]
+    stacked = torch.cat(features).cpu()
+    present = torch.unique(tracks)
+    sums = torch.zeros(int(tracks.max()) + 1, stacked.shape[1]).index_add_(0, tracks, stacked)
+    counts = torch.bincount(tracks).clamp_min(1).unsqueeze(1).float()
+    track_logits = torch.zeros(int(tracks.max()) + 1, logits.shape[1]).index_add_(0, tracks, logits.float().cpu())
+    first_segment = torch.tensor([int(torch.nonzero(tracks == t)[0]) for t in present.tolist()])
+    return {"probabilities": probabilities, "labels": labels,
+            "track_features": (sums / counts)[present], "tracks": present,
+            "track_labels": labels[first_segment], "track_predicted": track_logits[present].argmax(dim=1),
+            "track_first_segment": first_segment,
+            "mistakes": [(int(i), int(labels[i]), int(predicted[i]), float(confidence[i])) for i in worst]}
 
 
 def per_track_predictions(logits: torch.Tensor, labels: torch.Tensor, tracks: torch.Tensor,

@@ -41,6 +41,35 @@ class RunLogger:
         image = confusion_image(confusion, self.genres, title)
         self.writer.add_image(tag, np.ascontiguousarray(image), step, dataformats="HWC")
 
+    def pr_curves(self, prefix: str, probabilities: torch.Tensor, labels: torch.Tensor, step: int) -> None:
+        """One precision-recall curve per genre (one-vs-rest over segments): ``<prefix>/<genre>``."""
+        for index, genre in enumerate(self.genres):
+            self.writer.add_pr_curve(f"{prefix}/{genre}", labels == index, probabilities[:, index], step)
+
+    def mistakes(self, prefix: str, waveforms: torch.Tensor, images: torch.Tensor, mistakes: list[tuple],
+                 step: int, sample_rate: int) -> None:
+        """The most confidently wrong segments: ``<prefix>/audio/<k>`` to listen to, captioned "true X, predicted
+        Y (p)", and ``<prefix>/image/<k>`` beside them (``images``: displayable ``(N, 3, H, W)``)."""
+        for k, ((_, label, predicted, probability), waveform, image) in enumerate(zip(mistakes, waveforms, images)):
+            caption = f"true {self.genres[label]}, predicted {self.genres[predicted]} ({probability:.2f})"
+            peak = waveform.abs().max().clamp_min(1e-9)
+            self.writer.add_audio(f"{prefix}/audio/{k}", (waveform / peak).unsqueeze(0).cpu(), step,
+                                  sample_rate=sample_rate)
+            self.writer.add_image(f"{prefix}/image/{k}", image, step)
+            self.writer.add_text(f"{prefix}/caption/{k}", caption, step)
+
+    def projector(self, tag: str, features: torch.Tensor, track_ids: list[str], labels: torch.Tensor,
+                  predicted: torch.Tensor, thumbnails: torch.Tensor, step: int) -> None:
+        """Penultimate features of each track in the embedding projector, with genre, prediction and correctness
+        as metadata and a thumbnail of the track's image as the sprite."""
+        metadata = [[self.genres[int(t)], self.genres[int(p)], str(bool(t == p)), track]
+                    for t, p, track in zip(labels, predicted, track_ids)]
+        self.writer.add_embedding(features, metadata=metadata, label_img=thumbnails, global_step=step, tag=tag,
+                                  metadata_header=["genre", "predicted", "correct", "track"])
+
+    def flush(self) -> None:
+        self.writer.flush()
+
     def text(self, tag: str, text: str) -> None:
         self.writer.add_text(tag, text)
 

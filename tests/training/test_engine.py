@@ -170,3 +170,37 @@ def test_an_incompatible_checkpoint_version_is_refused(trained_run, tmp_path):
     (tmp_path / "junk.pt").write_text("junk")
     with pytest.raises(GtzanError, match="cannot read checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_tensorboard_inspects_validation_pr_curves_mistakes_and_projector(trained_run):
+    tags = event_tags(trained_run / "tb")
+    genres = json.loads((trained_run / "manifest.json").read_text())["genres"]
+    for genre in genres:
+        assert tags.get(f"val_pr/{genre}") == 3, genre  # one PR curve per genre per epoch
+    audio = [t for t in tags if t.startswith("val_mistakes/audio/")]
+    assert audio and all(f"val_mistakes/image/{t.rsplit('/', 1)[1]}" in tags for t in audio)
+    accumulator = EventAccumulator(str(trained_run / "tb"), size_guidance={"audio": 0, "tensors": 0})
+    accumulator.Reload()
+    clip = accumulator.Audio(audio[0])[0]
+    assert clip.sample_rate == 22050 and clip.length_frames == 2 * 22050
+    projector = (trained_run / "tb" / "projector_config.pbtxt").read_text()
+    assert "val_tracks" in projector and "sprite" in projector and "metadata_path" in projector
+    metadata = sorted((trained_run / "tb").rglob("metadata.tsv"))[-1].read_text().splitlines()
+    assert metadata[0].split("\t") == ["genre", "predicted", "correct", "track"] and len(metadata) == 1 + 10
+    assert sorted((trained_run / "tb").rglob("sprite.png"))[-1].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_kill_right_after_a_checkpoint_loses_no_tensorboard_epoch(tiny_corpus, tmp_path, monkeypatch):
+    """Killed just after epoch 2's last.pt is written: the resumed run starts at epoch 3, so epoch 2's
+    TensorBoard entries must have been written before the checkpoint."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    monkeypatch.setattr(engine, "save_checkpoint", interrupt_after_saves(2))
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_train_config(tiny_corpus, tmp_path / "run", epochs=3))
+    monkeypatch.setattr(engine, "save_checkpoint", save_checkpoint)
+    fit(small_train_config(tiny_corpus, tmp_path / "run", epochs=3), resume=True)
+    steps = {event.step for path in (tmp_path / "run" / "tb").glob("events.out.tfevents.*")
+             for event in EventFileLoader(str(path)).Load() for value in event.summary.value
+             if value.tag == "val/accuracy"}
+    assert steps == {1, 2, 3}
