@@ -99,3 +99,11 @@ def test_every_augmentation_trains_logs_an_augmented_batch_and_resumes_exactly(t
     assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in straight["history"]]
     a, b = (load_checkpoint(tmp_path / name / "last.pt")["model"] for name in ("straight", "resumed"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_specaugment_is_pure_tensor_code_on_the_meta_device():
+    masked = SpecAugment(masks=2, max_width=0.2).train()(torch.empty(2, 64, 48, device="meta"), 0.0)
+    assert masked.shape == (2, 64, 48) and masked.device.type == "meta"
+    layer = SpectrogramImage(backend="torch", height=32, width=32).to("meta")
+    layer.spec_augment = SpecAugment().train()
+    assert layer.train()(torch.empty(2, 22050, device="meta")).shape == (2, 3, 32, 32)
