@@ -6,7 +6,8 @@ from gtzan_gpu.cli import main
 
 
 def test_every_subcommand_has_help(capsys):
-    for command in ("synth", "scan", "split", "train", "evaluate", "predict", "demo"):
+    for command in ("synth", "scan", "pack", "split", "train", "evaluate", "predict", "compare", "export", "demo",
+                    "doctor", "bench", "experiment"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
