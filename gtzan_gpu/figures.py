@@ -41,3 +41,25 @@ def timeline_png(start_seconds: list[float], segment_seconds: float, probabiliti
     axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     figure.tight_layout()
     return _png(figure)
+
+
+def feature_grid_figure(views: dict[str, "object"], captions: list[str]):
+    """A grid of feature images: one row per view (name -> displayable ``(N, 3, H, W)`` tensor), one column per
+    segment captioned with its genre and track id. Returns the matplotlib Figure (for PNG or TensorBoard)."""
+    names = list(views)
+    count = len(captions)
+    figure, axes = plt.subplots(len(names), count, figsize=(1.6 * count, 1.75 * len(names) + 0.3), dpi=100,
+                                squeeze=False)
+    for row, name in enumerate(names):
+        images = views[name]
+        for column in range(count):
+            axis = axes[row][column]
+            axis.imshow(images[column].permute(1, 2, 0).numpy(), origin="upper", interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(captions[column], fontsize=7)
+            if column == 0:
+                axis.set_ylabel(name, fontsize=8)
+    figure.tight_layout()
+    return figure

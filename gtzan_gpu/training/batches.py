@@ -96,6 +96,12 @@ class SegmentBatches:
         """The first ``count`` segments in index order, ``(count, T)``: a fixed batch for TensorBoard images."""
         return self.segments(list(range(min(count, len(self)))))
 
+    def captions(self, indices: list[int], genres: list[str]) -> list[str]:
+        """"<genre>\\n<track id>" of segments by index (the unshuffled epoch order)."""
+        index = self.dataset.index if self.loader == "stream" else self.corpus.index
+        labels = index.labels
+        return [f"{genres[int(labels[i])]}\n{index.tracks[int(index.track_of_segment[i])].track_id}" for i in indices]
+
     def segments(self, indices: list[int]) -> torch.Tensor:
         """Segments by index (the unshuffled epoch order), ``(len(indices), T)`` on the device."""
         if self.loader != "stream":

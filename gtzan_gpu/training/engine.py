@@ -241,6 +241,7 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
                                                                for k, v in data.manifest.subsets.items()))
         logger.text("run/weights", weights_note)
         logger.feature_images(model, fixed_batch, 0)
+        logger.feature_grid(model, fixed_batch, val.captions(list(range(len(fixed_batch))), data.genres), 0)
         if config.augmentations:
             reseed_augmentations(model, augment_seed(config.seed, 0))
             logger.feature_images(model, fixed_batch, 0, augmented=True)

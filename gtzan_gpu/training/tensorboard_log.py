@@ -41,6 +41,22 @@ class RunLogger:
         image = confusion_image(confusion, self.genres, title)
         self.writer.add_image(tag, np.ascontiguousarray(image), step, dataformats="HWC")
 
+    def feature_grid(self, model, waveforms: torch.Tensor, captions: list[str], step: int) -> None:
+        """``features/grid``: every view of a fixed batch side by side (rows), each segment captioned with its
+        genre and track id (columns), as the model sees it in evaluation."""
+        from gtzan_gpu.figures import feature_grid_figure
+
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                views = {VIEW_NAMES.get(type(view).__name__, type(view).__name__):
+                         to_displayable(image, getattr(view, "normalize", False))
+                         for view, image in zip(model.views, model.images(waveforms))}
+        finally:
+            model.train(was_training)
+        self.writer.add_figure("features/grid", feature_grid_figure(views, captions), step, close=True)
+
     def pr_curves(self, prefix: str, probabilities: torch.Tensor, labels: torch.Tensor, step: int) -> None:
         """One precision-recall curve per genre (one-vs-rest over segments): ``<prefix>/<genre>``."""
         for index, genre in enumerate(self.genres):

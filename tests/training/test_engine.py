@@ -45,6 +45,7 @@ def test_tensorboard_has_what_a_person_inspects(trained_run):
                 "train/learning_rate", "throughput/segments_per_second", "val/confusion"):
         assert tags.get(tag) == 3, tag  # once per epoch
     assert tags["features/spectrogram"] == 1  # logged at the start; again per epoch only when trainable
+    assert tags["features/grid"] == 1  # captioned grid of the same batch
     assert {"run/manifest/text_summary", "run/weights/text_summary", "_hparams_/experiment",
             "_hparams_/session_start_info", "hparam/val_accuracy", "hparam/val_track_accuracy"} <= set(tags)
     accumulator = EventAccumulator(str(trained_run / "tb"), size_guidance={"images": 0})
@@ -63,7 +64,7 @@ def test_fusion_trains_with_both_views(tiny_corpus, tmp_path):
                                 max_steps=2, batch_size=8)
     summary = fit(config)
     assert summary["global_step"] == 2
-    assert {"features/spectrogram", "features/waveform"} <= set(event_tags(tmp_path / "fusion" / "tb"))
+    assert {"features/spectrogram", "features/waveform", "features/grid"} <= set(event_tags(tmp_path / "fusion" / "tb"))
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tiny_corpus, tmp_path, monkeypatch):
