@@ -86,11 +86,10 @@ def _inspection(logits: torch.Tensor, labels: torch.Tensor, tracks: torch.Tensor
     wrong = torch.nonzero(predicted != labels).flatten()
     worst = wrong[confidence[wrong].argsort(descending=True)][:mistakes]
     stacked = torch.cat(features).cpu()
-    present = torch.unique(tracks)
+    present, first_segment, _, _ = _groups(tracks)
     sums = torch.zeros(int(tracks.max()) + 1, stacked.shape[1]).index_add_(0, tracks, stacked)
     counts = torch.bincount(tracks).clamp_min(1).unsqueeze(1).float()
     track_logits = torch.zeros(int(tracks.max()) + 1, logits.shape[1]).index_add_(0, tracks, logits.float().cpu())
-    first_segment = torch.tensor([int(torch.nonzero(tracks == t)[0]) for t in present.tolist()])
     return {"probabilities": probabilities, "labels": labels,
             "track_features": (sums / counts)[present], "tracks": present,
             "track_labels": labels[first_segment], "track_predicted": track_logits[present].argmax(dim=1),
@@ -103,10 +102,23 @@ def per_track_predictions(logits: torch.Tensor, labels: torch.Tensor, tracks: to
     """track id -> {"label", "track" (argmax of the mean segment logits), "segments" (each segment's argmax, in
     time order)}: what paired tests compare, the same however the segments were ordered or split across ranks."""
     logits, labels, tracks = logits.float().cpu(), labels.cpu(), tracks.cpu()
+    present, first, order, counts = _groups(tracks)
+    segment_predictions = logits.argmax(dim=1)[order].tolist()
+    sums = torch.zeros(len(track_ids), logits.shape[1]).index_add_(0, tracks, logits)
+    track_predictions = sums.argmax(dim=1)  # the argmax of the mean is the argmax of the sum
     predictions = {}
-    for position in torch.unique(tracks).tolist():
-        mask = tracks == position
-        predictions[track_ids[position]] = {"label": int(labels[mask][0]),
-                                            "track": int(logits[mask].mean(dim=0).argmax()),
-                                            "segments": logits[mask].argmax(dim=1).tolist()}
+    start = 0
+    for position, head, count in zip(present.tolist(), first.tolist(), counts.tolist()):
+        predictions[track_ids[position]] = {"label": int(labels[head]), "track": int(track_predictions[position]),
+                                            "segments": segment_predictions[start:start + count]}
+        start += count
     return dict(sorted(predictions.items()))
+
+
+def _groups(tracks: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Segments grouped by track in O(N log N): (tracks present, index of each one's first segment, a stable
+    order listing each track's segments together in their original order, segments per track)."""
+    order = torch.argsort(tracks, stable=True)
+    present, counts = torch.unique_consecutive(tracks[order], return_counts=True)
+    first = order[counts.cumsum(0) - counts]
+    return present, first, order, counts
