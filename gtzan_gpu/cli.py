@@ -117,12 +117,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from gtzan_gpu.training.evaluate import format_report, score_run, write_evaluation
+    from gtzan_gpu.training.evaluate import format_report, public, score_run, write_evaluation
 
     report = score_run(args.run_dir, args.split, args.device, data=args.data)
     if int(os.environ.get("RANK", "0")) > 0:  # under torchrun rank 0 reports and writes
         return 0
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    print(json.dumps(public(report), indent=2) if args.json else format_report(report))
     sys.stdout.flush()
     write_evaluation(report)  # after printing: an unwritable RUN_DIR loses no figure
     return 0

@@ -22,7 +22,6 @@ from gtzan_gpu.augment import augment_seed, reseed_augmentations
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.features import to_displayable
 from gtzan_gpu.models import GenreClassifier, build_classifier
 from gtzan_gpu.models.weights import weights_file
 from gtzan_gpu.progress import progress
@@ -33,6 +32,7 @@ from gtzan_gpu.training.device import autocast
 from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.run_data import RunData, load_run_data
 from gtzan_gpu.training.run_dir import BEST, LAST, claim_run_dir
+from gtzan_gpu.training.inspection import collect_inspection, log_inspection
 from gtzan_gpu.training.scoring import score
 from gtzan_gpu.training.state import TrainingState
 from gtzan_gpu.training.tensorboard_log import NullRunLogger, RunLogger
@@ -124,30 +124,6 @@ def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, sca
                "world_size": distributed.world_size, **state.to_payload()}
     payload["rng"]["ranks"] = distributed.gather(payload["rng"]["torch"])
     return payload
-
-
-def thumbnails(model: GenreClassifier, waveforms: torch.Tensor, size: int = 32) -> torch.Tensor:
-    """The first view's displayable image of each waveform, ``(N, 3, size, size)`` on the CPU."""
-    view = model.views[0]
-    model.eval()
-    with torch.no_grad():
-        images = to_displayable(model.images(waveforms)[0], getattr(view, "normalize", False))
-    return F.interpolate(images, size=(size, size), mode="area")
-
-
-def inspect_validation(logger, model: GenreClassifier, val: SegmentBatches, inspection: dict, step: int,
-                       config: TrainConfig) -> None:
-    """PR curves, the most confidently wrong segments (audio + image) and the projector of one validation pass."""
-    logger.pr_curves("val_pr", inspection["probabilities"], inspection["labels"], step)
-    mistakes = inspection["mistakes"]
-    if mistakes:
-        waveforms = val.segments([m[0] for m in mistakes])
-        logger.mistakes("val_mistakes", waveforms, thumbnails(model, waveforms, 96), mistakes, step,
-                        config.sample_rate)
-    first = inspection["track_first_segment"].tolist()
-    images = torch.cat([thumbnails(model, val.segments(first[i:i + 32])) for i in range(0, len(first), 32)])
-    logger.projector("val_tracks", inspection["track_features"], [val.track_ids[t] for t in inspection["tracks"]],
-                     inspection["track_labels"], inspection["track_predicted"], images, step)
 
 
 def fit(config: TrainConfig, resume: bool = False, corpus: Corpus | None = None, overwrite: bool = False) -> dict:
@@ -270,7 +246,8 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
             if config.features.trainable_stft:
                 logger.feature_images(model, fixed_batch, state.epoch)
             if distributed.is_main:
-                inspect_validation(logger, model, val, val_metrics["inspection"], state.epoch, config)
+                log_inspection(logger, "val", collect_inspection(model, val, val_metrics["inspection"]), state.epoch,
+                               config.sample_rate)
             logger.flush()  # TensorBoard first: a kill after the checkpoint below loses no epoch's entries
             payload = checkpoint_payload(config, data, model, optimizer, scaler, state, distributed)
             if distributed.is_main:

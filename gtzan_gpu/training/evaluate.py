@@ -17,6 +17,7 @@ from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state
 from gtzan_gpu.training.config import TrainConfig
 from gtzan_gpu.training.confusion_image import confusion_png
 from gtzan_gpu.training.device import resolve_device
+from gtzan_gpu.training.inspection import collect_inspection, log_inspection
 from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.run_data import load_run_data
 from gtzan_gpu.training.run_dir import BEST, LAST
@@ -50,7 +51,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto",
     """Score the run's model on ``split`` and write the report files into RUN_DIR (:func:`write_evaluation`)."""
     report = score_run(run_dir, split, device, corpus, data)
     write_evaluation(report)
-    return report
+    return public(report)
 
 
 def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None,
@@ -76,9 +77,10 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
         raise GtzanError(f"the {split} subset of {run_dir} has no segments"
                          + (" on some rank" if distributed.active else ""))
     metrics = score(model, batches, len(run_data.genres), config.amp, f"evaluating {split}", distributed,
-                    manifest.subsets[split])
+                    manifest.subsets[split], inspect=distributed.is_main)
+    inspection = collect_inspection(model, batches, metrics["inspection"]) if distributed.is_main else None
     distributed.finish()
-    return {"run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
+    return {"_inspection": inspection, "sample_rate": config.sample_rate,"run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
             "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
             "genres": run_data.genres, "tracks": len(manifest.subsets[split]), "loss": metrics["loss"],
             "segment": metrics["segment"], "track": metrics["track"], "device": str(target),
@@ -90,23 +92,31 @@ def write_evaluation(report: dict) -> None:
     """``eval_<split>.json``, confusion PNGs and TensorBoard entries of a :func:`score_run` report, into its RUN_DIR.
     An unwritable RUN_DIR is a GtzanError naming the file (the figures are already computed: print them first)."""
     run_dir, split, genres, epoch = Path(report["run_dir"]), report["split"], report["genres"], report["epoch"]
-    atomic_write_text(run_dir / f"eval_{split}.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_text(run_dir / f"eval_{split}.json", json.dumps(public(report), indent=2) + "\n")
     for level in ("segment", "track"):
         title = f"{split}, {level} level: accuracy {report[level]['accuracy']:.3f}"
         atomic_write_bytes(run_dir / f"confusion_{split}_{level}.png",
                            confusion_png(report[level]["confusion"], genres, title))
-    logger = RunLogger(str(run_dir / "tb"), genres)
+    # its own TensorBoard run (tb/eval_<split>): a projector config per run, so the training one is kept
+    logger = RunLogger(str(run_dir / "tb" / f"eval_{split}"), genres)
     try:
         logger.scalars({f"{split}/accuracy": report["segment"]["accuracy"],
                         f"{split}/track_accuracy": report["track"]["accuracy"],
                         f"{split}/macro_f1": report["segment"]["macro_f1"]}, epoch)
         logger.confusion(f"{split}/confusion_segment", report["segment"]["confusion"], epoch, f"{split}: segment level")
         logger.confusion(f"{split}/confusion_track", report["track"]["confusion"], epoch, f"{split}: track level")
+        if report.get("_inspection"):
+            log_inspection(logger, split, report["_inspection"], epoch, report["sample_rate"])
         logger.hparams(report["config"], {"hparam/val_accuracy": report["best_val_accuracy"],
                                           f"hparam/{split}_accuracy": report["segment"]["accuracy"],
                                           f"hparam/{split}_track_accuracy": report["track"]["accuracy"]})
     finally:
         logger.close()
+
+
+def public(report: dict) -> dict:
+    """The report without its in-memory parts (tensors for TensorBoard): what JSON holds."""
+    return {key: value for key, value in report.items() if not key.startswith("_")}
 
 
 def format_report(report: dict) -> str:

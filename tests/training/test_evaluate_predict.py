@@ -23,11 +23,15 @@ def test_evaluate_writes_segment_and_track_figures(trained_run):
         assert (trained_run / f"confusion_test_{level}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_evaluate_on_val_matches_the_training_log(trained_run):
+def test_evaluate_on_val_matches_the_training_log(trained_run, tmp_path):
+    import shutil
+
     from gtzan_gpu.training.checkpoint import load_checkpoint
 
-    report = evaluate_run(trained_run, "val", "cpu")
-    best = load_checkpoint(trained_run / "best.pt")
+    run = tmp_path / "run"  # a copy: evaluating val adds val/* entries to the shared run's TensorBoard log
+    shutil.copytree(trained_run, run)
+    report = evaluate_run(run, "val", "cpu")
+    best = load_checkpoint(run / "best.pt")
     assert report["segment"]["accuracy"] == pytest.approx(best["best"]["val_accuracy"])
 
 
@@ -88,3 +92,18 @@ def test_predict_draws_a_timeline_of_a_long_file_and_puts_it_in_the_json(trained
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert main(["predict", str(trained_run), str(long_file), "--device", "cpu", "--hop-seconds", "0"]) == 2
     assert "--hop-seconds must be in" in capsys.readouterr().err
+
+
+def test_evaluate_adds_test_pr_curves_mistakes_and_projector_to_tensorboard(trained_run, tmp_path):
+    import shutil
+
+    from tests.training.test_engine import event_tags
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    report = evaluate_run(run, "test", "cpu")
+    assert not any(key.startswith("_") for key in report)  # JSON-ready
+    tags = event_tags(run / "tb")
+    assert all(f"test_pr/{genre}" in tags for genre in report["genres"])
+    assert "test_tracks" in (run / "tb" / "eval_test" / "projector_config.pbtxt").read_text()
+    assert "val_tracks" in (run / "tb" / "projector_config.pbtxt").read_text()  # the training run's, kept
