@@ -178,3 +178,12 @@ def test_a_grid_with_a_bad_value_is_one_line(tmp_path, capsys):
     assert main(["experiment", "--data", str(tmp_path), "--config", str(bad)]) == 2
     err = one_line_error(capsys)
     assert "bad.toml" in err and "unknown --stft-backend 'fftw'" in err
+
+
+def test_bad_pack_and_bench_options_are_one_line(tiny_corpus, tmp_path, capsys):
+    assert main(["pack", str(tiny_corpus), "--out", str(tmp_path / "s"), "--shard-gb", "0"]) == 2
+    assert "--shard-gb must be in (0, 1024]" in one_line_error(capsys)
+    assert main(["bench", "--stages", "features,nope", "--device", "cpu"]) == 2
+    assert "unknown --stages nope" in one_line_error(capsys)
+    assert main(["experiment", "--quick", "--folds", "1", "--out", str(tmp_path / "e")]) == 2
+    assert "--folds must be in [2, 100]" in one_line_error(capsys)
