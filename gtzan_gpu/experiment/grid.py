@@ -8,7 +8,7 @@ command works anywhere; ``--config`` takes a built-in name or a TOML file.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +24,7 @@ TRAIN_KEYS = set(option_names(TrainConfig)) - PER_CELL_KEYS
 GRID_KEYS = {"name", "models", "segment_seconds", "schemes", "split_seed", "train", "quick", "recipes"}
 QUICK_GRID_KEYS = {"name", "schemes", "tracks_per_genre", "track_seconds", "models", "segment_seconds", "difficulty"}
 RECIPE_KEYS = TRAIN_KEYS | {"model"}
+TRAINING_SEED = next(f.default for f in fields(TrainConfig) if f.name == "seed")  # train's --seed default
 
 
 def builtin_grids() -> list[str]:
@@ -111,10 +112,17 @@ class Grid:
         if device is not None and "device" not in self.train:
             settings["device"] = device
         # a k-fold cell trains on its fold's manifest; the config's scheme is only the fallback, never used
+        # repeat r draws both another split and other weights, shuffles and dropout: seeds + r
         settings.update(model=model, segment_seconds=cell.seconds,
                         scheme="random" if cell.scheme == "kfold" else cell.scheme,
-                        split_seed=self.split_seed + (cell.repeat or 0), data=data, out=run_dir, manifest=manifest)
+                        split_seed=self.split_seed + (cell.repeat or 0), data=data, out=run_dir, manifest=manifest,
+                        seed=int(settings.get("seed", TRAINING_SEED)) + (cell.repeat or 0))
         return TrainConfig(**nest(TrainConfig, settings))
+
+    def run_name(self, cell: Cell) -> str:
+        """The cell's run folder under ``runs/``, saying what it is: recipe or model, segment length, split (with
+        repeat / fold) and training seed, e.g. ``resnet18-5s-random-seed0``; TensorBoard shows it as the run."""
+        return self.cell_config(cell, None, None, None).run_name(cell.split_name, cell.model)
 
     def check(self, source: str) -> None:
         """Every cell's configuration is valid (raises a GtzanError prefixed with ``source``)."""

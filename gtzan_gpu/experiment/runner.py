@@ -1,7 +1,8 @@
 """Run an experiment grid: one fixed manifest per scheme, one training run per cell, test figures per cell.
 
 Finished cells (their result JSON exists) are skipped; an interrupted cell resumes from its last.pt.
-Every run's TensorBoard logs sit under DIR/runs, so ``tensorboard --logdir DIR/runs`` compares them.
+Every run's TensorBoard logs sit under DIR/runs/<run name> (model, length, split, seed: ``Grid.run_name``), so
+``tensorboard --logdir DIR/runs`` compares them by name.
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, devi
         if result_path.is_file():
             log.info("%s: finished, skipping", cell.key)
             continue
-        run_dir = out / "runs" / cell.split_name / f"{cell.model}-{cell.seconds:g}s"
+        run_dir = out / "runs" / grid.run_name(cell)
         config = grid.cell_config(cell, data, str(manifests[cell.split_name]), str(run_dir), device)
         resume = (run_dir / LAST).is_file()
         log.info("%s: %s", cell.key, "resuming" if resume else "training")

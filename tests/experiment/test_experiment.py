@@ -33,7 +33,10 @@ def test_a_tiny_grid_runs_reports_and_skips_finished_cells(tiny_corpus, tmp_path
     for cell in result["cells"]:
         assert set(cell) >= {"test_accuracy", "test_track_accuracy", "test_macro_f1", "epochs_run", "wall_seconds",
                              "device"}
-        assert (Path(cell["run_dir"]) / "tb").is_dir() and Path(cell["run_dir"]).parent.parent == out / "runs"
+        assert (Path(cell["run_dir"]) / "tb").is_dir()
+    # run folders say what they are, so TensorBoard's run list compares them by name
+    assert [Path(c["run_dir"]) for c in result["cells"]] == [out / "runs" / "cnn-1s-random-seed0",
+                                                            out / "runs" / "cnn-2s-random-seed0"]
     manifest = json.loads((out / "manifests" / "random.json").read_text())
     assert manifest["seed"] == 42
     table = (out / "results.md").read_text()
@@ -110,6 +113,18 @@ def test_folds_are_refused_with_the_fault_filtered_scheme_and_checked():
         load_grid("seed-grid", quick=True, folds=1)
     quick = load_grid("seed-grid", quick=True, folds=5, repeats=2)
     assert len(quick.cells()) == 5 * 2 * 9 and quick.cells()[0].key == "kfold/cnn-3s/r0-f0"
+
+
+def test_run_names_say_model_length_split_and_seed_and_repeats_change_both_seeds():
+    quick = load_grid("seed-grid", quick=True, folds=3, repeats=2)
+    cell = quick.cells(["resnet18:5"])[3]  # repeat 1, fold 0
+    assert quick.run_name(cell) == "resnet18-5s-kfold-r1-f0-seed1"
+    config = quick.cell_config(cell, "d", "m", "r")
+    assert (config.seed, config.split_seed) == (1, quick.split_seed + 1)
+    names = [quick.run_name(c) for c in quick.cells()]
+    assert len(set(names)) == len(names)  # no two cells share a run folder
+    recipes = load_grid("recipes", quick=True)
+    assert recipes.run_name(recipes.cells(["seed-augmented:3"])[0]) == "seed-augmented-3s-random-seed0"
 
 
 def test_recipes_are_models_with_overrides_and_the_builtin_recipes_grid_checks(tiny_corpus, tmp_path):
