@@ -136,7 +136,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                             timeline=args.timeline is not None or args.json)
     if args.timeline:
         from gtzan_gpu.atomic import atomic_write_bytes
-        from gtzan_gpu.figures import timeline_png
+        from gtzan_gpu.figures import png_bytes, timeline_figure
 
         target = Path(args.timeline)
         usable = [r for r in results if "error" not in r]
@@ -144,9 +144,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             path = target if len(usable) == 1 else target.with_name(f"{target.stem}_{Path(result['file']).stem}"
                                                                      f"{target.suffix or '.png'}")
             line = result["timeline"]
-            atomic_write_bytes(path, timeline_png(line["start_seconds"], line["segment_seconds"],
-                                                  line["probabilities"], line["genres"],
-                                                  f"{Path(result['file']).name}: {result['genre']}"))
+            atomic_write_bytes(path, png_bytes(timeline_figure(line["start_seconds"], line["segment_seconds"],
+                                                               line["probabilities"], line["genres"],
+                                                               f"{Path(result['file']).name}: {result['genre']}")))
             print(f"timeline of {result['file']} -> {path}", file=sys.stderr)
     for result in results:
         if "error" in result:
@@ -192,6 +192,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from gtzan_gpu.bench.run import STAGES
 
+    if args.render:  # re-draw the table and plot of a measured report; measures nothing
+        from gtzan_gpu.bench.report import load_report
+
+        report = load_report(args.render)
+        written = write_report(report, Path(args.render), rewrite_json=False)
+        print("wrote " + ", ".join(str(p) for p in written.values()))
+        return 0
     stages = tuple(dict.fromkeys(part for item in (args.stages or []) for part in item.split(",") if part))
     unknown = [stage for stage in stages if stage not in STAGES]
     if unknown:
@@ -391,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "and a PNG plot (default benchmarks/results/<device>.json).")
     bench.add_argument("--quick", action="store_true", help="a small set (under 2 minutes on a 2-core CPU)")
     bench.add_argument("--out", help="JSON file to write (the .md and .png go beside it)")
+    bench.add_argument("--render", metavar="JSON", help="measure nothing: re-draw the .md table and .png plot "
+                                                        "beside a report JSON a bench run wrote")
     bench.add_argument("--stages", action="append", metavar="STAGE[,STAGE]",
                        help="run only these stages: features, seed_pipeline, loading, training, scaling")
     bench.add_argument("--device", choices=DEVICES, default="auto")

@@ -1,65 +1,372 @@
-"""Figures drawn with matplotlib (Agg, in memory): PNG bytes for files and TensorBoard alike."""
+"""Every figure the project draws, with matplotlib's object API (no pyplot state, Agg, in memory).
+
+Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure`; :func:`png_bytes` turns it into a PNG
+file's bytes and ``SummaryWriter.add_figure`` into a TensorBoard image, so a PNG on disk and the TensorBoard
+card come from the same code. Sizes and fonts are chosen to stay readable at TensorBoard's default card
+width (about 500-650 px): figures are at most 7 inches wide at 100 dpi, and no text is smaller than 8 pt.
+"""
 from __future__ import annotations
 
 import io
+from typing import Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+DPI = 100
+SMALLEST_FONT = 8
 
 
-def _png(figure) -> bytes:
+def png_bytes(figure: Figure) -> bytes:
+    """The figure as PNG file bytes."""
     buffer = io.BytesIO()
+    FigureCanvasAgg(figure)  # attaches an Agg canvas whatever the figure was made with
     figure.savefig(buffer, format="png")
-    plt.close(figure)
     return buffer.getvalue()
+
+
+def _palette(count: int) -> list:
+    return list(colormaps["tab10" if count <= 10 else "tab20"].colors)
 
 
 def mm_ss(seconds: float, _position=None) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
-def timeline_png(start_seconds: list[float], segment_seconds: float, probabilities: list[list[float]],
-                 genres: list[str], title: str) -> bytes:
+def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str], title: str = "") -> Figure:
+    """A ``(C, C)`` confusion matrix (rows: true genre, columns: predicted): each cell shaded by its share of
+    the true genre's examples (row-normalised, so classes of any size compare) and labelled with its count."""
+    counts = np.asarray(confusion, dtype=np.int64)
+    rows = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    n = len(labels)
+    side = min(6.2, max(3.6, 0.42 * n + 2.0))
+    figure = Figure(figsize=(side + 1.1, side), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    font = 9 if n <= 12 else SMALLEST_FONT
+    for i in range(n):
+        for j in range(n):
+            if counts[i, j]:
+                axes.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=font,
+                          color="white" if share[i, j] > 0.55 else "black")
+    axes.set_xticks(range(n), labels, rotation=45, ha="right", rotation_mode="anchor", fontsize=font)
+    axes.set_yticks(range(n), labels, fontsize=font)
+    axes.set_xlabel("predicted genre", fontsize=10)
+    axes.set_ylabel("true genre", fontsize=10)
+    total = int(counts.sum())
+    accuracy = np.trace(counts) / total if total else 0.0
+    axes.set_title(f"{title}\naccuracy {accuracy:.3f} ({np.trace(counts)} / {total})" if title else
+                   f"accuracy {accuracy:.3f} ({np.trace(counts)} / {total})", fontsize=10)
+    bar = figure.colorbar(image, ax=axes, shrink=0.8)
+    bar.set_label("share of the true genre (row)", fontsize=9)
+    bar.ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    bar.ax.tick_params(labelsize=SMALLEST_FONT)
+    return figure
+
+
+def precision_recall(scores: np.ndarray, positives: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """One-vs-rest precision-recall curve of ``scores`` ``(N,)`` for the boolean ``positives`` ``(N,)``, at every
+    threshold from the highest score down, and its average precision (the mean of the precision at each
+    positive's rank: the area under the step curve, no interpolation). Ties are broken by order."""
+    order = np.argsort(-scores, kind="stable")
+    hits = positives[order].astype(np.float64)
+    true_positives = np.cumsum(hits)
+    precision = true_positives / np.arange(1, len(hits) + 1)
+    total = hits.sum()
+    recall = true_positives / total if total else np.zeros_like(true_positives)
+    average = float((precision * hits).sum() / total) if total else 0.0
+    return precision, recall, average
+
+
+def pr_curves_figure(probabilities: np.ndarray, labels: np.ndarray, genres: Sequence[str], title: str) -> Figure:
+    """Per-genre precision-recall curves (one vs rest) of ``(N, C)`` probabilities against ``(N,)`` labels,
+    each with its average precision in the legend, and the mean over genres (macro AP) in the title."""
+    probabilities, labels = np.asarray(probabilities, dtype=np.float64), np.asarray(labels)
+    colours = _palette(len(genres))
+    figure = Figure(figsize=(6.8, 4.6), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    averages = []
+    for index, genre in enumerate(genres):
+        precision, recall, average = precision_recall(probabilities[:, index], labels == index)
+        averages.append(average)
+        axes.step(np.concatenate([[0.0], recall]), np.concatenate([[1.0], precision]), where="post",
+                  color=colours[index % len(colours)], linewidth=1.4, label=f"{genre} (AP {average:.2f})")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("recall", fontsize=10)
+    axes.set_ylabel("precision", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.set_title(f"{title}\nmacro average precision {np.mean(averages):.3f}", fontsize=10)
+    axes.legend(fontsize=SMALLEST_FONT, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return figure
+
+
+def embedding_figure(features: np.ndarray, labels: np.ndarray, predicted: np.ndarray, genres: Sequence[str],
+                     title: str) -> Figure:
+    """The projector's view on paper: ``(N, D)`` features projected on their first two principal components,
+    coloured by true genre, wrong predictions drawn as crosses."""
+    features = np.asarray(features, dtype=np.float64)
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    centred = features - features.mean(axis=0, keepdims=True)
+    _, singular, basis = np.linalg.svd(centred, full_matrices=False)
+    points = centred @ basis[:2].T if basis.shape[0] >= 2 else np.pad(centred @ basis.T, ((0, 0), (0, 1)))
+    explained = singular ** 2 / max(float((singular ** 2).sum()), 1e-12)
+    colours = _palette(len(genres))
+    figure = Figure(figsize=(6.8, 4.8), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    for index, genre in enumerate(genres):
+        right = (labels == index) & (predicted == labels)
+        wrong = (labels == index) & (predicted != labels)
+        colour = colours[index % len(colours)]
+        axes.scatter(points[right, 0], points[right, 1], s=28, color=colour, label=genre)
+        if wrong.any():
+            axes.scatter(points[wrong, 0], points[wrong, 1], s=40, color=colour, marker="x", linewidths=1.6)
+    axes.scatter([], [], s=40, color="grey", marker="x", label="predicted wrongly")
+    axes.set_xlabel(f"principal component 1 ({100 * explained[0]:.0f} % of variance)", fontsize=10)
+    axes.set_ylabel(f"principal component 2 ({100 * (explained[1] if len(explained) > 1 else 0):.0f} %)",
+                    fontsize=10)
+    axes.set_title(title, fontsize=10)
+    axes.tick_params(labelsize=SMALLEST_FONT)
+    axes.legend(fontsize=SMALLEST_FONT, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return figure
+
+
+def accuracy_bars_figure(cells: Sequence[dict], models: Sequence[str], lengths: Sequence[float],
+                         title: str) -> Figure:
+    """Grouped bars of test accuracy: one group per model, one bar per segment length.
+
+    ``cells``: dicts with ``model``, ``seconds``, ``segment`` and ``track`` accuracy, and optionally
+    ``segment_ci95`` / ``track_ci95`` (half-widths of 95 % intervals over folds or repeats, drawn as error
+    bars) and ``n`` (runs averaged). Bars are segment accuracy, black diamonds track accuracy."""
+    colours = _palette(len(lengths))
+    figure = Figure(figsize=(max(4.8, min(7.0, 1.6 + 1.5 * len(models))), 3.8), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    width = 0.8 / max(1, len(lengths))
+    track_x, tracks, track_errors = [], [], []
+    for i, seconds in enumerate(lengths):
+        x, heights, errors = [], [], []
+        for g, model in enumerate(models):
+            match = [c for c in cells if c["model"] == model and c["seconds"] == seconds]
+            if match:
+                x.append(g - 0.4 + width * (i + 0.5))
+                heights.append(match[0]["segment"])
+                errors.append(match[0].get("segment_ci95", 0.0))
+                tracks.append(match[0]["track"])
+                track_errors.append(match[0].get("track_ci95", 0.0))
+        if not x:
+            continue
+        track_x += x
+        bars = axes.bar(x, heights, width * 0.92, color=colours[i % len(colours)], label=f"{seconds:g} s",
+                        yerr=errors if any(errors) else None, capsize=3, error_kw={"elinewidth": 1})
+        axes.bar_label(bars, [f"{h:.2f}" for h in heights], label_type="center", rotation=90, color="white",
+                       fontsize=9, fontweight="bold")
+    if track_x:
+        axes.errorbar([x + width * 0.2 for x in track_x], tracks,
+                      yerr=track_errors if any(track_errors) else None, fmt="D", color="black", markersize=4,
+                      capsize=2, linewidth=0.8, label="track accuracy")
+    axes.set_xticks(range(len(models)), models, fontsize=9)
+    axes.set_ylim(0, 1.1)
+    axes.set_yticks(np.linspace(0, 1, 6))
+    axes.tick_params(axis="y", labelsize=SMALLEST_FONT + 1)
+    axes.set_ylabel("test accuracy", fontsize=10)
+    axes.set_xlabel("model (bars: segment accuracy per segment length)", fontsize=9)
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_axisbelow(True)
+    axes.set_title(title, fontsize=10)
+    axes.legend(fontsize=SMALLEST_FONT, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return figure
+
+
+def benchmark_figure(report: dict) -> Figure | None:
+    """A benchmark report's throughput panels, from what it measured: feature extraction against batch size
+    (5-s segments, log-log, the seed's pipeline as dashed lines), the best batch per segment length, and
+    training segments/s per model, and DDP ranks. None when the report has none of those stages."""
+    panels = [panel for panel in (_feature_batch_panel, _feature_length_panel, _training_panel, _scaling_panel)
+              if panel(report, None)]
+    if not panels:
+        return None
+    figure = Figure(figsize=(min(6.0 * len(panels), 16.0), 5.6), dpi=DPI, layout="constrained")
+    for index, panel in enumerate(panels, 1):
+        panel(report, figure.add_subplot(1, len(panels), index))
+    figure.suptitle(f"{report['machine']['device']}, torch {report['machine']['torch']}\n(measured; raw figures in "
+                    f"the JSON beside this plot)", fontsize=10)
+    return figure
+
+
+def _legend_below(axes) -> None:
+    axes.legend(fontsize=SMALLEST_FONT, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
+
+
+def _measured(rows: list[dict]) -> list[dict]:
+    return [row for row in rows if "skipped" not in row]
+
+
+def _feature_batch_panel(report: dict, axes) -> bool:
+    rows = _measured(report.get("features", []))
+    if not rows:
+        return False
+    if axes is None:
+        return True
+    seconds = 5.0 if any(r["seconds"] == 5.0 for r in rows) else rows[0]["seconds"]
+    for method in sorted({r["method"] for r in rows}):
+        points = sorted((r["batch"], r["segments_per_s"]) for r in rows
+                        if r["method"] == method and r["seconds"] == seconds)
+        if points:
+            axes.plot(*zip(*points), marker="o", label=method)
+    for row in _measured(report.get("seed_pipeline", [])):
+        if row["seconds"] == seconds and "both views" in row["method"]:
+            axes.axhline(row["segments_per_s"], linestyle="--", color="grey" if "read" in row["method"] else "black",
+                         label=row["method"])
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.set_xlabel("batch size", fontsize=10)
+    axes.set_ylabel("segments / s", fontsize=10)
+    axes.set_title(f"feature extraction, {seconds:g}-s segments", fontsize=10)
+    axes.grid(True, which="both", alpha=0.3)
+    _legend_below(axes)
+    return True
+
+
+def _feature_length_panel(report: dict, axes) -> bool:
+    rows = _measured(report.get("features", []) + report.get("seed_pipeline", []))
+    lengths = sorted({r["seconds"] for r in rows})
+    if len(lengths) < 2:
+        return False
+    if axes is None:
+        return True
+    methods = sorted({r["method"] for r in rows}, key=lambda m: (m.startswith("seed"), m))
+    colours = _palette(len(methods))
+    width = 0.8 / len(methods)
+    for i, method in enumerate(methods):
+        best = [max((r["segments_per_s"] for r in rows if r["method"] == method and r["seconds"] == s), default=0)
+                for s in lengths]
+        axes.bar([k - 0.4 + width * (i + 0.5) for k in range(len(lengths))], best, width * 0.92,
+                 color=colours[i % len(colours)], label=method)
+    axes.set_yscale("log")
+    axes.set_xticks(range(len(lengths)), [f"{s:g} s" for s in lengths], fontsize=9)
+    axes.set_xlabel("segment length (best batch size for each)", fontsize=10)
+    axes.set_ylabel("segments / s", fontsize=10)
+    axes.set_title("feature extraction per segment length", fontsize=10)
+    axes.grid(axis="y", which="both", alpha=0.3)
+    axes.set_axisbelow(True)
+    _legend_below(axes)
+    return True
+
+
+def _training_panel(report: dict, axes) -> bool:
+    rows = _measured(report.get("training", []))
+    if not rows:
+        return False
+    if axes is None:
+        return True
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    lengths = sorted({r["seconds"] for r in rows})
+    colours = _palette(len(lengths))
+    width = 0.8 / len(lengths)
+    for i, seconds in enumerate(lengths):
+        match = [(g, r) for g, model in enumerate(models) for r in rows
+                 if r["model"] == model and r["seconds"] == seconds]
+        bars = axes.bar([g - 0.4 + width * (i + 0.5) for g, _ in match], [r["segments_per_s"] for _, r in match],
+                        width * 0.92, color=colours[i % len(colours)], label=f"{seconds:g} s")
+        axes.bar_label(bars, [f"{100 * r['frontend_share']:.0f}%" for _, r in match], fontsize=SMALLEST_FONT,
+                       padding=2)
+    axes.set_xticks(range(len(models)), models, fontsize=9)
+    axes.set_ylabel("segments / s", fontsize=10)
+    axes.set_title("training steps (labels: front end's share of a step)", fontsize=10)
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_axisbelow(True)
+    axes.legend(fontsize=SMALLEST_FONT)
+    return True
+
+
+def _scaling_panel(report: dict, axes) -> bool:
+    rows = _measured((report.get("scaling") or {}).get("ddp", []))
+    if not rows:
+        return False
+    if axes is None:
+        return True
+    bars = axes.bar(range(len(rows)), [r["segments_per_s"] for r in rows], 0.6, color=_palette(1)[0])
+    axes.set_xticks(range(len(rows)), [str(r["ranks"]) for r in rows])
+    axes.bar_label(bars, [f"efficiency {r.get('efficiency', 1.0):.2f}" for r in rows], fontsize=SMALLEST_FONT,
+                   padding=2)
+    axes.set_xlabel("DDP ranks (torchrun)", fontsize=10)
+    axes.set_ylabel("segments / s, all ranks", fontsize=10)
+    axes.set_title("data-parallel training", fontsize=10)
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_axisbelow(True)
+    return True
+
+
+def timeline_figure(start_seconds: Sequence[float], segment_seconds: float,
+                    probabilities: Sequence[Sequence[float]], genres: Sequence[str], title: str) -> Figure:
     """Genre probabilities over time as a stacked area plot (each segment drawn at its centre), time in mm:ss."""
     centres = [start + segment_seconds / 2 for start in start_seconds]
-    columns = list(zip(*probabilities)) if probabilities else [[] for _ in genres]
-    figure, axes = plt.subplots(figsize=(9, 3.6), dpi=110)
-    colours = plt.get_cmap("tab10" if len(genres) <= 10 else "tab20").colors
+    columns = [list(column) for column in zip(*probabilities)] if probabilities else [[] for _ in genres]
+    figure = Figure(figsize=(9, 3.6), dpi=110, layout="constrained")
+    axes = figure.add_subplot()
     if len(centres) == 1:  # one segment: a flat band over its span
         centres = [start_seconds[0], start_seconds[0] + segment_seconds]
         columns = [[value, value] for value in columns]
-    axes.stackplot(centres, *columns, labels=genres, colors=colours[:len(genres)], alpha=0.9)
+    axes.stackplot(centres, *columns, labels=genres, colors=_palette(len(genres))[:len(genres)], alpha=0.9)
     axes.set_xlim(centres[0], centres[-1])
     axes.set_ylim(0, 1)
     axes.xaxis.set_major_formatter(FuncFormatter(mm_ss))
     axes.set_xlabel("time (mm:ss, segment centres)")
     axes.set_ylabel("genre probability")
     axes.set_title(title, fontsize=10)
-    axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    figure.tight_layout()
-    return _png(figure)
+    axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=SMALLEST_FONT, frameon=False)
+    return figure
 
 
-def feature_grid_figure(views: dict[str, "object"], captions: list[str]):
+def feature_grid_figure(views: dict[str, "object"], captions: Sequence[str]) -> Figure:
     """A grid of feature images: one row per view (name -> displayable ``(N, 3, H, W)`` tensor), one column per
-    segment captioned with its genre and track id. Returns the matplotlib Figure (for PNG or TensorBoard)."""
+    segment captioned with its genre and track id."""
     names = list(views)
     count = len(captions)
-    figure, axes = plt.subplots(len(names), count, figsize=(1.6 * count, 1.75 * len(names) + 0.3), dpi=100,
-                                squeeze=False)
+    figure = Figure(figsize=(1.6 * count, 1.75 * len(names) + 0.3), dpi=DPI, layout="constrained")
+    axes = figure.subplots(len(names), count, squeeze=False)
     for row, name in enumerate(names):
-        images = views[name]
         for column in range(count):
             axis = axes[row][column]
-            axis.imshow(images[column].permute(1, 2, 0).numpy(), origin="upper", interpolation="nearest")
+            axis.imshow(views[name][column].permute(1, 2, 0).numpy(), origin="upper", interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
             if row == 0:
-                axis.set_title(captions[column], fontsize=7)
+                axis.set_title(captions[column], fontsize=SMALLEST_FONT)
             if column == 0:
-                axis.set_ylabel(name, fontsize=8)
-    figure.tight_layout()
+                axis.set_ylabel(name, fontsize=9)
+    return figure
+
+
+def gradcam_figure(images, heatmaps, captions: Sequence[str], view: str = "spectrogram") -> Figure:
+    """Grad-CAM over feature images: the top row shows each displayable ``(N, 3, H, W)`` image, the bottom row the
+    same image with its ``(N, H, W)`` heat map in [0, 1] laid over it (jet, half transparent); columns captioned
+    with ``captions`` ("true X / pred Y (p)")."""
+    count = len(captions)
+    figure = Figure(figsize=(1.6 * count + 0.9, 3.9), dpi=DPI, layout="constrained")
+    axes = figure.subplots(2, count, squeeze=False)
+    overlay = None
+    for column in range(count):
+        picture = images[column].permute(1, 2, 0).numpy()
+        for row in range(2):
+            axis = axes[row][column]
+            axis.imshow(picture, origin="upper", interpolation="nearest")
+            if row == 1:
+                overlay = axis.imshow(heatmaps[column].numpy(), cmap="jet", alpha=0.5, vmin=0.0, vmax=1.0,
+                                      origin="upper", interpolation="bilinear")
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[0][column].set_title(captions[column], fontsize=SMALLEST_FONT)
+    axes[0][0].set_ylabel(view, fontsize=9)
+    axes[1][0].set_ylabel("Grad-CAM", fontsize=9)
+    if overlay is not None:
+        bar = figure.colorbar(overlay, ax=axes[:, -1].tolist(), shrink=0.8)
+        bar.set_label("relevance to the class explained", fontsize=SMALLEST_FONT)
+        bar.ax.tick_params(labelsize=SMALLEST_FONT)
+    figure.suptitle(f"Grad-CAM: which parts of the {view} image drove the predicted genre (frequency up, time "
+                    f"right)", fontsize=9)
     return figure

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
-
-log = logging.getLogger(__name__)
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.figures import benchmark_figure, png_bytes
 
 
 def _mib(value) -> str:
@@ -127,52 +126,34 @@ def _roofline_section(roofline: dict) -> list[str]:
     return lines + [""]
 
 
-def render_plot(report: dict, path: Path) -> bool:
-    """Segments/s against batch size for 5-s segments (log-log), seed baselines as lines. Needs matplotlib."""
+def load_report(path: str | Path) -> dict:
+    """A report JSON written by ``bench`` (for ``bench --render``); a one-line error when it is not one."""
+    path = Path(path)
     try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.warning("matplotlib is not installed (pip install '.[bench]'): no plot written")
-        return False
-    import io
-
-    if not report.get("features"):
-        return False
-    seconds = 5.0 if any(r["seconds"] == 5.0 for r in report["features"]) else report["features"][0]["seconds"]
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for method in sorted({r["method"] for r in report["features"]}):
-        points = sorted((r["batch"], r["segments_per_s"]) for r in report["features"]
-                        if r["method"] == method and r["seconds"] == seconds and "skipped" not in r)
-        ax.plot(*zip(*points), marker="o", label=method)
-    for row in report.get("seed_pipeline", []):
-        if row["seconds"] == seconds and "both views" in row["method"]:
-            ax.axhline(row["segments_per_s"], linestyle="--", color="grey" if "read" in row["method"] else "black",
-                       label=row["method"])
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("segments / s")
-    ax.set_title(f"{seconds:g}-s segments on {report['machine']['device']}", fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return True
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise GtzanError(f"--render {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GtzanError(f"--render {path}: not a readable JSON file ({error})") from None
+    if not isinstance(report, dict) or not {"machine", "config", "wall_seconds"} <= set(report):
+        raise GtzanError(f"--render {path}: not a benchmark report (no machine / config / wall_seconds)")
+    return report
 
 
-def write_report(report: dict, json_path: Path) -> dict[str, Path]:
+def write_report(report: dict, json_path: Path, rewrite_json: bool = True) -> dict[str, Path]:
+    """The raw JSON (unless ``rewrite_json`` is False), its markdown table and its plot
+    (:func:`gtzan_gpu.figures.benchmark_figure`, when a stage it draws ran) side by side."""
     json_path = Path(json_path)
-    atomic_write_text(json_path, json.dumps(report, indent=2) + "\n")
+    written = {}
+    if rewrite_json:
+        atomic_write_text(json_path, json.dumps(report, indent=2) + "\n")
+        written["json"] = json_path
     markdown = json_path.with_suffix(".md")
     atomic_write_text(markdown, render_markdown(report))
-    written = {"json": json_path, "markdown": markdown}
-    plot = json_path.with_suffix(".png")
-    if render_plot(report, plot):
+    written["markdown"] = markdown
+    figure = benchmark_figure(report)
+    if figure is not None:
+        plot = json_path.with_suffix(".png")
+        atomic_write_bytes(plot, png_bytes(figure))
         written["plot"] = plot
     return written

@@ -1,22 +1,18 @@
 """The grid's report: all cells as JSON, the seed's table layout in markdown, a bar chart and a confusion matrix.
 
-Charts are drawn with Pillow (no matplotlib at run time). The "best model" is the cell with the best
+Charts come from :mod:`gtzan_gpu.figures` (the code TensorBoard's figures use). The "best model" is the cell with the best
 VALIDATION accuracy; its test confusion matrix is shown (picking it on test would repeat the seed's flaw).
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
 from scipy.stats import t as student_t
 
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
-from gtzan_gpu.training.confusion_image import confusion_png
-
-BAR_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
+from gtzan_gpu.figures import accuracy_bars_figure, confusion_figure, png_bytes
 
 
 def markdown_table(grid, results: list[dict]) -> str:
@@ -95,42 +91,30 @@ def best_cell(results: list[dict]) -> dict | None:
     return max(results, key=lambda r: (r["val_accuracy"], -r["seconds"])) if results else None
 
 
-def accuracy_chart_png(grid, results: list[dict], scheme: str) -> bytes:
-    """Grouped bars: test segment accuracy per model (groups) and segment length (colours); a black tick
-    marks track accuracy."""
-    lengths = sorted({r["seconds"] for r in results})
-    models = [m for m in grid.models if any(r["model"] == m for r in results)]
-    font = ImageFont.load_default()
-    width, height, left, bottom, top = 120 + 150 * len(models), 330, 50, 50, 30
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((left, 8), f"{grid.name}, {scheme} split: test accuracy (bars: segment, ticks: track)", fill="black",
-              font=font)
-    plot_height = height - top - bottom
-    for level in range(0, 11, 2):
-        y = top + plot_height * (1 - level / 10)
-        draw.line([(left, y), (width - 10, y)], fill=(225, 225, 225))
-        draw.text((8, y - 6), f"{level / 10:.1f}", fill="black", font=font)
-    bar = 130 // max(1, len(lengths)) - 4
-    for g, model in enumerate(models):
-        x0 = left + 10 + g * 150
-        for i, seconds in enumerate(lengths):
+def accuracy_cells(grid, results: list[dict], scheme: str) -> list[dict]:
+    """What the bar chart draws for ``scheme``: per (model, length) the test segment and track accuracy, the
+    mean with the 95 % interval's half-width where folds or repeats give several runs."""
+    cells = []
+    for model in [m for m in grid.models if any(r["model"] == m for r in results)]:
+        for seconds in sorted({r["seconds"] for r in results}):
             match = [r for r in results if (r["scheme"], r["model"], r["seconds"]) == (scheme, model, seconds)]
             if not match:
                 continue
-            x = x0 + i * (bar + 4)
-            y = top + plot_height * (1 - match[0]["test_accuracy"])
-            draw.rectangle([x, y, x + bar, top + plot_height], fill=BAR_COLOURS[i % len(BAR_COLOURS)])
-            ty = top + plot_height * (1 - match[0]["test_track_accuracy"])
-            draw.line([(x - 2, ty), (x + bar + 2, ty)], fill="black", width=2)
-        draw.text((x0 + 20, top + plot_height + 8), model, fill="black", font=font)
-    for i, seconds in enumerate(lengths):
-        x = left + 10 + i * 60
-        draw.rectangle([x, height - 18, x + 10, height - 8], fill=BAR_COLOURS[i % len(BAR_COLOURS)])
-        draw.text((x + 14, height - 20), f"{seconds:g} s", fill="black", font=font)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+            segment = mean_and_interval([r["test_accuracy"] for r in match])
+            track = mean_and_interval([r["test_track_accuracy"] for r in match])
+            cells.append({"model": model, "seconds": seconds, "n": len(match), "segment": segment["mean"],
+                          "segment_ci95": segment["ci95"], "track": track["mean"], "track_ci95": track["ci95"]})
+    return cells
+
+
+def accuracy_chart_png(grid, results: list[dict], scheme: str) -> bytes:
+    """The seed's Figure 2 as grouped bars: test segment accuracy per model (groups) and segment length
+    (colours), track accuracy as diamonds, 95 % intervals as error bars over folds x repeats."""
+    cells = accuracy_cells(grid, results, scheme)
+    runs = max((c["n"] for c in cells), default=1)
+    title = f"{grid.name}, {scheme} split: test accuracy" + (f" (mean of {runs} runs, 95 % CI)" if runs > 1 else "")
+    return png_bytes(accuracy_bars_figure(cells, [m for m in grid.models if any(c["model"] == m for c in cells)],
+                                          sorted({c["seconds"] for c in cells}), title))
 
 
 def write_experiment_report(grid, results: list[dict], out: Path) -> None:
@@ -141,5 +125,5 @@ def write_experiment_report(grid, results: list[dict], out: Path) -> None:
         atomic_write_bytes(out / f"accuracy_{scheme}.png", accuracy_chart_png(grid, results, scheme))
     best = best_cell(results)
     if best:
-        atomic_write_bytes(out / "confusion_best.png", confusion_png(
-            best["test_confusion"], best["genres"], f"{best['cell']} (best on validation): test, segment level"))
+        atomic_write_bytes(out / "confusion_best.png", png_bytes(confusion_figure(
+            best["test_confusion"], best["genres"], f"{best['cell']} (best on validation): test, segment level")))

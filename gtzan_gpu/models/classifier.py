@@ -18,11 +18,13 @@ class GenreClassifier(nn.Module):
 
     ``views`` are feature layers, each ``(B, T) -> (B, 3, H, W)``; the backbone takes one image per view,
     in order. With ``channels_last`` the images are handed over in channels-last memory format.
+    ``saliency_layer`` names the backbone's submodule Grad-CAM reads (:mod:`gtzan_gpu.models.saliency`).
     """
 
     def __init__(self, views: list[nn.Module], backbone: nn.Module, channels_last: bool = False,
-                 waveform_augment: list[nn.Module] | None = None):
+                 waveform_augment: list[nn.Module] | None = None, saliency_layer: str = ""):
         super().__init__()
+        self.saliency_layer = saliency_layer
         self.waveform_augment = nn.Sequential(*(waveform_augment or []))  # training only; parameter-free
         self.views = nn.ModuleList(views)
         self.backbone = backbone
@@ -83,4 +85,4 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
                 if hasattr(view, "spec_augment"):
                     view.spec_augment = SpecAugment(augment.spec_masks, augment.spec_mask_width)
     return GenreClassifier(views, spec.backbone(num_classes, features, model.weights), channels_last,
-                           waveform_augment)
+                           waveform_augment, spec.saliency_layer)

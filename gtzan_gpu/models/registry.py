@@ -35,6 +35,8 @@ class ModelSpec:
         default_weights: ``"none"`` or ``"imagenet"`` (the seed's choice).
         pretrainable: whether ``weights`` other than ``"none"`` mean anything.
         frontends: the ``--frontend`` values it accepts.
+        saliency_layer: the backbone's submodule whose activations Grad-CAM explains (a late convolutional
+            layer over the spectrogram image that still has some spatial resolution).
     """
 
     name: str
@@ -46,21 +48,25 @@ class ModelSpec:
     default_weights: str = NO_WEIGHTS
     pretrainable: bool = False
     frontends: tuple[str, ...] = FRONTENDS  # the front ends it can take
+    saliency_layer: str = ""
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("cnn", "the seed's 2-block CNN on the spectrogram image", ("spectrogram",),
               lambda classes, features, weights: SmallCNN(classes, features.image_size, features.channels), lr=1e-3,
-              batch_size=60),
+              batch_size=60, saliency_layer="features"),
     ModelSpec("resnet18", "torchvision ResNet18 with the seed's 512-256-N head, on the spectrogram image",
               ("spectrogram",), lambda classes, features, weights: ResNet18Classifier(classes, weights, features.channels),
-              lr=1e-3, batch_size=60, default_weights=PRETRAINED_WEIGHTS, pretrainable=True),
+              lr=1e-3, batch_size=60, default_weights=PRETRAINED_WEIGHTS, pretrainable=True,
+              saliency_layer="trunk.layer4"),
     ModelSpec("fusion", "two ResNet18 trunks on the spectrogram and waveform images, late fusion",
               ("spectrogram", "waveform"), lambda classes, features, weights: LateFusion(classes, weights),
-              lr=5e-4, batch_size=32, default_weights=PRETRAINED_WEIGHTS, pretrainable=True, frontends=("image",)),
+              lr=5e-4, batch_size=32, default_weights=PRETRAINED_WEIGHTS, pretrainable=True, frontends=("image",),
+              saliency_layer="spectrogram_trunk.layer4"),
     ModelSpec("shortchunk", "Won et al. 2020's Short-chunk CNN with residual blocks, on the log-mel front end",
               ("spectrogram",), lambda classes, features, weights: ShortChunkResNet(classes, features.channels),
-              lr=1e-4, batch_size=16, frontends=("logmel",)),  # Won et al.'s Adam lr and batch size
+              lr=1e-4, batch_size=16, frontends=("logmel",),  # Won et al.'s Adam lr and batch size
+              saliency_layer="blocks.3"),  # 1/16 of the input: the last blocks shrink a 128-px map to 1 x 1
 )}
 MODEL_NAMES = tuple(MODELS)
 

@@ -92,9 +92,30 @@ class SegmentBatches:
             yield (waveforms.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True),
                    tracks.to(self.device, non_blocking=True))
 
-    def first(self, count: int) -> torch.Tensor:
-        """The first ``count`` segments in index order, ``(count, T)``: a fixed batch for TensorBoard images."""
-        return self.segments(list(range(min(count, len(self)))))
+    def showcase(self, count: int) -> list[int]:
+        """Indices of up to ``count`` segments for TensorBoard's fixed batch, as varied as the subset allows:
+        each track's first segment, taken round robin over the genres (the first track of every genre, then the
+        second, ...), so eight images show eight genres rather than eight cuts of one track."""
+        index = self.dataset.index if self.loader == "stream" else self.corpus.index
+        tracks = index.track_of_segment.tolist()
+        labels = index.labels.tolist()
+        by_genre: dict[int, list[int]] = {}
+        seen: set[int] = set()
+        for segment, track in enumerate(tracks):
+            if track not in seen:
+                seen.add(track)
+                by_genre.setdefault(labels[segment], []).append(segment)
+        queues = [by_genre[genre] for genre in sorted(by_genre)]
+        chosen: list[int] = []
+        for rank in range(max((len(queue) for queue in queues), default=0)):
+            chosen += [queue[rank] for queue in queues if rank < len(queue)]
+        return chosen[:count]
+
+    def labels_of(self, indices: list[int]) -> list[int]:
+        """The genre labels of segments by index."""
+        index = self.dataset.index if self.loader == "stream" else self.corpus.index
+        labels = index.labels
+        return [int(labels[i]) for i in indices]
 
     def captions(self, indices: list[int], genres: list[str]) -> list[str]:
         """"<genre>\\n<track id>" of segments by index (the unshuffled epoch order)."""

@@ -60,6 +60,9 @@ class TrainConfig:
     patience: int = option(5, help="early stop after this many epochs without a validation improvement",
                            minimum=1, resumable=True)
     log_every: int = option(20, help="progress line every N steps", minimum=1, resumable=True)
+    saliency_every: int = option(5, help="TensorBoard: a Grad-CAM heat map over the spectrogram image of a fixed "
+                                         "validation batch every K epochs and at the last (0: never)",
+                                 minimum=0, maximum=1_000_000, resumable=True)
     augment: str = option("", help="training augmentations, comma-separated: " + ", ".join(AUGMENTATIONS) +
                           " (crop: random segment starts every epoch; gain, noise: on the waveform; mixup: "
                           "soft targets; specaugment: time/frequency masks before the colormap)")
@@ -97,6 +100,15 @@ class TrainConfig:
     @property
     def augmentations(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.augment.split(",") if name.strip())
+
+    def run_name(self, scheme: str | None = None, label: str | None = None) -> str:
+        """What the run is, in one folder-safe name for TensorBoard and experiment folders: the model (with its
+        front end when not the seed's image), segment length, split scheme and seed, e.g.
+        ``resnet18-5s-random-seed0``. ``scheme`` / ``label`` override the split's and the model's names (a
+        manifest's scheme, a grid's recipe name)."""
+        frontend = "" if self.features.frontend == "image" else f"-{self.features.frontend}"
+        model = label or f"{self.model.name}{frontend}"
+        return f"{model}-{self.segment_seconds:g}s-{scheme or self.split_scheme}-seed{self.seed}"
 
     def augment_settings(self) -> AugmentSettings:
         return AugmentSettings(self.augmentations, self.augment_gain_db, self.augment_snr_db,

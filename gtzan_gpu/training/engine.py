@@ -210,14 +210,17 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
              f" on rank 0 of {world_size} ({steps_per_epoch} steps per epoch on every rank)" if distributed.active
              else "", data.manifest.scheme, train.loader, weights_note)
     logger = RunLogger(str(run_dir / "tb"), data.genres) if distributed.is_main else NullRunLogger()
-    fixed_batch = val.first(TENSORBOARD_IMAGES)
+    shown = val.showcase(TENSORBOARD_IMAGES)  # a fixed validation batch, one segment per genre where it can
+    fixed_batch = val.segments(shown)
+    fixed_labels = val.labels_of(shown)
     if not checkpoint:
+        logger.text("run/name", config.run_name(data.manifest.scheme))
         logger.text("run/manifest", f"scheme {data.manifest.scheme}, seed {data.manifest.seed}, sha256 "
                     f"{data.manifest.digest[:16]}: " + ", ".join(f"{k} {len(v)} tracks"
                                                                for k, v in data.manifest.subsets.items()))
         logger.text("run/weights", weights_note)
         logger.feature_images(model, fixed_batch, 0)
-        logger.feature_grid(model, fixed_batch, val.captions(list(range(len(fixed_batch))), data.genres), 0)
+        logger.feature_grid(model, fixed_batch, val.captions(shown, data.genres), 0)
         if config.augmentations:
             reseed_augmentations(model, augment_seed(config.seed, 0))
             logger.feature_images(model, fixed_batch, 0, augmented=True)
@@ -248,6 +251,9 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
             if distributed.is_main:
                 log_inspection(logger, "val", collect_inspection(model, val, val_metrics["inspection"]), state.epoch,
                                config.sample_rate)
+            stop = state.stop_reason(config)
+            if config.saliency_every and (state.epoch % config.saliency_every == 0 or stop is not None):
+                logger.saliency(model, fixed_batch, fixed_labels, state.epoch)
             logger.flush()  # TensorBoard first: a kill after the checkpoint below loses no epoch's entries
             payload = checkpoint_payload(config, data, model, optimizer, scaler, state, distributed)
             if distributed.is_main:
@@ -257,7 +263,6 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
             log.info("epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f track acc %.3f | %.1f s%s",
                      state.epoch, train_loss, train_accuracy, record["val_loss"], record["val_accuracy"],
                      record["val_track_accuracy"], elapsed, " | best" if improved else "")
-            stop = state.stop_reason(config)
         log.info("%s", stop)
         logger.hparams(config.to_dict(), {"hparam/val_accuracy": state.best["val_accuracy"],
                                           "hparam/val_track_accuracy": state.best.get("val_track_accuracy", 0.0)})

@@ -12,10 +12,10 @@ from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.figures import confusion_figure, embedding_figure, png_bytes, pr_curves_figure
 from gtzan_gpu.models import GenreClassifier, build_classifier
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state
 from gtzan_gpu.training.config import TrainConfig
-from gtzan_gpu.training.confusion_image import confusion_png
 from gtzan_gpu.training.device import resolve_device
 from gtzan_gpu.training.inspection import collect_inspection, log_inspection
 from gtzan_gpu.training.distributed import Distributed
@@ -89,14 +89,25 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
 
 
 def write_evaluation(report: dict) -> None:
-    """``eval_<split>.json``, confusion PNGs and TensorBoard entries of a :func:`score_run` report, into its RUN_DIR.
+    """``eval_<split>.json``, the confusion, PR-curve and embedding PNGs and the TensorBoard entries of a
+    :func:`score_run` report, into its RUN_DIR.
     An unwritable RUN_DIR is a GtzanError naming the file (the figures are already computed: print them first)."""
     run_dir, split, genres, epoch = Path(report["run_dir"]), report["split"], report["genres"], report["epoch"]
     atomic_write_text(run_dir / f"eval_{split}.json", json.dumps(public(report), indent=2) + "\n")
     for level in ("segment", "track"):
-        title = f"{split}, {level} level: accuracy {report[level]['accuracy']:.3f}"
+        title = f"{run_dir.resolve().name}: {split} split, {level} level"
         atomic_write_bytes(run_dir / f"confusion_{split}_{level}.png",
-                           confusion_png(report[level]["confusion"], genres, title))
+                           png_bytes(confusion_figure(report[level]["confusion"], genres, title)))
+    inspection = report.get("_inspection")
+    if inspection:  # static copies of what TensorBoard's PR curves and projector show, for papers and READMEs
+        name = run_dir.resolve().name
+        atomic_write_bytes(run_dir / f"pr_{split}.png", png_bytes(pr_curves_figure(
+            inspection["probabilities"].numpy(), inspection["labels"].numpy(), genres,
+            f"{name}: {split} split, per-genre precision-recall (segments)")))
+        atomic_write_bytes(run_dir / f"embedding_{split}.png", png_bytes(embedding_figure(
+            inspection["track_features"].numpy(), inspection["track_labels"].numpy(),
+            inspection["track_predicted"].numpy(), genres,
+            f"{name}: {split} tracks' penultimate features (PCA)")))
     # its own TensorBoard run (tb/eval_<split>): a projector config per run, so the training one is kept
     logger = RunLogger(str(run_dir / "tb" / f"eval_{split}"), genres)
     try:

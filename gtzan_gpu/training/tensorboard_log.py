@@ -1,12 +1,14 @@
-"""What a person inspects in TensorBoard (RUN_DIR/tb): curves, the images the model sees, confusion matrices."""
+"""What a person inspects in TensorBoard (RUN_DIR/tb): curves, the images the model sees, confusion matrices,
+Grad-CAM, PR curves, mistakes to listen to and the projector. Figures come from :mod:`gtzan_gpu.figures`,
+the same code that draws the PNG files."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from gtzan_gpu.features import to_displayable
-from gtzan_gpu.training.confusion_image import confusion_image
+from gtzan_gpu.figures import confusion_figure, feature_grid_figure, gradcam_figure
+from gtzan_gpu.models import grad_cam
 
 VIEW_NAMES = {"SpectrogramImage": "spectrogram", "WaveformImage": "waveform", "LogMelSpectrogram": "logmel",
               "ConstantQ": "cqt"}
@@ -38,14 +40,25 @@ class RunLogger:
             model.train(was_training)
 
     def confusion(self, tag: str, confusion: list[list[int]], step: int, title: str) -> None:
-        image = confusion_image(confusion, self.genres, title)
-        self.writer.add_image(tag, np.ascontiguousarray(image), step, dataformats="HWC")
+        """The confusion matrix as a figure: counts, row-normalised shading, axis titles."""
+        self.writer.add_figure(tag, confusion_figure(confusion, self.genres, title), step, close=True)
+
+    def saliency(self, model, waveforms: torch.Tensor, labels: list[int], step: int) -> None:
+        """``saliency/gradcam``: Grad-CAM of each segment's predicted genre over its spectrogram image (the model's
+        first view), captioned with the true and predicted genres."""
+        cam = grad_cam(model, waveforms)
+        view = model.views[0]
+        images = to_displayable(cam.images, getattr(view, "normalize", False))
+        confidence = cam.probabilities.gather(1, cam.classes.view(-1, 1))[:, 0].cpu()
+        captions = [f"true {self.genres[label]}\npred {self.genres[int(c)]} ({float(p):.2f})"
+                    for label, c, p in zip(labels, cam.classes.cpu(), confidence)]
+        name = VIEW_NAMES.get(type(view).__name__, type(view).__name__)
+        self.writer.add_figure("saliency/gradcam", gradcam_figure(images, cam.heatmaps.cpu(), captions, name), step,
+                               close=True)
 
     def feature_grid(self, model, waveforms: torch.Tensor, captions: list[str], step: int) -> None:
         """``features/grid``: every view of a fixed batch side by side (rows), each segment captioned with its
         genre and track id (columns), as the model sees it in evaluation."""
-        from gtzan_gpu.figures import feature_grid_figure
-
         was_training = model.training
         model.eval()
         try:

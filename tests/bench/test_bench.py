@@ -42,6 +42,28 @@ def test_the_bench_command_has_help(capsys):
     assert "--quick" in capsys.readouterr().out
 
 
+def test_render_redraws_table_and_plot_from_a_report_json_and_refuses_other_files(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    from gtzan_gpu.cli import main
+
+    source = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "cpu-amd-epyc-2t.json"
+    report = tmp_path / "cpu.json"
+    shutil.copy(source, report)
+    raw = report.read_bytes()
+    assert main(["bench", "--render", str(report)]) == 0
+    assert report.read_bytes() == raw  # the measurement is never rewritten
+    assert (tmp_path / "cpu.md").read_text() == render_markdown(json.loads(raw))
+    assert (tmp_path / "cpu.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "other.json").write_text('{"cells": []}')
+    for bad, message in ((tmp_path / "other.json", "not a benchmark report"), (tmp_path / "none.json", "no such file")):
+        capsys.readouterr()
+        assert main(["bench", "--render", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and str(bad) in err and len(err.strip().splitlines()) == 1
+
+
 def test_a_cell_over_the_call_cap_is_reported_as_skipped():
     from gtzan_gpu.bench.features import bench_feature_layers
 

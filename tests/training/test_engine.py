@@ -48,10 +48,26 @@ def test_tensorboard_has_what_a_person_inspects(trained_run):
     assert tags["features/grid"] == 1  # captioned grid of the same batch
     assert {"run/manifest/text_summary", "run/weights/text_summary", "_hparams_/experiment",
             "_hparams_/session_start_info", "hparam/val_accuracy", "hparam/val_track_accuracy"} <= set(tags)
-    accumulator = EventAccumulator(str(trained_run / "tb"), size_guidance={"images": 0})
+    accumulator = EventAccumulator(str(trained_run / "tb"), size_guidance={"images": 0, "tensors": 0})
     accumulator.Reload()
     image = accumulator.Images("features/spectrogram")[0]
     assert (image.width, image.height) == (GRID_WIDTH, GRID_HEIGHT)  # 8 validation segments of 64 x 64
+    confusion = accumulator.Images("val/confusion")[-1]  # a matplotlib figure sized for TensorBoard's cards
+    assert 500 <= confusion.width <= 760 and confusion.encoded_image_string[:4] == b"\x89PNG"
+    name = accumulator.Tensors("run/name/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert name == "cnn-2s-random-seed0"  # model, segment length, split scheme, seed
+
+
+def test_grad_cam_is_logged_every_k_epochs_and_at_the_last(trained_run, tiny_corpus, tmp_path):
+    accumulator = EventAccumulator(str(trained_run / "tb"), size_guidance={"images": 0})
+    accumulator.Reload()
+    assert [event.step for event in accumulator.Images("saliency/gradcam")] == [3]  # every 5: only the last of 3
+    fit(small_train_config(tiny_corpus, tmp_path / "run", epochs=3, saliency_every=2))
+    accumulator = EventAccumulator(str(tmp_path / "run" / "tb"), size_guidance={"images": 0})
+    accumulator.Reload()
+    assert [event.step for event in accumulator.Images("saliency/gradcam")] == [2, 3]
+    fit(small_train_config(tiny_corpus, tmp_path / "off", epochs=1, saliency_every=0, max_steps=1))
+    assert "saliency/gradcam" not in event_tags(tmp_path / "off" / "tb")
 
 
 def test_the_cnn_learns_the_synthetic_genres(tiny_corpus, tmp_path):

@@ -21,6 +21,8 @@ def test_evaluate_writes_segment_and_track_figures(trained_run):
         assert report[level]["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())
         assert set(report[level]) >= {"macro_precision", "macro_recall", "macro_f1"}
         assert (trained_run / f"confusion_test_{level}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("pr_test.png", "embedding_test.png"):  # static copies of the PR curves and the projector
+        assert (trained_run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_evaluate_on_val_matches_the_training_log(trained_run, tmp_path):

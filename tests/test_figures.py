@@ -1,0 +1,131 @@
+"""The one plotting module: what each figure shows, and that it stays readable at TensorBoard's card size."""
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.text import Text
+from PIL import Image
+
+from gtzan_gpu.figures import (SMALLEST_FONT, accuracy_bars_figure, benchmark_figure, confusion_figure,
+                               embedding_figure, feature_grid_figure, gradcam_figure, png_bytes, pr_curves_figure,
+                               precision_recall, timeline_figure)
+
+GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+
+
+def texts(figure) -> list[Text]:
+    return [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def assert_readable(figure, widest_px: int = 720):
+    """No text under 8 pt, and no wider than TensorBoard shows without shrinking much."""
+    small = [(t.get_text(), t.get_fontsize()) for t in texts(figure) if t.get_fontsize() < SMALLEST_FONT]
+    assert not small, small
+    width, _ = figure.get_size_inches() * figure.dpi
+    assert width <= widest_px
+    image = Image.open(io.BytesIO(png_bytes(figure)))
+    assert image.format == "PNG" and image.size[0] == pytest.approx(width, abs=1)
+
+
+def test_confusion_matrix_has_counts_row_shares_axis_titles_and_every_genre():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 4, size=(10, 10)) + np.diag(rng.integers(5, 30, size=10))
+    counts[3] = 0  # a genre with no examples: no division by zero, no counts drawn
+    figure = confusion_figure(counts.tolist(), GENRES, "val, epoch 3")
+    axes = figure.axes[0]
+    assert axes.get_xlabel() == "predicted genre" and axes.get_ylabel() == "true genre"
+    assert [t.get_text() for t in axes.get_xticklabels()] == GENRES == [t.get_text() for t in axes.get_yticklabels()]
+    shares = axes.images[0].get_array()
+    rows = counts.sum(axis=1, keepdims=True)
+    assert np.allclose(shares, np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0))
+    cell_labels = sorted(int(t.get_text()) for t in axes.texts)
+    assert cell_labels == sorted(counts[counts > 0].tolist())  # every non-zero count, nothing else
+    accuracy = np.trace(counts) / counts.sum()
+    assert f"accuracy {accuracy:.3f}" in axes.get_title() and "val, epoch 3" in axes.get_title()
+    assert_readable(figure, widest_px=760)
+
+
+def test_accuracy_bars_draw_each_cell_with_track_markers_and_intervals():
+    cells = [{"model": "cnn", "seconds": 3.0, "segment": 0.7, "track": 0.8, "segment_ci95": 0.05, "track_ci95": 0.04},
+             {"model": "cnn", "seconds": 5.0, "segment": 0.6, "track": 0.65},
+             {"model": "resnet18", "seconds": 3.0, "segment": 0.9, "track": 0.95}]
+    figure = accuracy_bars_figure(cells, ["cnn", "resnet18"], [3.0, 5.0], "quick, random split")
+    axes = figure.axes[0]
+    heights = sorted(round(bar.get_height(), 6) for bar in axes.patches)
+    assert heights == [0.6, 0.7, 0.9]
+    assert {t.get_text() for t in axes.texts} >= {"0.70", "0.60", "0.90"}
+    legend = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert sorted(legend) == ["3 s", "5 s", "track accuracy"]
+    assert axes.get_ylabel() == "test accuracy"
+    assert_readable(figure)
+
+
+def test_benchmark_figure_draws_the_measured_stages_and_nothing_without_them():
+    report = json.loads((RESULTS / "cpu-amd-epyc-2t.json").read_text())
+    figure = benchmark_figure(report)
+    titles = [axes.get_title() for axes in figure.axes]
+    assert titles == ["feature extraction, 5-s segments", "feature extraction per segment length",
+                      "training steps (labels: front end's share of a step)"]
+    assert report["machine"]["device"] in figure.get_suptitle()
+    plotted = {line.get_label() for line in figure.axes[0].get_lines()}
+    assert {r["method"] for r in report["features"]} <= plotted
+    assert benchmark_figure({"machine": report["machine"]}) is None
+    scaling = json.loads((RESULTS / "cpu-amd-epyc-2t-scaling.json").read_text())
+    assert [a.get_title() for a in benchmark_figure(scaling).axes] == ["data-parallel training"]
+
+
+def test_grad_cam_figure_lays_the_heat_map_over_the_image():
+    images = torch.rand(3, 3, 32, 32)
+    heat = torch.zeros(3, 32, 32)
+    heat[:, :8, :8] = 1.0
+    figure = gradcam_figure(images, heat, ["true jazz\npred jazz (0.91)"] * 3)
+    image_axes = [axes for axes in figure.axes if axes.images]
+    assert len(image_axes) == 6
+    overlays = [axes.images[1] for axes in image_axes if len(axes.images) == 2]
+    assert len(overlays) == 3 and np.array_equal(overlays[0].get_array(), heat[0].numpy())
+    assert "true jazz\npred jazz (0.91)" in {t.get_text() for t in texts(figure)}
+    assert_readable(figure, widest_px=1400)
+
+
+def test_timeline_and_feature_grid_render():
+    figure = timeline_figure([0.0, 1.0, 2.0], 2.0, [[0.9, 0.1], [0.5, 0.5], [0.1, 0.9]], ["rock", "jazz"], "mix")
+    assert figure.axes[0].get_xlabel().startswith("time (mm:ss")
+    assert png_bytes(figure)[:4] == b"\x89PNG"
+    grid = feature_grid_figure({"spectrogram": torch.rand(2, 3, 16, 16)}, ["rock\nrock.00001", "jazz\njazz.00002"])
+    assert {"rock\nrock.00001", "spectrogram"} <= {t.get_text() for t in texts(grid)}
+
+
+def test_average_precision_matches_scikit_learn_and_the_pr_figure_reports_it():
+    metrics = pytest.importorskip("sklearn.metrics")  # a librosa dependency, so present with the dev extra
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, size=200)
+    probabilities = rng.dirichlet(np.ones(3), size=200) + 0.3 * np.eye(3)[labels]
+    for genre in range(3):
+        precision, recall, average = precision_recall(probabilities[:, genre], labels == genre)
+        assert average == pytest.approx(metrics.average_precision_score(labels == genre, probabilities[:, genre]))
+        assert recall[-1] == 1.0 and np.all(np.diff(recall) >= 0)
+    figure = pr_curves_figure(probabilities, labels, ["blues", "jazz", "rock"], "val")
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    expected = metrics.average_precision_score(labels == 1, probabilities[:, 1])
+    assert legend[1] == f"jazz (AP {expected:.2f})"
+    assert_readable(figure)
+
+
+def test_embedding_figure_projects_on_principal_components_and_marks_mistakes():
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(3), 10)
+    features = np.eye(3)[labels] * 10 + rng.normal(0, 0.1, size=(30, 3))
+    predicted = labels.copy()
+    predicted[:2] = 1
+    figure = embedding_figure(features, labels, predicted, ["blues", "jazz", "rock"], "test tracks")
+    axes = figure.axes[0]
+    assert axes.get_xlabel().startswith("principal component 1")
+    collections = axes.collections
+    assert sum(len(c.get_offsets()) for c in collections) == 30  # every track drawn once
+    crosses = [c for c in collections if len(c.get_offsets()) and c.get_label().startswith("_")]
+    assert sum(len(c.get_offsets()) for c in crosses) == 2  # the two wrong ones
+    assert_readable(figure)
