@@ -15,10 +15,15 @@ from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
 from gtzan_gpu.figures import accuracy_bars_figure, confusion_figure, png_bytes
 
 
-def markdown_table(grid, results: list[dict]) -> str:
+def corpus_label(corpus: str | None) -> str:
+    """How a report names its corpus: the built-in synthetic one is always labelled as such."""
+    return "synthetic corpus (built in; not GTZAN)" if corpus is None else f"corpus {corpus}"
+
+
+def markdown_table(grid, results: list[dict], corpus: str | None = None) -> str:
     lengths = sorted({r["seconds"] for r in results})
     models = [m for m in grid.models if any(r["model"] == m for r in results)]
-    lines = [f"# {grid.name}", "",
+    lines = [f"# {grid.name}", "", f"On the {corpus_label(corpus)}.", "",
              "Test accuracy per segment, with per-track accuracy (mean of a track's segment logits) in brackets; "
              "each model's epoch chosen on validation tracks only.", ""]
     for scheme in [s for s in grid.schemes if any(r["scheme"] == s for r in results)]:
@@ -107,23 +112,29 @@ def accuracy_cells(grid, results: list[dict], scheme: str) -> list[dict]:
     return cells
 
 
-def accuracy_chart_png(grid, results: list[dict], scheme: str) -> bytes:
+def accuracy_chart_png(grid, results: list[dict], scheme: str, corpus: str | None = None) -> bytes:
     """The seed's Figure 2 as grouped bars: test segment accuracy per model (groups) and segment length
     (colours), track accuracy as diamonds, 95 % intervals as error bars over folds x repeats."""
     cells = accuracy_cells(grid, results, scheme)
     runs = max((c["n"] for c in cells), default=1)
-    title = f"{grid.name}, {scheme} split: test accuracy" + (f" (mean of {runs} runs, 95 % CI)" if runs > 1 else "")
+    title = (f"{grid.name}, {scheme} split: test accuracy" + (f" (mean of {runs} runs, 95 % CI)" if runs > 1 else "")
+             + ("\non the synthetic corpus (not GTZAN)" if corpus is None else ""))
     return png_bytes(accuracy_bars_figure(cells, [m for m in grid.models if any(c["model"] == m for c in cells)],
                                           sorted({c["seconds"] for c in cells}), title))
 
 
-def write_experiment_report(grid, results: list[dict], out: Path) -> None:
-    atomic_write_text(out / "results.json", json.dumps({"grid": grid.name, "cells": results,
+def write_experiment_report(grid, results: list[dict], out: Path, corpus: str | None = None) -> None:
+    """results.json, results.md, accuracy_<scheme>.png and confusion_best.png under ``out``. ``corpus``: the
+    DATA the grid ran on, None for the built-in synthetic corpus (then every output says so)."""
+    atomic_write_text(out / "results.json", json.dumps({"grid": grid.name, "corpus": corpus or "synthetic",
+                                                        "cells": results,
                                                         "over_folds_and_repeats": aggregate(results)}, indent=2) + "\n")
-    atomic_write_text(out / "results.md", markdown_table(grid, results))
+    atomic_write_text(out / "results.md", markdown_table(grid, results, corpus))
     for scheme in {r["scheme"] for r in results}:
-        atomic_write_bytes(out / f"accuracy_{scheme}.png", accuracy_chart_png(grid, results, scheme))
+        atomic_write_bytes(out / f"accuracy_{scheme}.png", accuracy_chart_png(grid, results, scheme, corpus))
     best = best_cell(results)
     if best:
+        where = " (synthetic corpus)" if corpus is None else ""
         atomic_write_bytes(out / "confusion_best.png", png_bytes(confusion_figure(
-            best["test_confusion"], best["genres"], f"{best['cell']} (best on validation): test, segment level")))
+            best["test_confusion"], best["genres"],
+            f"{best['cell']} (best on validation): test, segment level{where}")))

@@ -38,6 +38,7 @@ def run_experiment(grid: Grid, out: str | Path, data: str | None = None, only: l
 
 
 def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, device: str) -> dict:
+    synthetic = data is None
     if data is None:
         data = str(ensure_synthetic_corpus(out / "corpus", grid.tracks_per_genre, grid.track_seconds,
                                            difficulty=grid.difficulty).resolve())
@@ -84,5 +85,5 @@ def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, devi
     order = {cell.key: i for i, cell in enumerate(grid.cells())}
     results = sorted((json.loads(p.read_text()) for p in (out / "cells").glob("*.json")),
                      key=lambda r: (order.get(r["cell"], len(order)), r["cell"]))
-    write_experiment_report(grid, results, out)
+    write_experiment_report(grid, results, out, None if synthetic else data)
     return {"out": str(out), "cells": results}

@@ -41,6 +41,7 @@ def test_a_tiny_grid_runs_reports_and_skips_finished_cells(tiny_corpus, tmp_path
     assert manifest["seed"] == 42
     table = (out / "results.md").read_text()
     assert "| cnn | " in table and "1 s | 2 s" in table
+    assert f"On the corpus {tiny_corpus}." in table  # which corpus, so synthetic figures are never unlabelled
     assert json.loads((out / "results.json").read_text())["cells"] == result["cells"]
     for name in ("accuracy_random.png", "confusion_best.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
