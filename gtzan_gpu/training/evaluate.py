@@ -95,7 +95,7 @@ def write_evaluation(report: dict) -> None:
     run_dir, split, genres, epoch = Path(report["run_dir"]), report["split"], report["genres"], report["epoch"]
     atomic_write_text(run_dir / f"eval_{split}.json", json.dumps(public(report), indent=2) + "\n")
     for level in ("segment", "track"):
-        title = f"{run_dir.resolve().name}: {split} split, {level} level"
+        title = f"{run_dir.resolve().name}\n{split} split, {level} level"
         atomic_write_bytes(run_dir / f"confusion_{split}_{level}.png",
                            png_bytes(confusion_figure(report[level]["confusion"], genres, title)))
     inspection = report.get("_inspection")
@@ -103,11 +103,11 @@ def write_evaluation(report: dict) -> None:
         name = run_dir.resolve().name
         atomic_write_bytes(run_dir / f"pr_{split}.png", png_bytes(pr_curves_figure(
             inspection["probabilities"].numpy(), inspection["labels"].numpy(), genres,
-            f"{name}: {split} split, per-genre precision-recall (segments)")))
+            f"{name}\n{split} split: per-genre precision-recall, one vs rest (segments)")))
         atomic_write_bytes(run_dir / f"embedding_{split}.png", png_bytes(embedding_figure(
             inspection["track_features"].numpy(), inspection["track_labels"].numpy(),
             inspection["track_predicted"].numpy(), genres,
-            f"{name}: {split} tracks' penultimate features (PCA)")))
+            f"{name}\n{split} tracks' penultimate features (mean over segments), PCA")))
     # its own TensorBoard run (tb/eval_<split>): a projector config per run, so the training one is kept
     logger = RunLogger(str(run_dir / "tb" / f"eval_{split}"), genres)
     try:
