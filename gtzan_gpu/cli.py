@@ -89,7 +89,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from gtzan_gpu.training import fit
     from gtzan_gpu.training.checkpoint import load_checkpoint
     from gtzan_gpu.training.config import TrainConfig, resumed_config
-    from gtzan_gpu.training.run_dir import LAST
+    from gtzan_gpu.data.splits import SplitManifest
+    from gtzan_gpu.training.run_dir import DEFAULT_RUNS, LAST
 
     given = _absolute_paths(given_options(args, TrainConfig))
     if args.resume:
@@ -103,10 +104,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                 given, args.resume)
         summary = fit(config, resume=True)
     else:
-        if "data" not in given or "out" not in given:
-            raise GtzanError("train needs --data DATA and --out RUN_DIR (or --resume RUN_DIR)")
-        given["out"] = args.out  # as the user wrote it
-        summary = fit(TrainConfig(**nest(TrainConfig, given)), overwrite=args.overwrite)
+        if "data" not in given:
+            raise GtzanError("train needs --data DATA (or --resume RUN_DIR)")
+        config = TrainConfig(**nest(TrainConfig, given))
+        if "out" in given:
+            config.out = args.out  # as the user wrote it
+        else:  # a folder named for what the run is, so 'tensorboard --logdir runs' compares runs by name
+            scheme = SplitManifest.load(config.manifest).scheme if config.manifest else None
+            config.out = str(Path(DEFAULT_RUNS) / config.run_name(scheme))
+        summary = fit(config, overwrite=args.overwrite)
     if int(os.environ.get("RANK", "0")) > 0:  # under torchrun rank 0 reports
         return 0
     best = summary["best"]

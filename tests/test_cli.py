@@ -63,7 +63,8 @@ def test_train_evaluate_predict_from_the_command_line(tiny_corpus, tmp_path, cap
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--data", "x"], "needs --data DATA and --out RUN_DIR"),
+    (["train", "--model", "cnn"], "train needs --data DATA"),
+    (["train", "--data", "nowhere"], "corpus folder not found"),
     (["train", "--data", "nowhere", "--out", "run"], "corpus folder not found"),
     (["train", "--resume", "nowhere"], "no checkpoint at nowhere/last.pt"),
     (["evaluate", "nowhere"], "run directory not found"),
@@ -73,6 +74,17 @@ def test_usage_errors_are_one_line_exit_2(argv, message, capsys, tmp_path, monke
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_train_without_out_names_the_run_folder_for_what_it_is(tiny_corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--data", str(tiny_corpus), "--segment-seconds", "2", "--max-steps", "1", "--batch-size", "8",
+            "--device", "cpu", "--image-size", "32", "--seed", "3", "--saliency-every", "0"]
+    assert main(argv) == 0
+    assert "-> runs/cnn-2s-random-seed3/best.pt" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "cnn-2s-random-seed3" / "last.pt").is_file()
+    assert main(argv) == 2  # the same run again is refused, never silently overwritten
+    assert "--resume" in capsys.readouterr().err
 
 
 def test_an_unknown_model_is_a_usage_error():

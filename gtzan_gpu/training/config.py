@@ -28,7 +28,8 @@ class TrainConfig:
 
     data: str | None = option(None, help="corpus folder (may move between runs: the manifest pins the tracks)",
                               kind=str, resumable=True)
-    out: str | None = option(None, help="run directory (checkpoints, TensorBoard logs, reports)", kind=str)
+    out: str | None = option(None, help="run directory (checkpoints, TensorBoard logs, reports); default "
+                                        "runs/<model>-<seconds>s-<scheme>-seed<seed>", kind=str)
     model: ModelConfig = nested(ModelConfig)
     features: FeatureConfig = nested(FeatureConfig)
     segment_seconds: float = option(5.0, help="segment length in seconds (seed: 3, 5 or 10)",

@@ -24,6 +24,7 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.locking import LOCK_NAME, exclusive_lock
 
 LAST, BEST = "last.pt", "best.pt"
+DEFAULT_RUNS = "runs"  # train without --out: runs/<TrainConfig.run_name()>
 RUN_MARKER = "run.json"
 RUN_MODES = ("new", "resume", "overwrite")
 OWN_FILES = (LAST, BEST, "manifest.json", RUN_MARKER)
@@ -62,6 +63,7 @@ def claim_run_dir(path: str | Path, mode: str = "new") -> Iterator[Path]:
         raise ValueError(f"mode must be one of {RUN_MODES}, not {mode!r}")
     path = Path(path)
     created = not path.exists()
+    made_parents = [parent for parent in path.parents if not parent.exists()]  # innermost first
     if path.exists() and not path.is_dir():
         raise GtzanError(f"run directory {path} is a file")
     with exclusive_lock(path, "run directory"):
@@ -79,14 +81,20 @@ def claim_run_dir(path: str | Path, mode: str = "new") -> Iterator[Path]:
             yield path
         except BaseException:
             if mode != "resume" and not (path / LAST).is_file():
-                _remove_failed_run(path, created)
+                _remove_failed_run(path, created, made_parents)
             raise
 
 
-def _remove_failed_run(path: Path, created: bool) -> None:
-    """A run that failed before its first checkpoint: remove what it made (the folder itself if it made it)."""
+def _remove_failed_run(path: Path, created: bool, made_parents: list[Path]) -> None:
+    """A run that failed before its first checkpoint: remove what it made (the folder itself if it made it, and
+    the parents it made while they are empty: another run may have started in one meanwhile)."""
     if created:
         shutil.rmtree(path, ignore_errors=True)
+        for parent in made_parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
         return
     for entry in _entries(path):
         shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else \

@@ -83,6 +83,10 @@ def test_a_failed_start_leaves_no_run_dir(tmp_path, capsys):
     existing.mkdir()
     assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(existing), *TRAIN]) == 2
     assert existing.is_dir() and [p.name for p in existing.iterdir()] in ([], [".lock"])
+    nested = tmp_path / "made" / "for" / "run"  # parents the failed start made go too, while empty
+    (tmp_path / "made" / "sibling").mkdir(parents=True)
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(nested), *TRAIN]) == 2
+    assert not (tmp_path / "made" / "for").exists() and (tmp_path / "made" / "sibling").is_dir()
 
 
 def test_stale_checkpoint_temporaries_are_removed_at_start(trained_run, tmp_path):
