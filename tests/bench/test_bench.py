@@ -90,7 +90,7 @@ def test_the_scaling_stage_measures_pack_startup_and_ddp(tmp_path, monkeypatch):
     assert scaling["ddp"][0]["efficiency"] == 1.0
     assert "## Scaling out" in render_markdown(report) and "features" not in report
     written = write_report(report, tmp_path / "cpu.json")
-    assert "plot" not in written  # no feature rows: nothing to plot
+    assert written["plot"].read_bytes()[:4] == b"\x89PNG"  # the DDP panel
 
 
 def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():

@@ -61,7 +61,9 @@ def test_tensorboard_has_what_a_person_inspects(trained_run):
 def test_grad_cam_is_logged_every_k_epochs_and_at_the_last(trained_run, tiny_corpus, tmp_path):
     accumulator = EventAccumulator(str(trained_run / "tb"), size_guidance={"images": 0})
     accumulator.Reload()
-    assert [event.step for event in accumulator.Images("saliency/gradcam")] == [3]  # every 5: only the last of 3
+    figures = accumulator.Images("saliency/gradcam")
+    assert [event.step for event in figures] == [3]  # every 5: only the last of 3
+    assert figures[0].encoded_image_string[:4] == b"\x89PNG" and figures[0].width > figures[0].height > 200
     fit(small_train_config(tiny_corpus, tmp_path / "run", epochs=3, saliency_every=2))
     accumulator = EventAccumulator(str(tmp_path / "run" / "tb"), size_guidance={"images": 0})
     accumulator.Reload()
