@@ -253,7 +253,7 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
                                config.sample_rate)
             stop = state.stop_reason(config)
             if config.saliency_every and (state.epoch % config.saliency_every == 0 or stop is not None):
-                logger.saliency(model, fixed_batch, fixed_labels, state.epoch)
+                logger.saliency_of(model, fixed_batch, fixed_labels, state.epoch)
             logger.flush()  # TensorBoard first: a kill after the checkpoint below loses no epoch's entries
             payload = checkpoint_payload(config, data, model, optimizer, scaler, state, distributed)
             if distributed.is_main:

@@ -12,12 +12,12 @@ from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.figures import confusion_figure, embedding_figure, png_bytes, pr_curves_figure
+from gtzan_gpu.figures import confusion_figure, embedding_figure, gradcam_figure, png_bytes, pr_curves_figure
 from gtzan_gpu.models import GenreClassifier, build_classifier
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state
 from gtzan_gpu.training.config import TrainConfig
 from gtzan_gpu.training.device import resolve_device
-from gtzan_gpu.training.inspection import collect_inspection, log_inspection
+from gtzan_gpu.training.inspection import collect_inspection, collect_saliency, log_inspection
 from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.run_data import load_run_data
 from gtzan_gpu.training.run_dir import BEST, LAST
@@ -26,6 +26,7 @@ from gtzan_gpu.training.tensorboard_log import RunLogger
 
 log = logging.getLogger(__name__)
 EVAL_SPLITS = ("test", "val")
+SALIENCY_SEGMENTS = 8  # one per genre where the split allows
 
 
 def load_trained_model(run_dir: str | Path, device: str = "auto"
@@ -78,9 +79,14 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
                          + (" on some rank" if distributed.active else ""))
     metrics = score(model, batches, len(run_data.genres), config.amp, f"evaluating {split}", distributed,
                     manifest.subsets[split], inspect=distributed.is_main)
-    inspection = collect_inspection(model, batches, metrics["inspection"]) if distributed.is_main else None
+    inspection = saliency = None
+    if distributed.is_main:
+        inspection = collect_inspection(model, batches, metrics["inspection"])
+        if model.saliency_layer:
+            shown = batches.showcase(SALIENCY_SEGMENTS)
+            saliency = collect_saliency(model, batches.segments(shown), batches.labels_of(shown), run_data.genres)
     distributed.finish()
-    return {"_inspection": inspection, "sample_rate": config.sample_rate,"run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
+    return {"_inspection": inspection, "_saliency": saliency, "sample_rate": config.sample_rate, "run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
             "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
             "genres": run_data.genres, "tracks": len(manifest.subsets[split]), "loss": metrics["loss"],
             "segment": metrics["segment"], "track": metrics["track"], "device": str(target),
@@ -89,7 +95,7 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
 
 
 def write_evaluation(report: dict) -> None:
-    """``eval_<split>.json``, the confusion, PR-curve and embedding PNGs and the TensorBoard entries of a
+    """``eval_<split>.json``, the confusion, PR-curve, embedding and Grad-CAM PNGs and the TensorBoard entries of a
     :func:`score_run` report, into its RUN_DIR.
     An unwritable RUN_DIR is a GtzanError naming the file (the figures are already computed: print them first)."""
     run_dir, split, genres, epoch = Path(report["run_dir"]), report["split"], report["genres"], report["epoch"]
@@ -108,6 +114,10 @@ def write_evaluation(report: dict) -> None:
             inspection["track_features"].numpy(), inspection["track_labels"].numpy(),
             inspection["track_predicted"].numpy(), genres,
             f"{name}\n{split} tracks' penultimate features (mean over segments), PCA")))
+    saliency = report.get("_saliency")
+    if saliency:
+        atomic_write_bytes(run_dir / f"gradcam_{split}.png", png_bytes(gradcam_figure(
+            saliency["images"], saliency["heatmaps"], saliency["captions"], saliency["view"])))
     # its own TensorBoard run (tb/eval_<split>): a projector config per run, so the training one is kept
     logger = RunLogger(str(run_dir / "tb" / f"eval_{split}"), genres)
     try:
@@ -118,6 +128,8 @@ def write_evaluation(report: dict) -> None:
         logger.confusion(f"{split}/confusion_track", report["track"]["confusion"], epoch, f"{split}: track level")
         if report.get("_inspection"):
             log_inspection(logger, split, report["_inspection"], epoch, report["sample_rate"])
+        if saliency:
+            logger.saliency(f"{split}/gradcam", saliency, epoch)
         logger.hparams(report["config"], {"hparam/val_accuracy": report["best_val_accuracy"],
                                           f"hparam/{split}_accuracy": report["segment"]["accuracy"],
                                           f"hparam/{split}_track_accuracy": report["track"]["accuracy"]})

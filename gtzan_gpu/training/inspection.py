@@ -6,8 +6,29 @@ import torch
 import torch.nn.functional as F
 
 from gtzan_gpu.features import to_displayable
-from gtzan_gpu.models import GenreClassifier
+from gtzan_gpu.models import GenreClassifier, grad_cam
 from gtzan_gpu.training.batches import SegmentBatches
+
+VIEW_NAMES = {"SpectrogramImage": "spectrogram", "WaveformImage": "waveform", "LogMelSpectrogram": "logmel",
+              "ConstantQ": "cqt"}
+
+
+def view_name(view) -> str:
+    """A feature layer's short name in tags and figures: spectrogram, waveform, logmel, cqt."""
+    return VIEW_NAMES.get(type(view).__name__, type(view).__name__)
+
+
+def collect_saliency(model: GenreClassifier, waveforms: torch.Tensor, labels: list[int], genres: list[str]) -> dict:
+    """What :func:`gtzan_gpu.figures.gradcam_figure` draws for ``(N, T)`` waveforms with true ``labels``: the
+    first view's displayable images and Grad-CAM heat maps of the predicted genre (CPU), captioned
+    "true X / pred Y (p)"."""
+    cam = grad_cam(model, waveforms)
+    view = model.views[0]
+    confidence = cam.probabilities.gather(1, cam.classes.view(-1, 1))[:, 0].cpu()
+    captions = [f"true {genres[label]}\npred {genres[int(c)]} ({float(p):.2f})"
+                for label, c, p in zip(labels, cam.classes.cpu(), confidence)]
+    return {"images": to_displayable(cam.images, getattr(view, "normalize", False)), "heatmaps": cam.heatmaps.cpu(),
+            "captions": captions, "view": view_name(view)}
 
 
 def thumbnails(model: GenreClassifier, waveforms: torch.Tensor, size: int = 32) -> torch.Tensor:

@@ -8,10 +8,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from gtzan_gpu.features import to_displayable
 from gtzan_gpu.figures import confusion_figure, feature_grid_figure, gradcam_figure
-from gtzan_gpu.models import grad_cam
-
-VIEW_NAMES = {"SpectrogramImage": "spectrogram", "WaveformImage": "waveform", "LogMelSpectrogram": "logmel",
-              "ConstantQ": "cqt"}
+from gtzan_gpu.training.inspection import collect_saliency, view_name
 
 
 class RunLogger:
@@ -33,7 +30,7 @@ class RunLogger:
         try:
             with torch.no_grad():
                 for view, image in zip(model.views, model.images(waveforms)):
-                    name = VIEW_NAMES.get(type(view).__name__, type(view).__name__)
+                    name = view_name(view)
                     self.writer.add_images(f"{'augmented' if augmented else 'features'}/{name}",
                                            to_displayable(image, getattr(view, "normalize", False)), step)
         finally:
@@ -43,18 +40,15 @@ class RunLogger:
         """The confusion matrix as a figure: counts, row-normalised shading, axis titles."""
         self.writer.add_figure(tag, confusion_figure(confusion, self.genres, title), step, close=True)
 
-    def saliency(self, model, waveforms: torch.Tensor, labels: list[int], step: int) -> None:
-        """``saliency/gradcam``: Grad-CAM of each segment's predicted genre over its spectrogram image (the model's
-        first view), captioned with the true and predicted genres."""
-        cam = grad_cam(model, waveforms)
-        view = model.views[0]
-        images = to_displayable(cam.images, getattr(view, "normalize", False))
-        confidence = cam.probabilities.gather(1, cam.classes.view(-1, 1))[:, 0].cpu()
-        captions = [f"true {self.genres[label]}\npred {self.genres[int(c)]} ({float(p):.2f})"
-                    for label, c, p in zip(labels, cam.classes.cpu(), confidence)]
-        name = VIEW_NAMES.get(type(view).__name__, type(view).__name__)
-        self.writer.add_figure("saliency/gradcam", gradcam_figure(images, cam.heatmaps.cpu(), captions, name), step,
-                               close=True)
+    def saliency(self, tag: str, saliency: dict, step: int) -> None:
+        """``tag`` (``saliency/gradcam``): Grad-CAM of each segment's predicted genre over its spectrogram image,
+        from :func:`collect_saliency`."""
+        self.writer.add_figure(tag, gradcam_figure(saliency["images"], saliency["heatmaps"], saliency["captions"],
+                                                   saliency["view"]), step, close=True)
+
+    def saliency_of(self, model, waveforms: torch.Tensor, labels: list[int], step: int) -> None:
+        """``saliency/gradcam`` for a fixed batch of ``(N, T)`` waveforms with true ``labels``."""
+        self.saliency("saliency/gradcam", collect_saliency(model, waveforms, labels, self.genres), step)
 
     def feature_grid(self, model, waveforms: torch.Tensor, captions: list[str], step: int) -> None:
         """``features/grid``: every view of a fixed batch side by side (rows), each segment captioned with its
@@ -63,7 +57,7 @@ class RunLogger:
         model.eval()
         try:
             with torch.no_grad():
-                views = {VIEW_NAMES.get(type(view).__name__, type(view).__name__):
+                views = {view_name(view):
                          to_displayable(image, getattr(view, "normalize", False))
                          for view, image in zip(model.views, model.images(waveforms))}
         finally:

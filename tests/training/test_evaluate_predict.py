@@ -96,7 +96,7 @@ def test_predict_draws_a_timeline_of_a_long_file_and_puts_it_in_the_json(trained
     assert "--hop-seconds must be in" in capsys.readouterr().err
 
 
-def test_evaluate_adds_test_pr_curves_mistakes_and_projector_to_tensorboard(trained_run, tmp_path):
+def test_evaluate_adds_test_pr_curves_mistakes_projector_and_grad_cam_to_tensorboard(trained_run, tmp_path):
     import shutil
 
     from tests.training.test_engine import event_tags
@@ -107,5 +107,6 @@ def test_evaluate_adds_test_pr_curves_mistakes_and_projector_to_tensorboard(trai
     assert not any(key.startswith("_") for key in report)  # JSON-ready
     tags = event_tags(run / "tb")
     assert all(f"test_pr/{genre}" in tags for genre in report["genres"])
+    assert "test/gradcam" in tags and (run / "gradcam_test.png").read_bytes()[:4] == b"\x89PNG"
     assert "test_tracks" in (run / "tb" / "eval_test" / "projector_config.pbtxt").read_text()
     assert "val_tracks" in (run / "tb" / "projector_config.pbtxt").read_text()  # the training run's, kept
