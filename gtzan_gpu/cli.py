@@ -201,6 +201,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.render:  # re-draw the table and plot of a measured report; measures nothing
         from gtzan_gpu.bench.report import load_report
 
+        if args.quick or args.stages or args.out:
+            raise GtzanError("--render re-draws an existing report and measures nothing: leave out --quick, "
+                             "--stages and --out")
+
         report = load_report(args.render)
         written = write_report(report, Path(args.render), rewrite_json=False)
         print("wrote " + ", ".join(str(p) for p in written.values()))

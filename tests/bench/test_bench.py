@@ -62,6 +62,8 @@ def test_render_redraws_table_and_plot_from_a_report_json_and_refuses_other_file
         assert main(["bench", "--render", str(bad)]) == 2
         err = capsys.readouterr().err
         assert message in err and str(bad) in err and len(err.strip().splitlines()) == 1
+    assert main(["bench", "--render", str(report), "--quick"]) == 2  # a measuring option with --render
+    assert "measures nothing" in capsys.readouterr().err
 
 
 def test_a_cell_over_the_call_cap_is_reported_as_skipped():
