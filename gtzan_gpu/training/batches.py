@@ -92,11 +92,16 @@ class SegmentBatches:
             yield (waveforms.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True),
                    tracks.to(self.device, non_blocking=True))
 
+    @property
+    def index(self):
+        """The :class:`~gtzan_gpu.data.segments.SegmentIndex` of this subset's segments (epoch order)."""
+        return self.dataset.index if self.loader == "stream" else self.corpus.index
+
     def showcase(self, count: int) -> list[int]:
         """Indices of up to ``count`` segments for TensorBoard's fixed batch, as varied as the subset allows:
         each track's first segment, taken round robin over the genres (the first track of every genre, then the
         second, ...), so eight images show eight genres rather than eight cuts of one track."""
-        index = self.dataset.index if self.loader == "stream" else self.corpus.index
+        index = self.index
         tracks = index.track_of_segment.tolist()
         labels = index.labels.tolist()
         by_genre: dict[int, list[int]] = {}
@@ -113,13 +118,13 @@ class SegmentBatches:
 
     def labels_of(self, indices: list[int]) -> list[int]:
         """The genre labels of segments by index."""
-        index = self.dataset.index if self.loader == "stream" else self.corpus.index
+        index = self.index
         labels = index.labels
         return [int(labels[i]) for i in indices]
 
     def captions(self, indices: list[int], genres: list[str]) -> list[str]:
         """"<genre>\\n<track id>" of segments by index (the unshuffled epoch order)."""
-        index = self.dataset.index if self.loader == "stream" else self.corpus.index
+        index = self.index
         labels = index.labels
         return [f"{genres[int(labels[i])]}\n{index.tracks[int(index.track_of_segment[i])].track_id}" for i in indices]
 
