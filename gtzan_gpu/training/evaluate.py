@@ -86,7 +86,8 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
             shown = batches.showcase(SALIENCY_SEGMENTS)
             saliency = collect_saliency(model, batches.segments(shown), batches.labels_of(shown), run_data.genres)
     distributed.finish()
-    return {"_inspection": inspection, "_saliency": saliency, "sample_rate": config.sample_rate, "run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
+    return {"_inspection": inspection, "_saliency": saliency, "sample_rate": config.sample_rate,
+            "run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
             "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
             "genres": run_data.genres, "tracks": len(manifest.subsets[split]), "loss": metrics["loss"],
             "segment": metrics["segment"], "track": metrics["track"], "device": str(target),
@@ -99,14 +100,14 @@ def write_evaluation(report: dict) -> None:
     :func:`score_run` report, into its RUN_DIR.
     An unwritable RUN_DIR is a GtzanError naming the file (the figures are already computed: print them first)."""
     run_dir, split, genres, epoch = Path(report["run_dir"]), report["split"], report["genres"], report["epoch"]
+    name = run_dir.resolve().name  # the figures' titles say which run they show
     atomic_write_text(run_dir / f"eval_{split}.json", json.dumps(public(report), indent=2) + "\n")
     for level in ("segment", "track"):
-        title = f"{run_dir.resolve().name}\n{split} split, {level} level"
+        title = f"{name}\n{split} split, {level} level"
         atomic_write_bytes(run_dir / f"confusion_{split}_{level}.png",
                            png_bytes(confusion_figure(report[level]["confusion"], genres, title)))
     inspection = report.get("_inspection")
     if inspection:  # static copies of what TensorBoard's PR curves and projector show, for papers and READMEs
-        name = run_dir.resolve().name
         atomic_write_bytes(run_dir / f"pr_{split}.png", png_bytes(pr_curves_figure(
             inspection["probabilities"].numpy(), inspection["labels"].numpy(), genres,
             f"{name}\n{split} split: per-genre precision-recall, one vs rest (segments)")))
@@ -126,8 +127,8 @@ def write_evaluation(report: dict) -> None:
                         f"{split}/macro_f1": report["segment"]["macro_f1"]}, epoch)
         logger.confusion(f"{split}/confusion_segment", report["segment"]["confusion"], epoch, f"{split}: segment level")
         logger.confusion(f"{split}/confusion_track", report["track"]["confusion"], epoch, f"{split}: track level")
-        if report.get("_inspection"):
-            log_inspection(logger, split, report["_inspection"], epoch, report["sample_rate"])
+        if inspection:
+            log_inspection(logger, split, inspection, epoch, report["sample_rate"])
         if saliency:
             logger.saliency(f"{split}/gradcam", saliency, epoch)
         logger.hparams(report["config"], {"hparam/val_accuracy": report["best_val_accuracy"],

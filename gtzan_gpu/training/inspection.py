@@ -18,6 +18,11 @@ def view_name(view) -> str:
     return VIEW_NAMES.get(type(view).__name__, type(view).__name__)
 
 
+def displayable(view, images: torch.Tensor) -> torch.Tensor:
+    """``view``'s output ``(B, C, H, W)`` as RGB in [0, 1] on the CPU, its ImageNet normalisation undone."""
+    return to_displayable(images, getattr(view, "normalize", False))
+
+
 def collect_saliency(model: GenreClassifier, waveforms: torch.Tensor, labels: list[int], genres: list[str]) -> dict:
     """What :func:`gtzan_gpu.figures.gradcam_figure` draws for ``(N, T)`` waveforms with true ``labels``: the
     first view's displayable images and Grad-CAM heat maps of the predicted genre (CPU), captioned
@@ -27,8 +32,8 @@ def collect_saliency(model: GenreClassifier, waveforms: torch.Tensor, labels: li
     confidence = cam.probabilities.gather(1, cam.classes.view(-1, 1))[:, 0].cpu()
     captions = [f"true {genres[label]}\npred {genres[int(c)]} ({float(p):.2f})"
                 for label, c, p in zip(labels, cam.classes.cpu(), confidence)]
-    return {"images": to_displayable(cam.images, getattr(view, "normalize", False)), "heatmaps": cam.heatmaps.cpu(),
-            "captions": captions, "view": view_name(view)}
+    return {"images": displayable(view, cam.images), "heatmaps": cam.heatmaps.cpu(), "captions": captions,
+            "view": view_name(view)}
 
 
 def thumbnails(model: GenreClassifier, waveforms: torch.Tensor, size: int = 32) -> torch.Tensor:
@@ -36,7 +41,7 @@ def thumbnails(model: GenreClassifier, waveforms: torch.Tensor, size: int = 32) 
     view = model.views[0]
     model.eval()
     with torch.no_grad():
-        images = to_displayable(model.images(waveforms)[0], getattr(view, "normalize", False))
+        images = displayable(view, model.images(waveforms)[0])
     return F.interpolate(images, size=(size, size), mode="area")
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from gtzan_gpu.features import to_displayable
 from gtzan_gpu.figures import confusion_figure, feature_grid_figure, gradcam_figure
-from gtzan_gpu.training.inspection import collect_saliency, view_name
+from gtzan_gpu.training.inspection import collect_saliency, displayable, view_name
 
 
 class RunLogger:
@@ -32,7 +31,7 @@ class RunLogger:
                 for view, image in zip(model.views, model.images(waveforms)):
                     name = view_name(view)
                     self.writer.add_images(f"{'augmented' if augmented else 'features'}/{name}",
-                                           to_displayable(image, getattr(view, "normalize", False)), step)
+                                           displayable(view, image), step)
         finally:
             model.train(was_training)
 
@@ -57,8 +56,7 @@ class RunLogger:
         model.eval()
         try:
             with torch.no_grad():
-                views = {view_name(view):
-                         to_displayable(image, getattr(view, "normalize", False))
+                views = {view_name(view): displayable(view, image)
                          for view, image in zip(model.views, model.images(waveforms))}
         finally:
             model.train(was_training)
