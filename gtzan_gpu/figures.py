@@ -3,7 +3,8 @@
 Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure`; :func:`png_bytes` turns it into a PNG
 file's bytes and ``SummaryWriter.add_figure`` into a TensorBoard image, so a PNG on disk and the TensorBoard
 card come from the same code. Sizes and fonts are chosen to stay readable at TensorBoard's default card
-width (about 500-650 px): figures are at most 7 inches wide at 100 dpi, and no text is smaller than 8 pt.
+width (about 500-650 px): single-plot figures are at most about 7.3 inches wide at 100 dpi, strips of images
+or panels (feature grid, Grad-CAM, benchmark) grow with their count, and no text is smaller than 8 pt.
 """
 from __future__ import annotations
 
