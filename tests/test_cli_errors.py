@@ -32,6 +32,7 @@ def one_line_error(capsys) -> str:
     (["--lr", "0"], "--lr must be > 0"),
     (["--lr", "nan"], "--lr must be a finite number"),
     (["--max-steps", "-1"], "--max-steps must be >= 1"),
+    (["--saliency-every", "-1"], "--saliency-every must be >= 0"),
     (["--weights", "somefile.pth"], "the cnn model has no pretrained weights"),
     (["--trainable-stft"], "--trainable-stft needs --stft-backend nnaudio"),
 ])
