@@ -353,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="segment- and track-level figures of a run",
                                    description="Score RUN_DIR's best checkpoint; writes eval_<split>.json and "
-                                               "confusion-matrix PNGs into RUN_DIR.")
+                                               "the confusion-matrix, PR-curve, embedding and Grad-CAM PNGs into "
+                                               "RUN_DIR, and the same to TensorBoard (RUN_DIR/tb/eval_<split>).")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--split", choices=EVAL_SPLITS, default="test")
     evaluate.add_argument("--data", help="where the run's corpus is now, if it moved since training")
