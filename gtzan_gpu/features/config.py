@@ -7,6 +7,7 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.colormaps import COLORMAPS
 from gtzan_gpu.features.frequency_axis import FREQUENCY_SCALES
 from gtzan_gpu.features.stft import STFT_BACKENDS
+from gtzan_gpu.features.time_frequency import DB_REFERENCES
 from gtzan_gpu.features.waveform import ENVELOPES
 from gtzan_gpu.options import check_options, option
 
@@ -37,6 +38,10 @@ class FeatureConfig:
     stft_backend: str = option("nnaudio", help="STFT implementation (nnaudio: conv kernels, for GPUs; torch: "
                                                "torch.stft, FFT, far cheaper on a CPU)", choices=STFT_BACKENDS)
     trainable_stft: bool = option(False, help="learn the STFT kernels (nnaudio backend only)")
+    db_reference: str = option("max", help="dB reference of the logmel and cqt maps: max (each example's own "
+                                           "maximum, as the seed's image: loudness divided out) or fixed (1.0, "
+                                           "as PANNs: loudness kept, so --augment gain matters)",
+                               choices=DB_REFERENCES)
     waveform_envelope: str = option("symmetric", help="waveform view: symmetric +-max|y| (as waveshow) or minmax",
                                     choices=ENVELOPES)
 
@@ -44,5 +49,8 @@ class FeatureConfig:
         check_options(self)
         if self.frontend == "cqt" and self.trainable_stft:
             raise GtzanError("--trainable-stft applies to the STFT front ends (image, logmel), not cqt")
+        if self.db_reference != "max" and self.frontend == "image":
+            raise GtzanError("--db-reference fixed applies to --frontend logmel or cqt (the seed's image is drawn "
+                             "re each example's maximum, as specshow)")
         if self.trainable_stft and self.stft_backend != "nnaudio":
             raise GtzanError("--trainable-stft needs --stft-backend nnaudio (torch.stft has no kernels to learn)")

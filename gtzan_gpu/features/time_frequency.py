@@ -1,9 +1,14 @@
 """One-channel time-frequency front ends beside the seed's RGB image: log-mel and CQT, as GPU layers.
 
-Both give ``(B, T) -> (B, 1, S, S)``: the dB map relative to each example's maximum (80-dB floor, as
-``librosa.power_to_db(ref=np.max)`` / ``amplitude_to_db(ref=np.max)``), scaled to [0, 1] (``(dB + 80) / 80``)
-and area-averaged to ``S x S`` (time and, where there are more bins than rows, frequency), so the seed's CNN
-and ResNet18 take them at the same image size. Buffers (mel filters, CQT kernels) are built in ``__init__``;
+Both give ``(B, T) -> (B, 1, S, S)``, area-averaged to ``S x S`` (time and, where there are more bins than rows,
+frequency), so the seed's CNN and ResNet18 take them at the same image size. The dB reference is an option:
+
+- ``max`` (default): dB relative to each example's maximum (80-dB floor, as ``librosa.power_to_db(ref=np.max)`` /
+  ``amplitude_to_db(ref=np.max)``), scaled to [0, 1] by ``(dB + 80) / 80``. Loudness is divided out: a gain
+  applied to the waveform changes nothing.
+- ``fixed``: dB relative to a constant (1.0, librosa's default ``ref``; ``amin`` sets a -100 dB floor for power,
+  -100 dB for magnitude), scaled by ``(dB + 100) / 100`` and not clipped above, as PANNs feed their log-mel.
+  Loudness is kept, so ``--augment gain`` changes the input. Buffers (mel filters, CQT kernels) are built in ``__init__``;
 ``forward`` is pure tensor code, in fp32 whatever the surrounding precision (see ``precision.full_fp32``).
 """
 from __future__ import annotations
@@ -17,25 +22,48 @@ from gtzan_gpu.features.precision import full_fp32
 from gtzan_gpu.features.stft import MagnitudeSTFT
 
 TOP_DB = 80.0
+FIXED_FLOOR_DB = 100.0
+DB_REFERENCES = ("max", "fixed")
 CQT_FMIN = 32.70319566257483  # C1
 CQT_BINS, CQT_BINS_PER_OCTAVE = 84, 12
 
 
-def decibels_to_unit(db: torch.Tensor, size: int, spec_augment: nn.Module | None = None) -> torch.Tensor:
-    """``(B, F, N)`` dB re each example's max -> ``(B, 1, size, size)`` in [0, 1], area-averaged; with
-    ``spec_augment`` (training), masked cells take the floor (0)."""
-    unit = F.adaptive_avg_pool2d(((db + TOP_DB) / TOP_DB).unsqueeze(1), (size, size))
+def decibels_to_unit(db: torch.Tensor, size: int, spec_augment: nn.Module | None = None,
+                     floor_db: float = TOP_DB) -> torch.Tensor:
+    """``(B, F, N)`` dB (floor at ``-floor_db``) -> ``(B, 1, size, size)``, ``(dB + floor_db) / floor_db``,
+    area-averaged; with ``spec_augment`` (training), masked cells take each example's mean value, so a mask
+    hides information without adding an extreme value that BatchNorm statistics and the first convolution
+    would then have to learn to ignore."""
+    unit = F.adaptive_avg_pool2d(((db + floor_db) / floor_db).unsqueeze(1), (size, size))
     if spec_augment is not None:
-        unit = spec_augment(unit.squeeze(1), 0.0).unsqueeze(1)
+        mean = unit.mean(dim=(2, 3))  # (B, 1)
+        unit = spec_augment(unit.squeeze(1), mean.unsqueeze(2)).unsqueeze(1)
     return unit
 
 
 def relative_decibels(values: torch.Tensor, power: bool, amin: float) -> torch.Tensor:
     """``(B, F, N)`` power or magnitude -> dB re each example's maximum, floored ``TOP_DB`` below it."""
-    scale = 10.0 if power else 20.0
-    db = scale * torch.log10(values.clamp_min(amin))
+    db = fixed_decibels(values, power, amin)
     db = db - db.amax(dim=(1, 2), keepdim=True)
     return db.clamp_min(-TOP_DB)
+
+
+def fixed_decibels(values: torch.Tensor, power: bool, amin: float) -> torch.Tensor:
+    """``(B, F, N)`` power or magnitude -> dB re 1.0 (``10 log10`` or ``20 log10``), floored by ``amin``."""
+    scale = 10.0 if power else 20.0
+    return scale * torch.log10(values.clamp_min(amin))
+
+
+def to_decibels(values: torch.Tensor, power: bool, reference: str) -> torch.Tensor:
+    """dB re each example's max (``reference="max"``) or re 1.0 (``"fixed"``, floor ``-FIXED_FLOOR_DB``)."""
+    if reference == "fixed":
+        return fixed_decibels(values, power, 10 ** (-FIXED_FLOOR_DB / (10.0 if power else 20.0)))
+    return relative_decibels(values, power, 1e-10 if power else 1e-5)
+
+
+def floor_of(reference: str) -> float:
+    """How far below its reference a front end's dB map reaches: 80 dB re max, 100 dB re 1.0."""
+    return FIXED_FLOOR_DB if reference == "fixed" else TOP_DB
 
 
 class LogMelSpectrogram(nn.Module):
@@ -46,9 +74,10 @@ class LogMelSpectrogram(nn.Module):
     """
 
     def __init__(self, sample_rate: int = 22050, n_fft: int = 2048, hop_length: int = 512, n_mels: int = 128,
-                 size: int = 128, backend: str = "nnaudio", trainable: bool = False):
+                 size: int = 128, backend: str = "nnaudio", trainable: bool = False, db_reference: str = "max"):
         super().__init__()
         self.size = size
+        self.db_reference = db_reference
         self.spec_augment: nn.Module | None = None  # set by build_classifier for --augment specaugment
         self.stft = MagnitudeSTFT(n_fft, hop_length, backend, trainable)
         filters = AF.melscale_fbanks(n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate, norm="slaney",
@@ -57,35 +86,36 @@ class LogMelSpectrogram(nn.Module):
 
     @torch.compiler.disable  # precision switches are host-side settings dynamo cannot trace
     def decibels(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(B, T)`` -> ``(B, n_mels, frames)`` dB re each example's max (``power_to_db(ref=np.max)``)."""
+        """``(B, T)`` -> ``(B, n_mels, frames)`` dB re each example's max (``power_to_db(ref=np.max)``) or re 1.0."""
         power = self.stft(waveform) ** 2
         with full_fp32(waveform.device.type):
             mel = torch.matmul(self.mel_filters, power)
-        return relative_decibels(mel, power=True, amin=1e-10)
+        return to_decibels(mel, power=True, reference=self.db_reference)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return decibels_to_unit(self.decibels(waveform), self.size, self.spec_augment)
+        return decibels_to_unit(self.decibels(waveform), self.size, self.spec_augment, floor_of(self.db_reference))
 
 
 class ConstantQ(nn.Module):
     """``(B, T)`` waveform -> ``(B, 1, S, S)`` CQT image: nnAudio's CQT (84 bins, 12 per octave from C1, hop 512),
     magnitude in dB re each example's max."""
 
-    def __init__(self, sample_rate: int = 22050, hop_length: int = 512, size: int = 128):
+    def __init__(self, sample_rate: int = 22050, hop_length: int = 512, size: int = 128, db_reference: str = "max"):
         super().__init__()
         from nnAudio.features import CQT1992v2
 
         self.size = size
+        self.db_reference = db_reference
         self.spec_augment: nn.Module | None = None  # set by build_classifier for --augment specaugment
         self.cqt = CQT1992v2(sr=sample_rate, hop_length=hop_length, fmin=CQT_FMIN, n_bins=CQT_BINS,
                              bins_per_octave=CQT_BINS_PER_OCTAVE, output_format="Magnitude", verbose=False)
 
     @torch.compiler.disable
     def decibels(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(B, T)`` -> ``(B, 84, frames)`` dB re each example's max (``amplitude_to_db(ref=np.max)``)."""
+        """``(B, T)`` -> ``(B, 84, frames)`` dB re each example's max (``amplitude_to_db(ref=np.max)``) or re 1.0."""
         with full_fp32(waveform.device.type):
             magnitude = self.cqt(waveform.float())
-        return relative_decibels(magnitude, power=False, amin=1e-5)
+        return to_decibels(magnitude, power=False, reference=self.db_reference)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return decibels_to_unit(self.decibels(waveform), self.size, self.spec_augment)
+        return decibels_to_unit(self.decibels(waveform), self.size, self.spec_augment, floor_of(self.db_reference))

@@ -85,3 +85,31 @@ def test_training_with_a_one_channel_front_end_logs_its_images(frontend, tiny_co
                                 features=FeatureConfig(frontend=frontend, image_size=32, stft_backend="torch"))
     assert fit(config)["history"][0]["val_accuracy"] >= 0
     assert f"features/{frontend}" in event_tags(tmp_path / "run" / "tb")
+
+
+@pytest.mark.parametrize("factory", [lambda ref: LogMelSpectrogram(backend="torch", size=32, db_reference=ref),
+                                     lambda ref: ConstantQ(size=32, db_reference=ref)], ids=["logmel", "cqt"])
+def test_a_fixed_reference_keeps_loudness_and_the_max_reference_divides_it_out(factory):
+    y = torch.from_numpy(signals()["chords"].astype(np.float32))[None]
+    quieter = y * 10 ** (-12 / 20)  # -12 dB
+    fixed, relative = factory("fixed"), factory("max")
+    shift_db = (fixed.decibels(y) - fixed.decibels(quieter))
+    loud_cells = fixed.decibels(y) > -60  # well above the -100 dB floor
+    assert torch.allclose(shift_db[loud_cells], torch.full_like(shift_db[loud_cells], 12.0), atol=0.05)
+    assert torch.allclose(relative(y), relative(quieter), atol=1e-4)
+    assert (fixed(y) - fixed(quieter)).abs().mean() > 0.05  # 12 dB of 100 on the unit scale, where not floored
+
+
+def test_specaugment_masks_take_each_examples_mean_in_one_channel_maps():
+    from gtzan_gpu.augment import SpecAugment
+
+    layer = LogMelSpectrogram(backend="torch", size=32)
+    layer.spec_augment = SpecAugment(masks=2, max_width=0.3).train()
+    layer.spec_augment.reseed(0)
+    y = torch.randn(2, SR)
+    plain, augmented = LogMelSpectrogram(backend="torch", size=32)(y), layer(y)
+    changed = plain != augmented
+    assert changed.any()
+    for example in range(2):
+        fill = augmented[example][changed[example]]
+        assert torch.allclose(fill, plain[example].mean().expand_as(fill), atol=1e-6)
