@@ -47,9 +47,9 @@ def spectrogram_view(features: FeatureConfig, sample_rate: int) -> nn.Module:
     ``features.frontend``, a 1-channel log-mel or CQT map."""
     if features.frontend == "logmel":
         return LogMelSpectrogram(sample_rate, size=features.image_size, backend=features.stft_backend,
-                                 trainable=features.trainable_stft)
+                                 trainable=features.trainable_stft, db_reference=features.db_reference)
     if features.frontend == "cqt":
-        return ConstantQ(sample_rate, size=features.image_size)
+        return ConstantQ(sample_rate, size=features.image_size, db_reference=features.db_reference)
     return SpectrogramImage(sample_rate=sample_rate, height=features.image_size, width=features.image_size,
                             frequency_scale=features.frequency_scale, colormap=features.colormap,
                             normalize=features.normalize, backend=features.stft_backend,

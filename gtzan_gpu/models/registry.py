@@ -15,6 +15,7 @@ from torch import nn
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.config import FRONTENDS, FeatureConfig
 from gtzan_gpu.models.cnn import SmallCNN
+from gtzan_gpu.models.cnn10 import CNN10
 from gtzan_gpu.models.fusion import LateFusion
 from gtzan_gpu.models.resnet import ResNet18Classifier
 from gtzan_gpu.models.shortchunk import ShortChunkResNet
@@ -67,6 +68,11 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               ("spectrogram",), lambda classes, features, weights: ShortChunkResNet(classes, features.channels),
               lr=1e-4, batch_size=16, frontends=("logmel",),  # Won et al.'s Adam lr and batch size
               saliency_layer="blocks.3"),  # 1/16 of the input: the last blocks shrink a 128-px map to 1 x 1
+    ModelSpec("cnn10", "PANNs' CNN10 layout at half width: BatchNorm over frequency rows, four blocks of two 3x3 "
+              "convolutions, global max + mean pooling (Kong et al. 2020), on log-mel or CQT",
+              ("spectrogram",), lambda classes, features, weights: CNN10(classes, features.image_size,
+                                                                         features.channels),
+              lr=1e-3, batch_size=32, frontends=("logmel", "cqt"), saliency_layer="blocks.2"),
 )}
 MODEL_NAMES = tuple(MODELS)
 
