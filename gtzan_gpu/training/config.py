@@ -16,6 +16,7 @@ from gtzan_gpu.models.registry import ModelConfig
 from gtzan_gpu.options import check_options, flag_of, flatten, nest, nested, option, option_names
 from gtzan_gpu.training.batches import LOADERS
 from gtzan_gpu.training.device import DEVICES
+from gtzan_gpu.training.optimization import ADAMW_WEIGHT_DECAY, OPTIMIZERS, SCHEDULES
 
 MIN_SEGMENT_SECONDS = 0.1    # one 2048-sample STFT frame at 22,050 Hz
 MAX_SEGMENT_SECONDS = 3600.0
@@ -36,13 +37,29 @@ class TrainConfig:
                                     minimum=MIN_SEGMENT_SECONDS, maximum=MAX_SEGMENT_SECONDS)
     hop_seconds: float | None = option(None, help="training hop in seconds (overlap)",
                                        kind=float, minimum=MIN_HOP_SECONDS, maximum=MAX_SEGMENT_SECONDS)
+    eval_hop_seconds: float | None = option(None, help="hop of the validation and evaluation windows: overlapping "
+                                                       "windows, averaged per track (default: the seed's "
+                                                       "non-overlapping windows, so figures compare with the seed)",
+                                            kind=float, minimum=MIN_HOP_SECONDS, maximum=MAX_SEGMENT_SECONDS,
+                                            resumable=True)
     sample_rate: int = option(22050, help="corpus sample rate", cli=False, minimum=1000, maximum=384000)
     manifest: str | None = option(None, help="split manifest JSON (default: made on the fly, saved in RUN_DIR)",
                                   kind=str)
     split_scheme: str = option("random", help="track-level split", choices=SCHEMES, flag="--scheme")
     split_seed: int = option(42, help="seed of the random split")
     epochs: int = option(20, help="epochs (seed: 20)", minimum=1, resumable=True)
-    lr: float | None = option(None, help="Adam learning rate", kind=float, above=0)
+    lr: float | None = option(None, help="peak learning rate (default: the model's, from the registry)", kind=float,
+                              above=0)
+    optimizer: str = option("adam", help="adam (the seed's) or adamw (decoupled weight decay on conv and linear "
+                                         "weights)", choices=OPTIMIZERS)
+    weight_decay: float | None = option(None, help=f"weight decay (default: {ADAMW_WEIGHT_DECAY:g} with adamw, 0 "
+                                                   "with adam)", kind=float, minimum=0, maximum=10)
+    schedule: str = option("constant", help="learning rate after the warm-up: constant (the seed's) or cosine "
+                                            "(half cosine to 0 at the last step)", choices=SCHEDULES)
+    warmup_epochs: float = option(0.0, help="linear learning-rate warm-up over this many epochs (fractions allowed)",
+                                  minimum=0, maximum=1000)
+    label_smoothing: float = option(0.0, help="cross-entropy label smoothing (0: the seed's hard targets)",
+                                    minimum=0, maximum=0.5)
     batch_size: int | None = option(None, help="segments per step", kind=int, minimum=1, maximum=1 << 20)
     seed: int = option(0, help="seed of the weights, shuffling and dropout")
     device: str = option("auto", help="where to train", choices=DEVICES, resumable=True)
@@ -65,8 +82,13 @@ class TrainConfig:
                                          "validation batch every K epochs and at the last (0: never)",
                                  minimum=0, maximum=1_000_000, resumable=True)
     augment: str = option("", help="training augmentations, comma-separated: " + ", ".join(AUGMENTATIONS) +
-                          " (crop: random segment starts every epoch; gain, noise: on the waveform; mixup: "
-                          "soft targets; specaugment: time/frequency masks before the colormap)")
+                          ". crop: a random start inside the track each epoch (any front end; on a clip barely "
+                          "longer than a segment it moves the window a fraction of a second); gain: a random "
+                          "level in dB on the waveform (changes only logmel/cqt with --db-reference fixed; "
+                          "refused elsewhere, where each example is scaled to its own maximum); noise: white "
+                          "noise at a random SNR on the waveform (every view); mixup: two segments mixed on the "
+                          "waveform with soft targets (every view); specaugment: time and frequency masks, the "
+                          "floor colour in the image, each example's mean in logmel/cqt (not the waveform view)")
     augment_gain_db: float = option(6.0, help="gain: largest boost or cut in dB", minimum=0, maximum=40)
     augment_snr_db: float = option(10.0, help="noise: lowest SNR in dB (drawn up to 30 dB above)", minimum=-20,
                                    maximum=80)
@@ -89,11 +111,19 @@ class TrainConfig:
             self.lr = spec.lr
         if self.batch_size is None:
             self.batch_size = spec.batch_size
+        if self.weight_decay is None:
+            self.weight_decay = ADAMW_WEIGHT_DECAY if self.optimizer == "adamw" else 0.0
         unknown = [name for name in self.augmentations if name not in AUGMENTATIONS]
         if unknown:
             raise GtzanError(f"unknown --augment {', '.join(unknown)} (choose from {', '.join(AUGMENTATIONS)})")
+        if "gain" in self.augmentations and self.features.db_reference != "fixed":
+            raise GtzanError("--augment gain changes nothing here: every view is scaled to each example's own "
+                             "maximum; use it with --frontend logmel or cqt and --db-reference fixed")
         if "crop" in self.augmentations and self.loader == "stream":
             raise GtzanError("--augment crop draws segment starts in the device or store loader, not --loader stream")
+        if self.eval_hop_seconds is not None and self.eval_hop_seconds > self.segment_seconds:
+            raise GtzanError(f"--eval-hop-seconds {self.eval_hop_seconds:g} is longer than --segment-seconds "
+                             f"{self.segment_seconds:g} (windows would skip audio)")
         if self.hop_seconds is not None and self.hop_seconds > self.segment_seconds:
             raise GtzanError(f"--hop-seconds {self.hop_seconds:g} is longer than --segment-seconds "
                              f"{self.segment_seconds:g} (segments would skip audio)")

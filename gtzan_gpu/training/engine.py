@@ -33,6 +33,7 @@ from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.run_data import RunData, load_run_data
 from gtzan_gpu.training.run_dir import BEST, LAST, claim_run_dir
 from gtzan_gpu.training.inspection import collect_inspection, log_inspection
+from gtzan_gpu.training.optimization import build_optimizer, learning_rate_at, set_learning_rate
 from gtzan_gpu.training.scoring import score
 from gtzan_gpu.training.state import TrainingState
 from gtzan_gpu.training.tensorboard_log import NullRunLogger, RunLogger
@@ -70,13 +71,18 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     crop_seed = seed + 211 if "crop" in augment.names else None
     batches = itertools.islice(train.epoch(True, epoch_generator(config.seed, epoch, rank), crop_seed),
                                steps_per_epoch)
+    total_steps = config.epochs * steps_per_epoch
+    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+    smoothing = config.label_smoothing
     for step, (waveforms, labels, _) in enumerate(progress(batches, steps_per_epoch, f"epoch {epoch + 1}", "step"), 1):
+        set_learning_rate(optimizer, learning_rate_at(state.global_step, config.lr, total_steps, warmup_steps,
+                                                      config.schedule))
         with autocast(device, config.amp):
             if mixing is None:
                 logits = step_model(waveforms)
-                loss = F.cross_entropy(logits.float(), labels)
+                loss = F.cross_entropy(logits.float(), labels, label_smoothing=smoothing)
             else:
-                waveforms, labels, loss_of = mixup(waveforms, labels, augment.mixup_alpha, mixing)
+                waveforms, labels, loss_of = mixup(waveforms, labels, augment.mixup_alpha, mixing, smoothing)
                 logits = step_model(waveforms)
                 loss = loss_of(logits.float())
         optimizer.zero_grad(set_to_none=True)
@@ -100,7 +106,30 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     return train_loss, float(correct) / seen, seen, time.perf_counter() - started
 
 
-def mixup(waveforms: torch.Tensor, labels: torch.Tensor, alpha: float, generator: torch.Generator):
+CHANCE_EPOCHS = 3       # epochs of chance-level training accuracy before a run warns
+CHANCE_MARGIN = 1.5     # "at chance": training accuracy below 1.5 / number of classes
+
+
+def chance_warning(history: list[dict], num_classes: int, config: TrainConfig) -> str | None:
+    """A warning when the last ``CHANCE_EPOCHS`` epochs all trained at chance level (and the run had not yet
+    been warned), saying what to try; None otherwise."""
+    recent = [record["train_accuracy"] for record in history[-CHANCE_EPOCHS - 1:]]
+    at_chance = [accuracy < CHANCE_MARGIN / num_classes for accuracy in recent]
+    if len(at_chance) < CHANCE_EPOCHS or not all(at_chance[-CHANCE_EPOCHS:]) or \
+            (len(at_chance) > CHANCE_EPOCHS and at_chance[0]):
+        return None
+    hints = [f"a lower --lr (now {config.lr:g})"]
+    if not config.warmup_epochs:
+        hints.append("--warmup-epochs 1")
+    if config.augmentations:
+        hints.append(f"fewer augmentations (now {config.augment})")
+    hints.append("--model cnn10 --frontend logmel (global pooling, input BatchNorm)")
+    return (f"training accuracy has stayed at chance level ({', '.join(f'{a:.2f}' for a in recent[-CHANCE_EPOCHS:])}"
+            f"; chance is {1 / num_classes:.2f}) for {CHANCE_EPOCHS} epochs: try " + ", or ".join(hints))
+
+
+def mixup(waveforms: torch.Tensor, labels: torch.Tensor, alpha: float, generator: torch.Generator,
+          label_smoothing: float = 0.0):
     """Mix each example with another of the batch, weight ``lam ~ Beta(alpha, alpha)`` (drawn on the CPU from
     ``generator``: no device sync). Returns (mixed waveforms, the dominant labels for accuracy, and the soft-target
     loss ``lam * CE(y) + (1 - lam) * CE(y[perm])`` as a function of the logits)."""
@@ -110,8 +139,9 @@ def mixup(waveforms: torch.Tensor, labels: torch.Tensor, alpha: float, generator
     mixed = lam * waveforms + (1.0 - lam) * waveforms[permutation]
     partner = labels[permutation]
     dominant = labels if lam >= 0.5 else partner
-    return mixed, dominant, lambda logits: (lam * F.cross_entropy(logits, labels) +
-                                            (1.0 - lam) * F.cross_entropy(logits, partner))
+    return mixed, dominant, lambda logits: (lam * F.cross_entropy(logits, labels, label_smoothing=label_smoothing) +
+                                            (1.0 - lam) * F.cross_entropy(logits, partner,
+                                                                          label_smoothing=label_smoothing))
 
 
 def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, scaler, state: TrainingState,
@@ -190,7 +220,7 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if rank > 0:
         torch.manual_seed(config.seed + rank)  # other dropout masks on each rank; rank 0 draws as one process
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = build_optimizer(model, config.optimizer, config.lr, config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 autocast needs no loss scaling
     state = TrainingState()
     if checkpoint:
@@ -237,6 +267,9 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
                       "val_track_accuracy": val_metrics["track"]["accuracy"], "seconds": elapsed,
                       "segments_per_second": seen * world_size / elapsed}
             improved = state.end_epoch(record)
+            warning = chance_warning(state.history, num_classes, config)
+            if warning and distributed.is_main:
+                log.warning("%s", warning)
             scalars = {"train/loss": train_loss, "train/accuracy": train_accuracy, "val/loss": record["val_loss"],
                        "val/accuracy": record["val_accuracy"], "val/track_accuracy": record["val_track_accuracy"],
                        "train/learning_rate": optimizer.param_groups[0]["lr"],

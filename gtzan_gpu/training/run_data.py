@@ -30,8 +30,10 @@ class RunData:
     def batches(self, subset: str, config: TrainConfig, device: torch.device, training: bool = False,
                 rank: int = 0, world_size: int = 1) -> SegmentBatches:
         """``subset``'s segments (this rank's shard of its tracks under torchrun): the training hop when
-        ``training``, else the seed's non-overlapping windows."""
-        spec = self.spec if training else SegmentSpec(self.spec.seconds, self.spec.sample_rate)
+        ``training``, else the evaluation windows (the seed's non-overlapping ones unless
+        ``--eval-hop-seconds``)."""
+        spec = self.spec if training else SegmentSpec(self.spec.seconds, self.spec.sample_rate,
+                                                      config.eval_hop_seconds)
         track_ids = self.manifest.subsets[subset]
         if world_size > 1:
             genre_of = {t.track_id: t.genre for t in self.corpus.tracks}

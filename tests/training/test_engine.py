@@ -86,13 +86,16 @@ def test_fusion_trains_with_both_views(tiny_corpus, tmp_path):
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tiny_corpus, tmp_path, monkeypatch):
-    straight = fit(small_train_config(tiny_corpus, tmp_path / "straight", epochs=3))
+    """With a warm-up + cosine schedule, AdamW and label smoothing: the learning rate is a function of the step,
+    so the resumed run follows the same schedule."""
+    scheduled = dict(epochs=3, optimizer="adamw", schedule="cosine", warmup_epochs=1.0, label_smoothing=0.1)
+    straight = fit(small_train_config(tiny_corpus, tmp_path / "straight", **scheduled))
     monkeypatch.setattr(engine, "save_checkpoint", interrupt_after_saves(2))
     with pytest.raises(KeyboardInterrupt):
-        fit(small_train_config(tiny_corpus, tmp_path / "resumed", epochs=3))
+        fit(small_train_config(tiny_corpus, tmp_path / "resumed", **scheduled))
     monkeypatch.setattr(engine, "save_checkpoint", save_checkpoint)
     assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 2
-    resumed = fit(small_train_config(tiny_corpus, tmp_path / "resumed", epochs=3), resume=True)
+    resumed = fit(small_train_config(tiny_corpus, tmp_path / "resumed", **scheduled), resume=True)
     deterministic = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_track_accuracy")
     assert resumed["epochs_run"] == 1 and len(resumed["history"]) == 3  # epochs of this run, of all runs
     assert [{k: h[k] for k in deterministic} for h in resumed["history"]] == \
