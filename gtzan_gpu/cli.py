@@ -50,11 +50,18 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
-    from gtzan_gpu.data.store import pack_corpus
-    from gtzan_gpu.locking import exclusive_lock
+    from gtzan_gpu.data.store import check_pack_target, pack_corpus
+    from gtzan_gpu.locking import exclusive_lock, remove_if_only_lock
 
-    with exclusive_lock(args.out, "store"):
-        done = pack_corpus(args.data, args.out, args.workers, args.shard_gb)
+    check_pack_target(args.data, args.out, args.workers, args.shard_gb)  # before the lock: a refusal leaves nothing
+    created = not Path(args.out).exists()
+    try:
+        with exclusive_lock(args.out, "store"):
+            done = pack_corpus(args.data, args.out, args.workers, args.shard_gb)
+    except BaseException:
+        if created:
+            remove_if_only_lock(Path(args.out))
+        raise
     verb = f"packed {done['packed']} shard(s)," if done["packed"] else "nothing to pack:"
     print(f"{verb} {done['reused']} unchanged; {done['tracks']} tracks, "
           f"{done['excluded']} excluded -> {done['store']}" + ("" if done["changed"] else " (index unchanged)"))
@@ -257,7 +264,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
     if args.data is None and not args.quick:
         raise GtzanError("experiment needs --data DATA (or --quick, which makes a synthetic corpus)")
-    grid = load_grid(args.config, quick=args.quick, folds=args.folds, repeats=args.repeats)
+    grid = load_grid(args.config, quick=args.quick, folds=args.folds, repeats=args.repeats,
+                     segment_seconds=args.segment_seconds)
     suffix = (f"-{args.folds}fold" if args.folds else "") + (f"-x{args.repeats}" if args.repeats else "")
     out = args.out or f"experiments/results/{grid.name}{suffix}"
     only = [item for part in (args.only or []) for item in part.split(",") if item]
@@ -265,6 +273,19 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     print(Path(out, "results.md").read_text())
     print(f"{len(result['cells'])} cell(s) in {out}; TensorBoard: tensorboard --logdir {Path(out) / 'runs'}")
     return 0
+
+
+def _segment_seconds(text: str) -> float:
+    """``experiment --segment-seconds`` value, checked against train's bounds."""
+    from gtzan_gpu.training.config import MAX_SEGMENT_SECONDS, MIN_SEGMENT_SECONDS
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not MIN_SEGMENT_SECONDS <= value <= MAX_SEGMENT_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be in [{MIN_SEGMENT_SECONDS:g}, {MAX_SEGMENT_SECONDS:g}]")
+    return value
 
 
 def _add_train_arguments(train: argparse.ArgumentParser) -> None:
@@ -277,7 +298,8 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
         "lr": f"per model, the seed's: {per_model}",
         "batch_size": "per model, the seed's: " + "; ".join(f"{n} {s.batch_size}" for n, s in MODELS.items()),
         "weights": "per model, the seed's: " + "; ".join(f"{n} {s.default_weights}" for n, s in MODELS.items()),
-        "hop_seconds": "the segment length (no overlap)"})
+        "hop_seconds": "the segment length (no overlap)",
+        "eval_hop_seconds": "the segment length (the seed's windows)"})
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from RUN_DIR/last.pt; "
                        "options that may change then: " + ", ".join(_resumable_flags()))
     train.add_argument("--overwrite", action="store_true",
@@ -298,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gtzan_gpu.training.device import DEVICES
     from gtzan_gpu.training.evaluate import EVAL_SPLITS
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="gtzan-gpu",
         description="Music-genre classification on GTZAN-style corpora, features computed on the GPU.",
     )
@@ -440,18 +462,36 @@ def build_parser() -> argparse.ArgumentParser:
                                  "once; validation carved from the training folds; not with fault-filtered)")
     experiment.add_argument("--repeats", type=int, metavar="R", help="repeat every split with R seeds "
                                                                     "(split_seed, split_seed + 1, ...)")
+    experiment.add_argument("--segment-seconds", type=_segment_seconds, action="append", metavar="S",
+                            help="segment length(s) to run instead of the grid's (repeatable), e.g. 2 for clips "
+                                 "of 2-3 s")
     experiment.add_argument("--out", help="output folder (default experiments/results/<grid name>[-Kfold][-xR])")
     experiment.add_argument("--config", default=DEFAULT_GRID,
                             help=f"a grid TOML file or a built-in grid ({', '.join(builtin_grids())}; "
                                  f"default {DEFAULT_GRID})")
     experiment.add_argument("--device", choices=DEVICES, default="auto")
     experiment.set_defaults(run=_cmd_experiment)
+    parser.command_parsers = commands.choices
+    for command in commands.choices.values():  # -q / -v after the command too (`evaluate RUN -q`)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="warnings and errors only; no progress bars")
     return parser
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with its errors on one line (``gtzan-gpu train: error: ... (see --help)``), exit status 2, as every
+    other bad input; subcommand parsers inherit it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command that was given: `gtzan-gpu train: error: unrecognized arguments: ...`
+        parser.command_parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
     log.setLevel(level)  # also when logging was configured before (an embedding program, pytest)

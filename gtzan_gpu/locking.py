@@ -59,3 +59,15 @@ def exclusive_lock(folder: str | Path, what: str = "folder") -> Iterator[Path]:
         yield folder
     finally:
         os.close(handle)  # closing the descriptor releases the flock
+
+
+def remove_if_only_lock(folder: str | Path) -> None:
+    """Remove ``folder`` if it holds nothing but its lock file (a command that made it and then failed leaves no
+    trace); anything else in it is left alone."""
+    folder = Path(folder)
+    try:
+        if [entry.name for entry in folder.iterdir()] == [LOCK_NAME]:
+            (folder / LOCK_NAME).unlink()
+            folder.rmdir()
+    except OSError:
+        pass

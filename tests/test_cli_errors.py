@@ -35,6 +35,11 @@ def one_line_error(capsys) -> str:
     (["--saliency-every", "-1"], "--saliency-every must be >= 0"),
     (["--weights", "somefile.pth"], "the cnn model has no pretrained weights"),
     (["--trainable-stft"], "--trainable-stft needs --stft-backend nnaudio"),
+    (["--augment", "gain"], "--augment gain changes nothing here"),
+    (["--db-reference", "fixed"], "--db-reference fixed applies to --frontend logmel or cqt"),
+    (["--eval-hop-seconds", "3"], "--eval-hop-seconds 3 is longer than --segment-seconds 2"),
+    (["--label-smoothing", "0.7"], "--label-smoothing must be <= 0.5"),
+    (["--weight-decay", "-1"], "--weight-decay must be >= 0"),
 ])
 def test_bad_train_options_fail_before_any_work(options, message, tiny_corpus, tmp_path, capsys, monkeypatch):
     import gtzan_gpu.training.run_data as run_data
@@ -188,3 +193,22 @@ def test_bad_pack_and_bench_options_are_one_line(tiny_corpus, tmp_path, capsys):
     assert "unknown --stages nope" in one_line_error(capsys)
     assert main(["experiment", "--quick", "--folds", "1", "--out", str(tmp_path / "e")]) == 2
     assert "--folds must be in [2, 100]" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("argv, prefix", [
+    (["train", "--bogus"], "gtzan-gpu train: error: unrecognized arguments: --bogus"),
+    (["train", "--model", "nope"], "gtzan-gpu train: error: argument --model: invalid choice: 'nope'"),
+    (["evaluate"], "gtzan-gpu evaluate: error: the following arguments are required: run_dir"),
+    (["frobnicate"], "gtzan-gpu: error: argument COMMAND: invalid choice: 'frobnicate'"),
+])
+def test_argument_errors_are_one_line_naming_the_command(argv, prefix, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert one_line_error(capsys).startswith(prefix)
+
+
+def test_quiet_and_verbose_work_after_the_command(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nowhere"), "-q"]) == 2
+    assert one_line_error(capsys) == f"gtzan-gpu evaluate: error: run directory not found: {tmp_path / 'nowhere'}"
+    assert main(["scan", str(tmp_path / "nowhere"), "-v"]) == 2

@@ -112,6 +112,9 @@ def find_genre_root(data: str | Path) -> Path:
         root = (data / candidate) if candidate != "." else data
         if _genre_folders(root):
             return root
+    if any(data.glob("shard-*.npy")):
+        raise GtzanError(f"{data} holds store shards but no store.json index (deleted, or a pack that never "
+                         f"finished); run `gtzan-gpu pack SOURCE --out {data}` again to rebuild it")
     raise GtzanError(
         f"no genre folders with audio files in {data} (expected genres_original/<genre>/*.wav, "
         f"genres/<genre>/*.au or <genre>/<audio files>)"

@@ -23,6 +23,7 @@ import concurrent.futures
 import json
 import logging
 import multiprocessing
+import os
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -133,9 +134,13 @@ class Store:
             if found != expected:
                 raise _damaged(root, f"shard {name} holds {found} samples; the index expects {expected}")
         for track in store.tracks:
-            if not 0 <= track.shard < len(store.shard_samples) or \
+            if not 0 <= track.shard < len(store.shard_samples):
+                raise _damaged(root, f"the index places {track.track_id} in shard number {track.shard}, which "
+                                     f"does not exist (the store has {len(store.shard_samples)})")
+            if track.offset < 0 or track.length < 0 or \
                     track.offset + track.length > store.shard_samples[track.shard]:
-                raise _damaged(root, f"the index places {track.track_id} outside shard {shard_name(track.shard)}")
+                raise _damaged(root, f"the index places {track.track_id} outside shard {shard_name(track.shard)} "
+                                     f"(offset {track.offset}, length {track.length})")
         return store
 
     def shard_path(self, number: int) -> Path:
@@ -252,12 +257,40 @@ def _reusable(out: Path, number: int, shard: list[_Source], target_rate: int) ->
         return None
 
 
-def pack_corpus(data: str | Path, out: str | Path, workers: int = 1, shard_gb: float = DEFAULT_SHARD_GB,
-                sample_rate: int = DEFAULT_SAMPLE_RATE) -> dict:
-    """Pack the corpus at ``data`` into a store at ``out`` (see the module docstring). Returns what was done:
-    ``{"tracks", "excluded", "shards", "packed", "reused", "changed"}``. Call it with ``out`` locked."""
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, as ``taskset`` or a container sets it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _store_owned(entry: Path) -> bool:
+    """Whether ``entry`` is something ``pack`` writes: the lock, a temporary, a shard or a shard's sidecar."""
+    name = entry.name
+    if name in (".lock", INDEX_NAME) or (name.startswith(".") and name.endswith(".tmp")):
+        return True
+    if not (name.startswith("shard-") and name.endswith((".npy", ".json"))):
+        return False
+    if name.endswith(".npy"):
+        return True
+    try:
+        return "sources" in json.loads(entry.read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def check_pack_target(data: str | Path, out: str | Path, workers: int, shard_gb: float) -> Path:
+    """The corpus root to pack, after every check that needs no decoding; raises a one-line GtzanError.
+
+    Called before ``out`` is locked (so a refused pack leaves nothing behind). ``out`` must be absent, empty, a
+    store, or what a killed ``pack`` left (shards and sidecars without an index); any other folder is refused,
+    never overwritten."""
     if workers < 1:
         raise GtzanError(f"--workers must be >= 1, got {workers}")
+    if workers > usable_cpus():
+        raise GtzanError(f"--workers {workers} is more than the {usable_cpus()} CPU(s) this process may use "
+                         f"(each worker holds a decoded track)")
     if not 0 < shard_gb <= 1024:
         raise GtzanError(f"--shard-gb must be in (0, 1024], got {shard_gb}")
     out = Path(out)
@@ -266,6 +299,31 @@ def pack_corpus(data: str | Path, out: str | Path, workers: int = 1, shard_gb: f
     root = find_genre_root(data)
     if out.resolve() == root.resolve() or root.resolve() in out.resolve().parents:
         raise GtzanError(f"--out {out} is inside the corpus {root}; put the store elsewhere")
+    if out.exists() and not out.is_dir():
+        raise GtzanError(f"--out {out} is a file, not a folder")
+    if out.is_dir():
+        if (out / INDEX_NAME).is_file():
+            try:
+                index = json.loads((out / INDEX_NAME).read_text())
+            except (OSError, ValueError):
+                index = {}
+            if not isinstance(index, dict) or index.get("format") != STORE_FORMAT:
+                raise GtzanError(f"--out {out} holds a {INDEX_NAME} that is not a gtzan-gpu store index; "
+                                 f"choose an empty folder or an existing store")
+        foreign = sorted(entry.name for entry in out.iterdir() if not _store_owned(entry))
+        if foreign:
+            raise GtzanError(f"--out {out} is not empty and is not a store (it holds {foreign[0]}"
+                             f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}); choose an empty "
+                             f"folder or an existing store")
+    return root
+
+
+def pack_corpus(data: str | Path, out: str | Path, workers: int = 1, shard_gb: float = DEFAULT_SHARD_GB,
+                sample_rate: int = DEFAULT_SAMPLE_RATE) -> dict:
+    """Pack the corpus at ``data`` into a store at ``out`` (see the module docstring). Returns what was done:
+    ``{"tracks", "excluded", "shards", "packed", "reused", "changed"}``. Call it with ``out`` locked."""
+    root = check_pack_target(data, out, workers, shard_gb)
+    out = Path(out)
     sources, excluded, file_order = _probe(root, sample_rate)
     plan = _plan_shards(sources, int(shard_gb * 2 ** 30))
     tracks: list[dict] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import zlib
 from typing import Iterator
 
 import numpy as np
@@ -53,6 +54,9 @@ class StoreLoader:
         self._shards = [np.load(path, mmap_mode="r") for path in shard_paths]
         room = np.array([max(1, t.samples - spec.length + 1) for t in self.index.tracks], dtype=np.int64)
         self._track_offset, self._track_room, self._track = track_offset, room, track
+        self._shard_paths = shard_paths
+        self._shard_of_track = shard_of_track
+        self._verified = np.zeros(len(self.index.tracks), dtype=bool)  # crc32 checked once per track per process
         self.labels = self.index.labels.to(self.device)
         self.track_of_segment = self.index.track_of_segment.to(self.device)
         self._copy_stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
@@ -64,8 +68,25 @@ class StoreLoader:
     def track_ids(self) -> list[str]:
         return [t.track_id for t in self.index.tracks]
 
+    def _verify(self, tracks: np.ndarray) -> None:
+        """Check the crc32 of each of ``tracks`` (indices into ``index.tracks``) not yet checked by this loader:
+        a flipped byte or an offset pointing at another track's samples is a one-line error naming the shard,
+        never a batch of wrong samples. Each track is read in full once per process, then never again."""
+        for number in np.unique(tracks[~self._verified[tracks]]):
+            track = self.index.tracks[number]
+            shard = self._shards[self._shard_of_track[number]]
+            samples = shard[track.offset:track.offset + track.samples]
+            if track.crc32 is not None and (len(samples) != track.samples or
+                                            zlib.crc32(np.ascontiguousarray(samples).tobytes()) != track.crc32):
+                raise GtzanError(f"store shard {self._shard_paths[self._shard_of_track[number]]} is damaged: "
+                                 f"the samples of {track.track_id} do not match the index's crc32; run "
+                                 f"`gtzan-gpu pack` again to repair it")
+            self._verified[number] = True
+
     def _fill(self, buffer: np.ndarray, segments: np.ndarray, starts: np.ndarray | None = None) -> None:
         length = self.spec.length
+        if len(segments):
+            self._verify(self._track[segments])
         starts = self._offset_of_segment[segments] if starts is None else starts
         for row, (segment, start) in enumerate(zip(segments, starts)):
             buffer[row] = self._shards[self._shard_of_segment[segment]][start:start + length]
@@ -126,6 +147,8 @@ class StoreLoader:
                 item = ready.get()
                 if item is _DONE:
                     return
+                if isinstance(item, GtzanError):
+                    raise item
                 if isinstance(item, BaseException):
                     raise GtzanError(f"reading a batch from the store failed: {item}") from item
                 slot, chunk = item

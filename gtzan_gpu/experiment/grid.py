@@ -149,6 +149,12 @@ class Grid:
                 raise GtzanError(f"{source}: cell {cell.key}: {error}") from None
 
 
+def check_path_component(name: str, what: str) -> None:
+    """``name`` names one folder (results, run folders): no separator, not ``.`` or ``..``, not hidden."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+        raise GtzanError(f"{what} {name!r} must be one folder name (no '/', '\\', leading '.' or NUL)")
+
+
 def _read_grid_text(config: str | Path) -> tuple[str, str]:
     """(TOML text, where it came from) for a built-in grid name or a file path."""
     path = Path(config)
@@ -169,9 +175,10 @@ def _unknown(section: dict, allowed: set, source: str, where: str) -> None:
 
 
 def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False, folds: int | None = None,
-              repeats: int | None = None) -> Grid:
-    """A grid from a built-in name or a TOML file; with ``quick`` its ``[quick]`` section applied; ``folds`` and
-    ``repeats`` as ``experiment --folds/--repeats`` set them."""
+              repeats: int | None = None, segment_seconds: list[float] | None = None) -> Grid:
+    """A grid from a built-in name or a TOML file; with ``quick`` its ``[quick]`` section applied; ``folds``,
+    ``repeats`` and ``segment_seconds`` (replacing the grid's lengths) as ``experiment --folds/--repeats/
+    --segment-seconds`` set them."""
     text, source = _read_grid_text(config)
     try:
         document = tomllib.loads(text)
@@ -202,6 +209,10 @@ def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False, folds: int
             grid.train.update(quick_section)
     except (TypeError, ValueError) as error:
         raise GtzanError(f"{source}: a value has the wrong type ({error})") from None
+    for what, name in [("name", grid.name), *(("recipe name", recipe) for recipe in recipes)]:
+        check_path_component(name, f"{source}: the grid's {what}")
     grid.folds, grid.repeats = folds, repeats
+    if segment_seconds:
+        grid.segment_seconds = [float(s) for s in segment_seconds]
     grid.check(source)
     return grid

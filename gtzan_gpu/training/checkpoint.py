@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 
 import torch
@@ -31,6 +32,10 @@ def load_checkpoint(path: Path) -> dict:
         raise GtzanError(f"no checkpoint at {path}")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
+    except pickle.UnpicklingError:
+        # torch's message advises retrying with weights_only=False, i.e. running the file's code: never pass it on
+        raise GtzanError(f"cannot read checkpoint {path}: it holds Python objects other than tensors and plain "
+                         f"data, which are never loaded (not a gtzan-gpu checkpoint, or a tampered one)") from None
     except Exception as error:
         raise GtzanError(f"cannot read checkpoint {path}: {str(error).splitlines()[0]}") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:

@@ -16,6 +16,8 @@ from gtzan_gpu.errors import GtzanError
 
 
 def load_evaluation(run_dir: str | Path, split: str = "test") -> dict:
+    if not Path(run_dir).is_dir():
+        raise GtzanError(f"run directory not found: {run_dir}")
     path = Path(run_dir) / f"eval_{split}.json"
     if not path.is_file():
         raise GtzanError(f"{path} not found: run `gtzan-gpu evaluate {run_dir} --split {split}` first")
@@ -43,6 +45,8 @@ def mcnemar(a_correct: list[bool], b_correct: list[bool]) -> dict:
 def compare_runs(run_a: str | Path, run_b: str | Path, split: str = "test") -> dict:
     """The paired comparison of two runs' ``eval_<split>.json``; refuses runs scored on different tracks."""
     a, b = load_evaluation(run_a, split), load_evaluation(run_b, split)
+    if Path(run_a).resolve() == Path(run_b).resolve():
+        raise GtzanError(f"{run_a} is compared with itself; give two different runs")
     tracks_a, tracks_b = set(a["predictions"]), set(b["predictions"])
     if tracks_a != tracks_b:
         raise GtzanError(f"{run_a} and {run_b} were evaluated on different {split} tracks "

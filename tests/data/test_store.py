@@ -170,3 +170,90 @@ def test_the_store_loader_on_cuda_gives_device_corpus_batches(packed):
         assert b[0].device.type == "cuda"
         for x, y in zip(a, b):
             assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("damage", ["flip", "offset"])
+def test_the_store_loader_checks_every_track_it_serves(packed, tmp_path, damage):
+    """Bytes flipped inside a training track, or an index offset pointing at another track's samples: the
+    store loader fails with one line naming the shard instead of training on wrong samples."""
+    import shutil
+
+    store = tmp_path / "s"
+    shutil.copytree(packed, store)
+    index = json.loads((store / "store.json").read_text())
+    first, second = [t for t in index["tracks"] if t["shard"] == index["tracks"][0]["shard"]][:2]
+    shard = store / f"shard-{first['shard']:05d}.npy"
+    if damage == "flip":
+        data = np.load(shard)
+        data[first["offset"] + 500:first["offset"] + 532] ^= 0x55  # 64 bytes
+        np.save(shard, data)
+    else:
+        first["offset"] = second["offset"]
+        (store / "store.json").write_text(json.dumps(index))
+    corpus = scan_corpus(store)
+    loader = StoreLoader(track_sources(corpus, [t.track_id for t in corpus.tracks], 22050), SegmentSpec(2.0))
+    with pytest.raises(GtzanError, match=f"store shard .*{shard.name} is damaged: the samples of {first['track_id']}"):
+        for _ in loader.batches(16, shuffle=True, generator=torch.Generator().manual_seed(0)):
+            pass
+
+
+def test_a_negative_offset_or_shard_in_the_index_is_refused_when_the_store_opens(packed, tmp_path):
+    import shutil
+
+    store = tmp_path / "s"
+    shutil.copytree(packed, store)
+    index = json.loads((store / "store.json").read_text())
+    index["tracks"][3]["offset"] = -1000
+    (store / "store.json").write_text(json.dumps(index))
+    with pytest.raises(GtzanError, match=r"outside shard shard-\d{5}.npy \(offset -1000"):
+        scan_corpus(store)
+    index["tracks"][3]["offset"], index["tracks"][3]["shard"] = 0, -1
+    (store / "store.json").write_text(json.dumps(index))
+    with pytest.raises(GtzanError, match="in shard number -1, which does not exist"):
+        scan_corpus(store)
+
+
+def test_pack_refuses_a_folder_that_is_not_a_store_and_touches_nothing_in_it(tiny_corpus, tmp_path, capsys):
+    from gtzan_gpu.cli import main
+
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "store.json").write_text('{"my": "notes"}')
+    (target / "shard-00000.json").write_text("[1, 2]")
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    assert main(["pack", str(tiny_corpus), "--out", str(target)]) == 2
+    assert "is not a gtzan-gpu store index" in capsys.readouterr().err
+    (target / "store.json").unlink()
+    del before["store.json"]
+    assert main(["pack", str(tiny_corpus), "--out", str(target)]) == 2
+    assert "is not empty and is not a store (it holds shard-00000.json)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before  # no lock file, nothing overwritten
+
+
+def test_pack_refusals_leave_no_lock_file_behind(tiny_corpus, tmp_path, capsys):
+    from gtzan_gpu.cli import main
+
+    assert main(["pack", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
+    inside = tiny_corpus / "genres_original" / "store"
+    assert main(["pack", str(tiny_corpus), "--out", str(inside)]) == 2
+    assert "inside the corpus" in capsys.readouterr().err and not inside.exists()
+
+
+def test_pack_refuses_more_workers_than_cpus(tiny_corpus, tmp_path, capsys):
+    from gtzan_gpu.cli import main
+    from gtzan_gpu.data.store import usable_cpus
+
+    assert main(["pack", str(tiny_corpus), "--out", str(tmp_path / "s"), "--workers", "100000"]) == 2
+    assert f"--workers 100000 is more than the {usable_cpus()} CPU(s)" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_scan_of_a_store_without_its_index_says_the_index_is_missing(packed, tmp_path):
+    import shutil
+
+    store = tmp_path / "s"
+    shutil.copytree(packed, store)
+    (store / "store.json").unlink()
+    with pytest.raises(GtzanError, match="holds store shards but no store.json index"):
+        scan_corpus(store)

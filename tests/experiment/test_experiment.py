@@ -125,18 +125,23 @@ def test_run_names_say_model_length_split_and_seed_and_repeats_change_both_seeds
     names = [quick.run_name(c) for c in quick.cells()]
     assert len(set(names)) == len(names)  # no two cells share a run folder
     recipes = load_grid("recipes", quick=True)
-    assert recipes.run_name(recipes.cells(["seed-augmented:3"])[0]) == "seed-augmented-3s-random-seed0"
+    assert recipes.run_name(recipes.cells(["cnn10-logmel:3"])[0]) == "cnn10-logmel-3s-random-seed0"
 
 
 def test_recipes_are_models_with_overrides_and_the_builtin_recipes_grid_checks(tiny_corpus, tmp_path):
     grid = load_grid("recipes")
-    assert grid.models == ["seed", "seed-augmented", "logmel", "cqt", "shortchunk"]
-    assert grid.schemes == ["fault-filtered", "random"]
+    assert grid.models == ["seed", "cnn10-logmel", "cnn10-cqt"] and grid.segment_seconds == [2.0]
+    assert grid.schemes == ["random"]
+    seed = grid.cell_config(grid.cells(["seed:2"])[0], "d", "m", "r")
+    assert (seed.model.name, seed.features.frontend, seed.lr, seed.batch_size, seed.optimizer, seed.schedule) == \
+        ("cnn", "image", 1e-3, 60, "adam", "constant")  # the seed study's recipe, unchanged
     quick = load_grid("recipes", quick=True)
-    assert quick.difficulty == "hard" and quick.schemes == ["random"]
-    config = quick.cell_config(quick.cells(["shortchunk:3"])[0], "d", "m", "r")
-    assert (config.model.name, config.features.frontend, config.augmentations) == \
-        ("shortchunk", "logmel", ("crop", "gain", "noise", "specaugment"))
+    assert quick.difficulty == "hard" and quick.schemes == ["random"] and quick.segment_seconds == [3.0]
+    config = quick.cell_config(quick.cells(["cnn10-logmel:3"])[0], "d", "m", "r")
+    assert (config.model.name, config.features.frontend, config.optimizer, config.schedule, config.batch_size) == \
+        ("cnn10", "logmel", "adamw", "cosine", 16)  # the recipe's own options win over [quick]'s
+    dropped = load_grid(Path(__file__).parents[2] / "experiments" / "configs" / "dropped-recipes.toml")
+    assert dropped.models == ["seed-augmented", "logmel", "cqt", "shortchunk"]
     tiny = Grid(name="tiny", models=["plain", "mel"], segment_seconds=[2.0], schemes=["random"],
                 train=tiny_grid().train, recipes={"plain": {"model": "cnn"},
                                                   "mel": {"model": "cnn", "frontend": "logmel"}})
@@ -153,3 +158,24 @@ def test_a_recipe_with_an_unknown_key_or_no_model_is_refused(tmp_path):
     bad.write_text('[recipes.x]\nfrontend = "logmel"\n')
     with pytest.raises(GtzanError, match=r"\[recipes.x\] needs a model"):
         load_grid(bad)
+
+
+@pytest.mark.parametrize("text, what", [('name = "../../escape"\nmodels = ["cnn"]\n', "name"),
+                                        ('name = "ok"\n[recipes."../up"]\nmodel = "cnn"\n', "recipe name"),
+                                        ('name = ".hidden"\nmodels = ["cnn"]\n', "name")])
+def test_a_grid_or_recipe_name_is_one_folder_name(tmp_path, text, what):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(GtzanError, match=f"the grid's {what} .* must be one folder name"):
+        load_grid(bad)
+
+
+def test_experiment_segment_seconds_replaces_the_grids_lengths(capsys):
+    from gtzan_gpu.cli import main
+
+    grid = load_grid("recipes", segment_seconds=[2.0])
+    assert grid.segment_seconds == [2.0] and {c.seconds for c in grid.cells()} == {2.0}
+    with pytest.raises(SystemExit) as stopped:
+        main(["experiment", "--config", "recipes", "--segment-seconds", "0", "--data", "x"])
+    assert stopped.value.code == 2
+    assert "argument --segment-seconds: must be in [0.1, 3600]" in capsys.readouterr().err

@@ -50,4 +50,12 @@ def test_runs_on_different_test_tracks_are_refused(evaluated_runs, capsys):
     with pytest.raises(GtzanError, match="different test tracks"):
         compare_runs(evaluated_runs / "a", evaluated_runs / "other_split")
     assert main(["compare", str(evaluated_runs / "a"), str(evaluated_runs / "nowhere")]) == 2
-    assert "eval_test.json not found" in capsys.readouterr().err
+    assert f"run directory not found: {evaluated_runs / 'nowhere'}" in capsys.readouterr().err
+    (evaluated_runs / "unevaluated").mkdir()
+    assert main(["compare", str(evaluated_runs / "a"), str(evaluated_runs / "unevaluated")]) == 2
+    assert "eval_test.json not found: run `gtzan-gpu evaluate" in capsys.readouterr().err
+
+
+def test_a_run_compared_with_itself_is_refused(evaluated_runs, capsys):
+    assert main(["compare", str(evaluated_runs / "a"), str(evaluated_runs / "a" / ".")]) == 2
+    assert "is compared with itself" in capsys.readouterr().err

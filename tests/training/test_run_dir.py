@@ -118,3 +118,25 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_says_so(tmp_path):
     with claim_run_dir(run, "overwrite"):
         assert not (run / "tb").exists()
         assert json.loads((run / "run.json").read_text())["format"] == "gtzan-gpu/run"
+
+
+def test_a_checkpoint_holding_code_is_refused_without_torchs_retry_advice(tmp_path):
+    import io
+    import os
+
+    import torch
+
+    from gtzan_gpu.errors import GtzanError
+    from gtzan_gpu.training.checkpoint import load_checkpoint
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, ("touch " + str(tmp_path / "ran"),)
+
+    buffer = io.BytesIO()
+    torch.save({"format": "x", "payload": Payload()}, buffer)
+    (tmp_path / "evil.pt").write_bytes(buffer.getvalue())
+    with pytest.raises(GtzanError) as caught:
+        load_checkpoint(tmp_path / "evil.pt")
+    assert "never loaded" in str(caught.value) and "weights_only" not in str(caught.value)
+    assert not (tmp_path / "ran").exists()
