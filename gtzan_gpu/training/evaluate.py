@@ -1,9 +1,13 @@
 """Evaluate a finished run on its validation or test tracks: segment- and track-level figures."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import torch
@@ -12,6 +16,7 @@ from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.locking import exclusive_lock
 from gtzan_gpu.figures import confusion_figure, embedding_figure, gradcam_figure, png_bytes, pr_curves_figure
 from gtzan_gpu.models import GenreClassifier, build_classifier
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state
@@ -99,7 +104,15 @@ def write_evaluation(report: dict) -> None:
     """``eval_<split>.json``, the confusion, PR-curve, embedding and Grad-CAM PNGs and the TensorBoard entries of a
     :func:`score_run` report, into its RUN_DIR.
     An unwritable RUN_DIR is a GtzanError naming the file (the figures are already computed: print them first)."""
-    run_dir, split, genres, epoch = Path(report["run_dir"]), report["split"], report["genres"], report["epoch"]
+    run_dir = Path(report["run_dir"])
+    with exclusive_lock(run_dir, "run directory"):  # one writer at a time: train, or one evaluate
+        _write_evaluation_files(report)
+        _replace_tensorboard_run(report)
+
+
+def _write_evaluation_files(report: dict) -> None:
+    """eval_<split>.json and the PNG figures, each written atomically."""
+    run_dir, split, genres = Path(report["run_dir"]), report["split"], report["genres"]
     name = run_dir.resolve().name  # the figures' titles say which run they show
     atomic_write_text(run_dir / f"eval_{split}.json", json.dumps(public(report), indent=2) + "\n")
     for level in ("segment", "track"):
@@ -119,8 +132,27 @@ def write_evaluation(report: dict) -> None:
     if saliency:
         atomic_write_bytes(run_dir / f"gradcam_{split}.png", png_bytes(gradcam_figure(
             saliency["images"], saliency["heatmaps"], saliency["captions"], saliency["view"])))
-    # its own TensorBoard run (tb/eval_<split>): a projector config per run, so the training one is kept
-    logger = RunLogger(str(run_dir / "tb" / f"eval_{split}"), genres)
+
+
+def _replace_tensorboard_run(report: dict) -> None:
+    """The evaluation's own TensorBoard run, ``tb/eval_<split>`` (a projector config per run, so the training one
+    is kept), written into a fresh folder that then replaces the previous evaluation's: TensorBoard never shows
+    two evaluations' points, and nothing TensorBoard prints reaches stdout (``--json`` stays JSON)."""
+    run_dir, split, genres, epoch = Path(report["run_dir"]), report["split"], report["genres"], report["epoch"]
+    inspection, saliency = report.get("_inspection"), report.get("_saliency")
+    final = run_dir / "tb" / f"eval_{split}"
+    fresh = run_dir / "tb" / f".eval_{split}.{os.getpid()}.tmp"
+    shutil.rmtree(fresh, ignore_errors=True)
+    with contextlib.redirect_stdout(sys.stderr):
+        _log_evaluation(RunLogger(str(fresh), genres), report, split, epoch, inspection, saliency)
+    previous = run_dir / "tb" / f".eval_{split}.{os.getpid()}.old"
+    if final.exists():
+        final.rename(previous)
+    fresh.rename(final)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _log_evaluation(logger: RunLogger, report: dict, split: str, epoch: int, inspection, saliency) -> None:
     try:
         logger.scalars({f"{split}/accuracy": report["segment"]["accuracy"],
                         f"{split}/track_accuracy": report["track"]["accuracy"],

@@ -110,3 +110,33 @@ def test_evaluate_adds_test_pr_curves_mistakes_projector_and_grad_cam_to_tensorb
     assert "test/gradcam" in tags and (run / "gradcam_test.png").read_bytes()[:4] == b"\x89PNG"
     assert "test_tracks" in (run / "tb" / "eval_test" / "projector_config.pbtxt").read_text()
     assert "val_tracks" in (run / "tb" / "projector_config.pbtxt").read_text()  # the training run's, kept
+
+
+def test_evaluate_json_is_json_every_time_and_tensorboard_keeps_one_evaluation(trained_run, tmp_path, capsys):
+    import shutil
+
+    from gtzan_gpu.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    counts = []
+    for _ in range(3):  # the second evaluation used to print TensorBoard's "Embedding dir exists" on stdout
+        assert main(["evaluate", str(run), "--json", "--device", "cpu", "-q"]) == 0
+        assert json.loads(capsys.readouterr().out)["split"] == "test"
+        counts.append(len(list((run / "tb" / "eval_test").rglob("events.out.tfevents.*"))))
+    assert counts[0] > 0 and counts[0] == counts[1] == counts[2]  # one evaluation's events, not one set per call
+    assert not list((run / "tb").glob(".eval_*"))
+
+
+def test_a_second_writer_on_one_run_is_refused_in_one_line(trained_run, tmp_path, capsys):
+    import shutil
+
+    from gtzan_gpu.cli import main
+    from gtzan_gpu.locking import exclusive_lock
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    with exclusive_lock(run, "run directory"):  # as a training run or another evaluate holds it
+        assert main(["evaluate", str(run), "--device", "cpu", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"run directory {run} is in use by pid" in err
