@@ -184,7 +184,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     done = export_run(args.run_dir, args.format, args.out)
     print(json.dumps(done, indent=2) if args.json else
-          f"exported {done['model']} ({done['frontend']} front end, {done['stft_backend']} STFT) as {done['format']}"
+          f"exported {done['model']} ({done['frontend']} front end, {done['stft_backend']} STFT) as {args.format}"
           f" -> {done['out']} ({done['bytes'] / 2 ** 20:.1f} MiB); parity with PyTorch on a batch of 3: max logit "
           f"difference {done['max_logit_difference']:.1e} (limit {PARITY_ATOL:g}), same argmax")
     return 0
@@ -493,7 +493,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # named by the command that was given: `gtzan-gpu train: error: unrecognized arguments: ...`
         parser.command_parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    # our own loggers at the chosen level; libraries (onnxscript, torch.onnx, ...) say only warnings and errors
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("gtzan_gpu").setLevel(level)
     log.setLevel(level)  # also when logging was configured before (an embedding program, pytest)
     try:
         return args.run(args)

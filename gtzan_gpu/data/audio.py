@@ -5,9 +5,13 @@ and prediction. Waveforms are float32 in [-1, 1]; ``read_int16`` keeps 16-bit PC
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -52,14 +56,39 @@ def _riff_declared_data_bytes(path: Path) -> tuple[int, int] | None:
     return None
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null for the block: libmpg123 (inside libsndfile) prints "Note: Illegal
+    Audio-MPEG-Header ..." lines there itself while it probes a file that is not MPEG audio; the reason reaches
+    the user as one line instead, from the exception."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def decode_failure_reason(error: BaseException) -> str:
+    """``describe_decode_error``, with libsndfile's misleading text for a regular file whose data no decoder
+    recognises ("File does not exist or is not a regular file (possibly a pipe?)") replaced by what it means."""
+    text = describe_decode_error(error)
+    return "no audio format recognised in its data" if "possibly a pipe" in text else text
+
+
 def _checked_header(path: Path):
     """soundfile's info of ``path`` after the checks a header allows: not empty, readable, RIFF data complete."""
     if path.stat().st_size == 0:
         raise AudioDecodeError("empty file")
     try:
-        info = sf.info(str(path))
+        with native_stderr_silenced():
+            info = sf.info(str(path))
     except Exception as error:  # soundfile raises LibsndfileError, RuntimeError or TypeError by format
-        raise AudioDecodeError(f"not a readable audio file ({describe_decode_error(error)})") from None
+        raise AudioDecodeError(f"not a readable audio file ({decode_failure_reason(error)})") from None
     riff = _riff_declared_data_bytes(path)
     if riff is not None and riff[1] < riff[0]:
         raise AudioDecodeError(f"truncated: header declares {riff[0]} data bytes, file holds {riff[1]}")

@@ -32,7 +32,8 @@ import numpy as np
 import soundfile as sf
 
 from gtzan_gpu.atomic import atomic_write_text, atomic_write_with, remove_stale_temporaries
-from gtzan_gpu.data.audio import AudioDecodeError, decode_validated, describe_decode_error, resampled_length, to_int16
+from gtzan_gpu.data.audio import (AudioDecodeError, decode_failure_reason, decode_validated, native_stderr_silenced,
+                                  resampled_length, to_int16)
 from gtzan_gpu.data.corpus import (DANGLING_LINK, Corpus, ExcludedFile, Track, _audio_files, _dangling,
                                    _genre_folders, find_genre_root)
 from gtzan_gpu.errors import GtzanError
@@ -206,9 +207,10 @@ def _probe(root: Path, target_rate: int) -> tuple[list[_Source], list[ExcludedFi
                 excluded.append(ExcludedFile(relative, "empty file"))
                 continue
             try:
-                info = sf.info(str(file))
+                with native_stderr_silenced():
+                    info = sf.info(str(file))
             except Exception as error:
-                excluded.append(ExcludedFile(relative, f"not a readable audio file ({describe_decode_error(error)})"))
+                excluded.append(ExcludedFile(relative, f"not a readable audio file ({decode_failure_reason(error)})"))
                 continue
             seen[file.stem] = relative
             sources.append(_Source(file.stem, folder.name, relative, str(file), stat.st_size, stat.st_mtime_ns,

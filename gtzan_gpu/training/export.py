@@ -10,6 +10,7 @@ argmax) before it is written, atomically.
 from __future__ import annotations
 
 import io
+import os
 import json
 import tempfile
 import warnings
@@ -72,13 +73,31 @@ def onnx_session(data: bytes | str):
         import onnxruntime
     except ImportError:
         raise GtzanError("running an ONNX model needs the export extra: pip install 'gtzan-gpu[export]'") from None
-    return onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    try:
+        return onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime's own exception types: InvalidProtobuf, Fail, ...
+        what = data if isinstance(data, str) else "the exported model"
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise GtzanError(f"{what} is not a loadable ONNX model ({reason[:160]})") from None
+
+
+def check_export_target(out: str | Path) -> None:
+    """Refuse, before the slow export, an ``--out`` that is a folder or cannot be written (one line)."""
+    out = Path(out)
+    if out.is_dir():
+        raise GtzanError(f"--out {out} is a folder; give the model's file name (e.g. {out / 'model.onnx'})")
+    parent = out.parent
+    if not parent.is_dir():
+        raise GtzanError(f"--out {out}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GtzanError(f"--out {out}: folder {parent} is not writable")
 
 
 def export_run(run_dir: str | Path, fmt: str, out: str | Path) -> dict:
     """Export RUN_DIR's best model to ``out`` after checking parity; returns the parity figures."""
     if fmt not in EXPORT_FORMATS:
         raise GtzanError(f"unknown --format {fmt!r} (choose from {', '.join(EXPORT_FORMATS)})")
+    check_export_target(out)
     model, checkpoint, config, _ = load_trained_model(run_dir, "cpu")
     facts = _facts(checkpoint, config)
     length = int(round(config.segment_seconds * config.sample_rate))

@@ -140,3 +140,15 @@ def test_a_second_writer_on_one_run_is_refused_in_one_line(trained_run, tmp_path
         assert main(["evaluate", str(run), "--device", "cpu", "-q"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"run directory {run} is in use by pid" in err
+
+
+def test_predict_of_a_text_file_named_mp3_is_one_quiet_line_with_the_right_reason(trained_run, tmp_path, capfd):
+    from gtzan_gpu.cli import main
+
+    fake = tmp_path / "fake.mp3"
+    fake.write_text("hello, this is text and not MPEG audio\n" * 20)
+    assert main(["predict", str(trained_run), str(fake), "--device", "cpu", "-q"]) == 1
+    err = capfd.readouterr().err  # file descriptor 2 itself: libmpg123 writes its "Note:" lines there
+    assert "Note:" not in err and "possibly a pipe" not in err
+    assert err.strip() == f"gtzan-gpu predict: {fake}: cannot decode (not a readable audio file (no audio format " \
+                          f"recognised in its data))"

@@ -56,4 +56,38 @@ def test_an_exported_onnx_model_predicts_as_its_run(trained_run, tiny_corpus, tm
     assert main(["predict", str(tmp_path / "missing.onnx"), str(track)]) == 2
     assert "model file not found" in capsys.readouterr().err
     assert main(["export", str(trained_run), "--format", "onnx", "--out", str(tmp_path)]) == 2  # a directory
-    assert "is a directory" in capsys.readouterr().err
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_predict_with_a_corrupt_onnx_file_is_one_line(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from gtzan_gpu.cli import main
+
+    model = tmp_path / "corrupt.onnx"
+    model.write_bytes(bytes(range(256)) * 4)
+    assert main(["predict", str(model), str(tmp_path / "song.wav")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{model} is not a loadable ONNX model" in err
+
+
+def test_export_checks_out_before_the_slow_export(trained_run, tmp_path, capsys, monkeypatch):
+    from gtzan_gpu.cli import main
+    import gtzan_gpu.training.export as export
+
+    monkeypatch.setattr(export, "load_trained_model", lambda *a, **k: pytest.fail("exported before checking --out"))
+    assert main(["export", str(trained_run), "--format", "onnx", "--out", str(tmp_path)]) == 2
+    assert f"--out {tmp_path} is a folder" in capsys.readouterr().err
+    assert main(["export", str(trained_run), "--format", "onnx", "--out", str(tmp_path / "no" / "m.onnx")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_export_command_prints_one_line_and_no_library_logging(trained_run, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "m.onnx"
+    done = subprocess.run([sys.executable, "-m", "gtzan_gpu", "export", str(trained_run), "--format", "onnx",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("exported cnn") and len(done.stdout.strip().splitlines()) == 1
+    assert done.stderr.strip() == "", done.stderr[:500]  # onnxscript's INFO lines used to fill it
