@@ -257,3 +257,49 @@ def test_scan_of_a_store_without_its_index_says_the_index_is_missing(packed, tmp
     (store / "store.json").unlink()
     with pytest.raises(GtzanError, match="holds store shards but no store.json index"):
         scan_corpus(store)
+
+
+def _children(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for stat in __import__("glob").glob("/proc/[0-9]*/stat"):
+        try:
+            fields = open(stat).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.split("/")[2]))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_pack_workers_die_with_a_killed_parent(tiny_corpus, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-m", "gtzan_gpu", "-q", "pack", str(tiny_corpus), "--out",
+                               str(tmp_path / "s"), "--workers", "2", "--shard-gb", "0.0005"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < 2 and parent.poll() is None:
+        workers = _children(parent.pid)  # the two workers (and the resource tracker) once spawned
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the workers never started"
+    time.sleep(1.0)  # let them finish importing and run their initializer
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)]
