@@ -51,6 +51,10 @@ def compare_runs(run_a: str | Path, run_b: str | Path, split: str = "test") -> d
     if tracks_a != tracks_b:
         raise GtzanError(f"{run_a} and {run_b} were evaluated on different {split} tracks "
                          f"({len(tracks_a ^ tracks_b)} differ); a paired test needs the same tracks")
+    if a.get("audio_digest") and b.get("audio_digest") and a["audio_digest"] != b["audio_digest"]:
+        raise GtzanError(f"{run_a} and {run_b} were evaluated on different audio under the same {split} track ids "
+                         f"(their audio digests differ: another corpus, or changed files); a paired test needs "
+                         f"the same tracks")
     if a["genres"] != b["genres"]:
         raise GtzanError(f"{run_a} and {run_b} use different genre lists")
     ids = sorted(tracks_a)

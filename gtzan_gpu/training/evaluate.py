@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import os
 import shutil
 import sys
+import zlib
 from pathlib import Path
 
 import torch
 
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
 from gtzan_gpu.data.corpus import Corpus
+from gtzan_gpu.data.reading import track_int16
+from gtzan_gpu.data.segments import track_sources
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.locking import exclusive_lock
@@ -50,6 +54,16 @@ def load_trained_model(run_dir: str | Path, device: str = "auto"
     load_model_state(model, checkpoint["model"], path, config.model.name)
     checkpoint["path"] = str(path)
     return model.to(target).eval(), checkpoint, config, target
+
+
+def audio_digest(run_data, track_ids: list[str], sample_rate: int) -> str:
+    """sha256 over the evaluated tracks' ids and the crc32 of their int16 samples at ``sample_rate``: equal for
+    a folder and the store packed from it, different for two corpora that reuse track ids (``compare`` checks
+    it)."""
+    tracks = track_sources(run_data.corpus, sorted(track_ids), sample_rate, run_data.genres)
+    lines = [f"{track.track_id} {zlib.crc32(track_int16(track, sample_rate).numpy().tobytes()):08x}"
+             for track in tracks]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None,
@@ -90,8 +104,10 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
         if model.saliency_layer:
             shown = batches.showcase(SALIENCY_SEGMENTS)
             saliency = collect_saliency(model, batches.segments(shown), batches.labels_of(shown), run_data.genres)
+    digest = audio_digest(run_data, manifest.subsets[split], config.sample_rate) if distributed.is_main else None
     distributed.finish()
     return {"_inspection": inspection, "_saliency": saliency, "sample_rate": config.sample_rate,
+            "audio_digest": digest,
             "run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
             "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
             "genres": run_data.genres, "tracks": len(manifest.subsets[split]), "loss": metrics["loss"],

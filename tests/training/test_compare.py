@@ -59,3 +59,23 @@ def test_runs_on_different_test_tracks_are_refused(evaluated_runs, capsys):
 def test_a_run_compared_with_itself_is_refused(evaluated_runs, capsys):
     assert main(["compare", str(evaluated_runs / "a"), str(evaluated_runs / "a" / ".")]) == 2
     assert "is compared with itself" in capsys.readouterr().err
+
+
+def test_runs_on_other_audio_under_the_same_track_ids_are_refused(evaluated_runs, tmp_path, capsys):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(evaluated_runs / "b", other)
+    report = json.loads((other / "eval_test.json").read_text())
+    assert len(report["audio_digest"]) == 64  # sha256 of the test tracks' ids and sample crc32s
+    a = json.loads((evaluated_runs / "a" / "eval_test.json").read_text())
+    assert a["audio_digest"] == report["audio_digest"]  # same corpus, same tracks: same digest
+    from gtzan_gpu.data.synth import write_synthetic_corpus
+    from tests.conftest import TINY_SECONDS, TINY_TRACKS_PER_GENRE
+
+    elsewhere = write_synthetic_corpus(tmp_path / "another", tracks_per_genre=TINY_TRACKS_PER_GENRE,
+                                       seconds=TINY_SECONDS, seed=1)  # the same track ids, other audio
+    evaluate_run(other, "test", "cpu", data=str(elsewhere))
+    assert json.loads((other / "eval_test.json").read_text())["audio_digest"] != a["audio_digest"]
+    assert main(["compare", str(evaluated_runs / "a"), str(other)]) == 2
+    assert "evaluated on different audio under the same test track ids" in capsys.readouterr().err
