@@ -11,10 +11,13 @@ import torch
 from gtzan_gpu.bench.timing import PeakMemory, time_call
 from gtzan_gpu.augment import Gain, Noise, SpecAugment
 from gtzan_gpu.features import SpectrogramImage, WaveformImage
+from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.features.registry import get_frontend
 
 
 def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
-    """Every front end we time, plus torchaudio's magnitude Spectrogram as a reference point."""
+    """Every registered front end we time (each STFT backend where it has one), both views of fusion, augmentation
+    costs, and torchaudio's magnitude Spectrogram as a reference point."""
     import torchaudio
 
     spectrogram = SpectrogramImage(sample_rate=sample_rate)
@@ -22,10 +25,14 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
     waveform = WaveformImage()
     masked = SpectrogramImage(sample_rate=sample_rate, backend="torch")
     masked.spec_augment = SpecAugment()
+    logmel = get_frontend("logmel")
     return {
         "spectrogram (nnAudio)": spectrogram,
         "spectrogram (torch.stft)": spectrogram_fft,
         "waveform": waveform,
+        "logmel (nnAudio)": logmel.build(FeatureConfig(frontend="logmel"), sample_rate, None),
+        "logmel (torch.stft)": logmel.build(FeatureConfig(frontend="logmel", stft_backend="torch"), sample_rate, None),
+        "cqt": get_frontend("cqt").build(FeatureConfig(frontend="cqt"), sample_rate, None),
         "both views (nnAudio)": _both(spectrogram, waveform),
         "both views (torch.stft)": _both(spectrogram_fft, waveform),
         "torchaudio Spectrogram (magnitude only)": torchaudio.transforms.Spectrogram(n_fft=2048, hop_length=512,

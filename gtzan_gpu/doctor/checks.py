@@ -17,7 +17,10 @@ import torch.nn.functional as F
 
 from gtzan_gpu.data.device_corpus import DeviceCorpus
 from gtzan_gpu.data.segments import SegmentSpec, TrackSource
-from gtzan_gpu.features import MagnitudeSTFT, SpectrogramImage, WaveformImage
+from gtzan_gpu.features import MagnitudeSTFT, SpectrogramImage
+from gtzan_gpu.features.registry import frontend_names, frontend_of, get_frontend
+from gtzan_gpu.features.stft import STFT_BACKENDS
+from gtzan_gpu.features.time_frequency import LogMelSpectrogram
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
@@ -43,8 +46,17 @@ def _audio(batch: int = 4, seconds: float = 1.0, device: torch.device | str = "c
 
 
 def _layers() -> dict[str, Callable[[], torch.nn.Module]]:
-    return {"spectrogram (nnAudio)": SpectrogramImage, "spectrogram (torch.stft)": lambda: SpectrogramImage(
-        backend="torch"), "waveform": WaveformImage}
+    """Every registered front end (the waveform view included), with each STFT backend where it has an STFT."""
+    layers = {}
+    for name in frontend_names(selectable_only=False):
+        spec = get_frontend(name)
+        backends = STFT_BACKENDS if spec.layer in (SpectrogramImage, LogMelSpectrogram) else (None,)
+        for backend in backends:
+            features = FeatureConfig(frontend=name if spec.selectable else "image",
+                                     stft_backend=backend or "nnaudio")
+            label = f"{name} ({backend})" if backend else name
+            layers[label] = lambda spec=spec, features=features: spec.build(features, 22050, None)
+    return layers
 
 
 def check_features_match_cpu(device: torch.device) -> str:
@@ -77,8 +89,9 @@ def check_no_host_sync(device: torch.device) -> str:
             torch.cuda.set_sync_debug_mode("default")
         return "forward ran under torch.cuda.set_sync_debug_mode('error')"
     for name, factory in _layers().items():  # on the meta device .item(), .cpu() and numpy all fail
-        out = factory().to("meta")(torch.empty(2, 22050, device="meta"))
-        if out.shape != (2, 3, 128, 128):
+        layer = factory()
+        out = layer.to("meta")(torch.empty(2, 22050, device="meta"))
+        if out.shape != (2, frontend_of(layer).channels, 128, 128):
             raise AssertionError(f"{name} gave {tuple(out.shape)} on the meta device")
     return "forward ran on the meta device (any host read would fail there)"
 

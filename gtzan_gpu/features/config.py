@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.colormaps import COLORMAPS
 from gtzan_gpu.features.frequency_axis import FREQUENCY_SCALES
+from gtzan_gpu.features.registry import frontend_names, get_frontend
 from gtzan_gpu.features.stft import STFT_BACKENDS
 from gtzan_gpu.features.time_frequency import DB_REFERENCES
 from gtzan_gpu.features.waveform import ENVELOPES
 from gtzan_gpu.options import check_options, option
 
-FRONTENDS = ("image", "logmel", "cqt")  # the seed's RGB image; 1-channel log-mel; 1-channel CQT
+FRONTENDS = frontend_names()  # --frontend choices, from the front-end registry
 MIN_IMAGE_SIZE = 16      # the small CNN pools twice and a ResNet halves five times; below this nothing is left
 MAX_IMAGE_SIZE = 1024
 
@@ -23,12 +24,11 @@ class FeatureConfig:
 
     @property
     def channels(self) -> int:
-        """Channels of the spectrogram view: 3 (RGB image) or 1 (log-mel, CQT)."""
-        return 3 if self.frontend == "image" else 1
+        """Channels of the chosen front end's image: 3 (RGB image) or 1 (log-mel, CQT), from the registry."""
+        return get_frontend(self.frontend).channels
 
-    frontend: str = option("image", help="what the model looks at: image (the seed's RGB spectrogram image), "
-                                         "logmel (1-channel log-mel, 128 Slaney mels, dB) or cqt (1-channel "
-                                         "nnAudio CQT, 84 bins from C1, dB)", choices=FRONTENDS)
+    frontend: str = option("image", help="what the model looks at: " + "; ".join(
+        f"{name}: {get_frontend(name).description}" for name in FRONTENDS), choices=FRONTENDS)
     image_size: int = option(128, help="height and width of every view's image", minimum=MIN_IMAGE_SIZE,
                              maximum=MAX_IMAGE_SIZE)
     frequency_scale: str = option("log", help="spectrogram frequency axis (seed: log, as specshow)",

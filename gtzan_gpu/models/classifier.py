@@ -4,12 +4,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gtzan_gpu.features import SpectrogramImage, WaveformImage
 from gtzan_gpu.augment import Gain, Noise, SpecAugment
 from gtzan_gpu.augment.settings import AugmentSettings
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.config import FeatureConfig
-from gtzan_gpu.features.time_frequency import ConstantQ, LogMelSpectrogram
+from gtzan_gpu.features.registry import get_frontend
 from gtzan_gpu.models.registry import ModelConfig, get_model_spec
 
 
@@ -42,27 +41,16 @@ class GenreClassifier(nn.Module):
         return self.backbone(*self.images(waveform))
 
 
-def spectrogram_view(features: FeatureConfig, sample_rate: int) -> nn.Module:
-    """``(B, T) -> (B, C, S, S)``, S = ``features.image_size``: the seed's RGB image (C = 3) or, with
-    ``features.frontend``, a 1-channel log-mel or CQT map."""
-    if features.frontend == "logmel":
-        return LogMelSpectrogram(sample_rate, size=features.image_size, backend=features.stft_backend,
-                                 trainable=features.trainable_stft, db_reference=features.db_reference)
-    if features.frontend == "cqt":
-        return ConstantQ(sample_rate, size=features.image_size, db_reference=features.db_reference)
-    return SpectrogramImage(sample_rate=sample_rate, height=features.image_size, width=features.image_size,
-                            frequency_scale=features.frequency_scale, colormap=features.colormap,
-                            normalize=features.normalize, backend=features.stft_backend,
-                            trainable=features.trainable_stft)
-
-
-def waveform_view(features: FeatureConfig, sample_rate: int) -> WaveformImage:
-    """``(B, T) -> (B, 3, S, S)``, S = ``features.image_size``."""
-    return WaveformImage(height=features.image_size, width=features.image_size,
-                         envelope=features.waveform_envelope, normalize=features.normalize)
-
-
-VIEW_BUILDERS = {"spectrogram": spectrogram_view, "waveform": waveform_view}
+def view_layer(view: str, features: FeatureConfig, sample_rate: int,
+               augment: AugmentSettings | None = None) -> nn.Module:
+    """One view of a model, built from the front-end registry: ``"spectrogram"`` is the chosen
+    ``features.frontend`` (the seed's RGB image, log-mel, CQT, ...), ``"waveform"`` the seed's waveform image;
+    ``(B, T) -> (B, C, S, S)``, S = ``features.image_size``. SpecAugment goes to the front ends that take it."""
+    spec = get_frontend(features.frontend if view == "spectrogram" else view)
+    spec_augment = None
+    if augment is not None and "specaugment" in augment.names and spec.takes_spec_augment:
+        spec_augment = SpecAugment(augment.spec_masks, augment.spec_mask_width)
+    return spec.build(features, sample_rate, spec_augment)
 
 
 def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: int, sample_rate: int = 22050,
@@ -73,16 +61,12 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
     if features.frontend not in spec.frontends:
         raise GtzanError(f"--frontend {features.frontend}: the {model.name} model takes --frontend "
                          f"{' or '.join(spec.frontends)}")
-    views = [VIEW_BUILDERS[view](features, sample_rate) for view in spec.views]
+    views = [view_layer(view, features, sample_rate, augment) for view in spec.views]
     waveform_augment = []
     if augment is not None:
         if "gain" in augment.names:
             waveform_augment.append(Gain(augment.gain_db))
         if "noise" in augment.names:
             waveform_augment.append(Noise(augment.min_snr_db, augment.max_snr_db))
-        if "specaugment" in augment.names:
-            for view in views:
-                if hasattr(view, "spec_augment"):
-                    view.spec_augment = SpecAugment(augment.spec_masks, augment.spec_mask_width)
     return GenreClassifier(views, spec.backbone(num_classes, features, model.weights), channels_last,
                            waveform_augment, spec.saliency_layer)

@@ -6,16 +6,16 @@ import torch
 import torch.nn.functional as F
 
 from gtzan_gpu.features import to_displayable
+from gtzan_gpu.features.registry import frontend_of
 from gtzan_gpu.models import GenreClassifier, grad_cam
 from gtzan_gpu.training.batches import SegmentBatches
 
-VIEW_NAMES = {"SpectrogramImage": "spectrogram", "WaveformImage": "waveform", "LogMelSpectrogram": "logmel",
-              "ConstantQ": "cqt"}
-
 
 def view_name(view) -> str:
-    """A feature layer's short name in tags and figures: spectrogram, waveform, logmel, cqt."""
-    return VIEW_NAMES.get(type(view).__name__, type(view).__name__)
+    """A feature layer's short name in tags and figures (spectrogram, waveform, logmel, cqt), from the front-end
+    registry; a layer no entry makes is named by its class."""
+    spec = frontend_of(view)
+    return spec.display_name if spec is not None else type(view).__name__
 
 
 def displayable(view, images: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,8 @@ def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
                          train_batch_sizes={"cnn": 2}, train_steps=1)
     report = run_benchmarks(config, torch.device("cpu"))
     methods = {row["method"] for row in report["features"]}
-    assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform", "both views (nnAudio)",
+    assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform", "logmel (nnAudio)",
+            "logmel (torch.stft)", "cqt", "both views (nnAudio)",
             "both views (torch.stft)", "torchaudio Spectrogram (magnitude only)", "augment: gain + noise (waveform)",
             "augment: spectrogram (torch.stft) + specaugment"} == methods
     assert all(row["segments_per_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"]

@@ -4,7 +4,7 @@ from torch import nn
 
 from gtzan_gpu.config import FeatureConfig, ModelConfig
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.models import MODELS, GenreClassifier, build_classifier, grad_cam
+from gtzan_gpu.models import MODELS, GenreClassifier, build_classifier, get_model_spec, grad_cam
 
 SIDE = 16
 
@@ -51,7 +51,7 @@ def test_grad_cam_finds_the_region_that_drives_the_class_and_nothing_for_the_opp
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_registered_model_names_a_grad_cam_layer_and_inspection_changes_nothing(name):
-    frontend = "logmel" if name == "shortchunk" else "image"
+    frontend = get_model_spec(name).frontends[0]  # each model on the first front end it takes
     torch.manual_seed(0)
     model = build_classifier(ModelConfig(name, "none"), FeatureConfig(image_size=64, frontend=frontend), 10)
     model.train()

@@ -1,0 +1,110 @@
+"""The front-end registry: one entry per front end, the one place a way of turning audio into an image is declared.
+
+An entry says how to build the layer from the feature options, how many channels it gives, its short name in
+TensorBoard tags and figures, and whether it takes SpecAugment masks. ``--frontend`` choices, the classifier,
+TensorBoard names, ``doctor`` and ``bench`` read it (as :mod:`gtzan_gpu.models.registry` does for models).
+Adding a front end is one :class:`FrontendSpec` passed to :func:`register_frontend`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from torch import nn
+
+from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.features.spectrogram import SpectrogramImage
+from gtzan_gpu.features.time_frequency import ConstantQ, LogMelSpectrogram
+from gtzan_gpu.features.waveform import WaveformImage
+
+# (features: FeatureConfig, sample_rate, spec_augment or None) -> layer (B, T) -> (B, C, S, S)
+FrontendBuilder = Callable[[Any, int, "nn.Module | None"], nn.Module]
+
+
+@dataclass(frozen=True)
+class FrontendSpec:
+    """What ``--frontend NAME`` means.
+
+    Attributes:
+        layer: the ``nn.Module`` class the builder makes (how a built layer is recognised, e.g. in TensorBoard).
+        build: ``(features, sample_rate, spec_augment) -> layer``; ``spec_augment`` is None unless the run
+            uses ``--augment specaugment`` and the front end takes it.
+        channels: channels of the layer's output image.
+        display_name: the layer's short name in tags and figures.
+        takes_spec_augment: whether SpecAugment masks its time-frequency values.
+        selectable: offered as ``--frontend`` (the waveform view is a second view of fusion only).
+    """
+
+    name: str
+    description: str
+    layer: type
+    build: FrontendBuilder
+    channels: int
+    display_name: str
+    takes_spec_augment: bool = True
+    selectable: bool = True
+
+
+def _image(features, sample_rate: int, spec_augment: nn.Module | None) -> SpectrogramImage:
+    layer = SpectrogramImage(sample_rate=sample_rate, height=features.image_size, width=features.image_size,
+                             frequency_scale=features.frequency_scale, colormap=features.colormap,
+                             normalize=features.normalize, backend=features.stft_backend,
+                             trainable=features.trainable_stft)
+    layer.spec_augment = spec_augment
+    return layer
+
+
+def _logmel(features, sample_rate: int, spec_augment: nn.Module | None) -> LogMelSpectrogram:
+    layer = LogMelSpectrogram(sample_rate, size=features.image_size, backend=features.stft_backend,
+                              trainable=features.trainable_stft, db_reference=features.db_reference)
+    layer.spec_augment = spec_augment
+    return layer
+
+
+def _cqt(features, sample_rate: int, spec_augment: nn.Module | None) -> ConstantQ:
+    layer = ConstantQ(sample_rate, size=features.image_size, db_reference=features.db_reference)
+    layer.spec_augment = spec_augment
+    return layer
+
+
+def _waveform(features, sample_rate: int, spec_augment: nn.Module | None) -> WaveformImage:
+    return WaveformImage(height=features.image_size, width=features.image_size, envelope=features.waveform_envelope,
+                         normalize=features.normalize)
+
+
+_FRONTENDS: dict[str, FrontendSpec] = {}
+
+
+def register_frontend(spec: FrontendSpec) -> FrontendSpec:
+    """Add ``spec`` to the registry (a name may be registered once)."""
+    if spec.name in _FRONTENDS:
+        raise GtzanError(f"front end {spec.name!r} is already registered")
+    _FRONTENDS[spec.name] = spec
+    return spec
+
+
+for _spec in (
+    FrontendSpec("image", "the seed's RGB spectrogram image (log-frequency axis, magma, ImageNet mean/std)",
+                 SpectrogramImage, _image, 3, "spectrogram"),
+    FrontendSpec("logmel", "1-channel log-mel map (128 Slaney mels, dB)", LogMelSpectrogram, _logmel, 1, "logmel"),
+    FrontendSpec("cqt", "1-channel nnAudio CQT (84 bins from C1, dB)", ConstantQ, _cqt, 1, "cqt"),
+    FrontendSpec("waveform", "the seed's RGB filled-envelope waveform image (fusion's second view)", WaveformImage,
+                 _waveform, 3, "waveform", takes_spec_augment=False, selectable=False),
+):
+    register_frontend(_spec)
+
+
+def get_frontend(name: str) -> FrontendSpec:
+    if name not in _FRONTENDS:
+        raise GtzanError(f"unknown --frontend {name!r} (choose from {', '.join(frontend_names())})")
+    return _FRONTENDS[name]
+
+
+def frontend_names(selectable_only: bool = True) -> tuple[str, ...]:
+    """Registered front ends, in registration order (``--frontend`` choices unless ``selectable_only=False``)."""
+    return tuple(name for name, spec in _FRONTENDS.items() if spec.selectable or not selectable_only)
+
+
+def frontend_of(layer: nn.Module) -> FrontendSpec | None:
+    """The registry entry a built layer belongs to (None for a layer no entry makes)."""
+    return next((spec for spec in _FRONTENDS.values() if type(layer) is spec.layer), None)
