@@ -1,4 +1,6 @@
-"""Corpus scanning and validation, track-level splits, and the two segment loaders."""
+"""Corpora (folder-per-genre layouts and packed stores, as registered corpus sources), track-level splits, and the
+segment loaders (DeviceCorpus, StoreLoader, SegmentDataset)."""
+from gtzan_gpu.data import store as _store  # noqa: F401  registers the store as a corpus source
 from gtzan_gpu.data.corpus import Corpus, ExcludedFile, Track, scan_corpus
 from gtzan_gpu.data.dataset import SegmentDataset
 from gtzan_gpu.data.device_corpus import DeviceCorpus

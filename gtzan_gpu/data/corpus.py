@@ -1,11 +1,8 @@
-"""Finding and validating a folder-per-genre corpus: the Track table every later step starts from.
+"""The Track table every later step starts from, and the registry of corpus sources that make it.
 
-Accepted layouts (DATA is what the user passes):
-    DATA/genres_original/<genre>/<genre>.000NN.wav     the Kaggle copy
-    DATA/Data/genres_original/<genre>/...              the Kaggle zip, unpacked as is
-    DATA/genres/<genre>/<genre>.000NN.au               the original tarball
-    DATA/<genre>/<file>.{wav,au,flac,ogg,mp3,...}      any folder-per-label corpus
-The genre is the folder name. Every file is decoded in full; the ones that fail are excluded with a reason.
+A folder-per-genre corpus (layouts: :mod:`gtzan_gpu.data.layout`) is scanned here: the genre is the folder name,
+every file is decoded in full, and the ones that fail are excluded with a reason. Other kinds of DATA register a
+source (:func:`register_corpus_source`): a packed store (:mod:`gtzan_gpu.data.store`) is one.
 """
 from __future__ import annotations
 
@@ -15,12 +12,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from gtzan_gpu.data.audio import AUDIO_EXTENSIONS, AudioDecodeError, validate_audio
+from gtzan_gpu.data.audio import AudioDecodeError, validate_audio
+from gtzan_gpu.data.layout import ExcludedFile, walk_layout
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.progress import progress
 
-LAYOUT_CANDIDATES = ("genres_original", "Data/genres_original", "genres", ".")
-DANGLING_LINK = "symbolic link that leads nowhere (broken, or a loop)"
+__all__ = ["Corpus", "ExcludedFile", "Track", "format_summary", "register_corpus_source", "scan_corpus",
+           "scan_folder", "summary_json"]
 
 
 @dataclass(frozen=True)
@@ -39,12 +37,6 @@ class Track:
         return self.frames / self.sample_rate
 
 
-@dataclass(frozen=True)
-class ExcludedFile:
-    path: str
-    reason: str
-
-
 @dataclass
 class Corpus:
     """The validated contents of a corpus folder."""
@@ -53,7 +45,7 @@ class Corpus:
     genres: list[str]
     tracks: list[Track]
     excluded: list[ExcludedFile] = field(default_factory=list)
-    store: Any = None  # a gtzan_gpu.data.store.Store when the corpus is a packed store: samples come from there
+    store: Any = None  # the source's sample reader when samples come from elsewhere (a packed store's Store)
 
     def absolute_path(self, track: Track) -> Path:
         return self.root / track.path
@@ -82,87 +74,59 @@ class Corpus:
         }
 
 
-def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+CorpusOpener = Callable[[Path], "Corpus | None"]  # DATA -> its Corpus, or None when DATA is not of that kind
+_SOURCES: dict[str, CorpusOpener] = {}
 
 
-def _dangling(folder: Path) -> list[Path]:
-    """Symbolic links in ``folder`` that lead nowhere (broken, or a loop): neither a file nor a folder."""
-    return sorted(p for p in folder.iterdir() if p.is_symlink() and not p.exists())
-
-
-def _genre_folders(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".") and _audio_files(d))
-
-
-def find_genre_root(data: str | Path) -> Path:
-    """The folder whose sub-folders are the genres, for any accepted layout.
-
-    Raises:
-        GtzanError: DATA is missing or holds no genre folder with audio files.
-    """
-    data = Path(data)
-    if not data.exists():
-        raise GtzanError(f"corpus folder not found: {data}")
-    if not data.is_dir():
-        raise GtzanError(f"corpus path is not a folder: {data}")
-    for candidate in LAYOUT_CANDIDATES:
-        root = (data / candidate) if candidate != "." else data
-        if _genre_folders(root):
-            return root
-    if any(data.glob("shard-*.npy")):
-        raise GtzanError(f"{data} holds store shards but no store.json index (deleted, or a pack that never "
-                         f"finished); run `gtzan-gpu pack SOURCE --out {data}` again to rebuild it")
-    raise GtzanError(
-        f"no genre folders with audio files in {data} (expected genres_original/<genre>/*.wav, "
-        f"genres/<genre>/*.au or <genre>/<audio files>)"
-    )
+def register_corpus_source(name: str, opener: CorpusOpener) -> None:
+    """Teach :func:`scan_corpus` another kind of DATA (a packed store, a label table, ...): ``opener(DATA)``
+    returns the Corpus when DATA is of its kind, else None. Sources are tried in registration order; a plain
+    folder-per-genre corpus is the fallback."""
+    if name in _SOURCES:
+        raise GtzanError(f"corpus source {name!r} is already registered")
+    _SOURCES[name] = opener
 
 
 def scan_corpus(data: str | Path, on_file: Callable[[str], None] | None = None) -> Corpus:
+    """The Corpus at ``data``: a registered source's (a STORE made by ``gtzan-gpu pack``: its index is read,
+    nothing decoded), else a folder-per-genre corpus with every audio file decoded (:func:`scan_folder`)."""
+    for opener in _SOURCES.values():
+        corpus = opener(Path(data))
+        if corpus is not None:
+            return corpus
+    return scan_folder(data, on_file)
+
+
+def scan_folder(data: str | Path, on_file: Callable[[str], None] | None = None) -> Corpus:
     """Find the genre folders under ``data`` and decode every audio file in them (with a progress bar).
-    ``data`` may also be a STORE made by ``gtzan-gpu pack``: its index is read, nothing is decoded.
 
     Files that fail to decode, second files with an already-seen track id, and symbolic links that lead
     nowhere are listed in ``Corpus.excluded`` with the reason; nothing raises for a bad file.
     """
-    if (Path(data) / "store.json").is_file():  # a store made by `gtzan-gpu pack`: read its index, decode nothing
-        from gtzan_gpu.data.store import Store
-
-        return Store.open(data).corpus()
-    root = find_genre_root(data)
+    walk = walk_layout(data)
     tracks: list[Track] = []
-    excluded: list[ExcludedFile] = []
-    seen: dict[str, str] = {}
-    folders = _genre_folders(root)
-    for folder in [root, *folders]:
-        for link in _dangling(folder):
-            excluded.append(ExcludedFile(link.relative_to(root).as_posix(), DANGLING_LINK))
-    files = [(folder, file) for folder in folders for file in _audio_files(folder)]
+    excluded = list(walk.excluded)
     kept: Counter = Counter()
-    for folder, file in progress(files, len(files), f"scanning {root}", "file"):
-        relative = file.relative_to(root).as_posix()
+    for file in progress(walk.files, len(walk.files), f"scanning {walk.root}", "file"):
         if on_file is not None:
-            on_file(relative)
-        track_id = file.stem
-        if track_id in seen:
-            excluded.append(ExcludedFile(relative, f"duplicate track id {track_id!r} (also {seen[track_id]})"))
+            on_file(file.relative)
+        duplicate = walk.duplicate_of(file)
+        if duplicate is not None:
+            excluded.append(duplicate)
             continue
         try:
-            info = validate_audio(file)
+            info = validate_audio(file.path)
         except AudioDecodeError as error:
-            excluded.append(ExcludedFile(relative, str(error)))
+            excluded.append(ExcludedFile(file.relative, str(error)))
             continue
         except OSError as error:
-            excluded.append(ExcludedFile(relative, f"cannot read ({error.strerror})"))
+            excluded.append(ExcludedFile(file.relative, f"cannot read ({error.strerror})"))
             continue
-        seen[track_id] = relative
-        tracks.append(Track(track_id, folder.name, relative, info.sample_rate, info.channels, info.frames))
-        kept[folder.name] += 1
-    genres = [folder.name for folder in folders if kept[folder.name]]
-    return Corpus(root=root, genres=genres, tracks=tracks, excluded=excluded)
+        walk.keep(file)
+        tracks.append(Track(file.track_id, file.genre, file.relative, info.sample_rate, info.channels, info.frames))
+        kept[file.genre] += 1
+    genres = [genre for genre in walk.genres if kept[genre]]
+    return Corpus(root=walk.root, genres=genres, tracks=tracks, excluded=excluded)
 
 
 def format_summary(summary: dict) -> str:

@@ -37,8 +37,8 @@ import soundfile as sf
 from gtzan_gpu.atomic import atomic_write_text, atomic_write_with, remove_stale_temporaries
 from gtzan_gpu.data.audio import (AudioDecodeError, decode_failure_reason, decode_validated, native_stderr_silenced,
                                   resampled_length, to_int16)
-from gtzan_gpu.data.corpus import (DANGLING_LINK, Corpus, ExcludedFile, Track, _audio_files, _dangling,
-                                   _genre_folders, find_genre_root)
+from gtzan_gpu.data.corpus import Corpus, Track, register_corpus_source
+from gtzan_gpu.data.layout import DANGLING_LINK, ExcludedFile, find_genre_root, walk_layout
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.progress import progress
 
@@ -76,6 +76,11 @@ def shard_name(index: int) -> str:
 
 def is_store(path: str | Path) -> bool:
     return (Path(path) / INDEX_NAME).is_file()
+
+
+def open_store_corpus(data: Path) -> Corpus | None:
+    """The corpus source of a packed store: the store's Corpus when ``data`` holds a store index, else None."""
+    return Store.open(data).corpus() if is_store(data) else None
 
 
 def _damaged(root: Path, what: str) -> GtzanError:
@@ -194,32 +199,29 @@ class _Source:
 
 def _probe(root: Path, target_rate: int) -> tuple[list[_Source], list[ExcludedFile], list[str]]:
     """Every audio file of the corpus from headers only (cheap): (sources, exclusions, every file's relative
-    path in scan order). Files that cannot be audio and duplicate ids are excluded with the scan's reasons."""
-    sources, excluded, seen, order = [], [], {}, []
-    folders = _genre_folders(root)
-    for folder in [root, *folders]:
-        excluded += [ExcludedFile(link.relative_to(root).as_posix(), DANGLING_LINK) for link in _dangling(folder)]
-    for folder in folders:
-        for file in _audio_files(folder):
-            relative = file.relative_to(root).as_posix()
-            order.append(relative)
-            if file.stem in seen:
-                excluded.append(ExcludedFile(relative, f"duplicate track id {file.stem!r} (also {seen[file.stem]})"))
-                continue
-            stat = file.stat()
-            if stat.st_size == 0:
-                excluded.append(ExcludedFile(relative, "empty file"))
-                continue
-            try:
-                with native_stderr_silenced():
-                    info = sf.info(str(file))
-            except Exception as error:
-                excluded.append(ExcludedFile(relative, f"not a readable audio file ({decode_failure_reason(error)})"))
-                continue
-            seen[file.stem] = relative
-            sources.append(_Source(file.stem, folder.name, relative, str(file), stat.st_size, stat.st_mtime_ns,
-                                   resampled_length(max(info.frames, 0), info.samplerate, target_rate)))
-    return sources, excluded, order
+    path in scan order). Files that cannot be audio and duplicate ids are excluded with the scan's reasons
+    (the same walk as ``scan``: :func:`gtzan_gpu.data.layout.walk_layout`)."""
+    walk = walk_layout(root)
+    sources, excluded = [], list(walk.excluded)
+    for file in walk.files:
+        duplicate = walk.duplicate_of(file)
+        if duplicate is not None:
+            excluded.append(duplicate)
+            continue
+        stat = file.path.stat()
+        if stat.st_size == 0:
+            excluded.append(ExcludedFile(file.relative, "empty file"))
+            continue
+        try:
+            with native_stderr_silenced():
+                info = sf.info(str(file.path))
+        except Exception as error:
+            excluded.append(ExcludedFile(file.relative, f"not a readable audio file ({decode_failure_reason(error)})"))
+            continue
+        walk.keep(file)
+        sources.append(_Source(file.track_id, file.genre, file.relative, str(file.path), stat.st_size,
+                               stat.st_mtime_ns, resampled_length(max(info.frames, 0), info.samplerate, target_rate)))
+    return sources, excluded, [file.relative for file in walk.files]
 
 
 def _plan_shards(sources: list[_Source], shard_bytes: int) -> list[list[_Source]]:
@@ -410,3 +412,6 @@ def _pack_shard(out: Path, number: int, shard: list[_Source], sample_rate: int, 
                "tracks": tracks, "excluded": excluded}
     atomic_write_text((out / shard_name(number)).with_suffix(".json"), json.dumps(sidecar) + "\n")
     return sidecar
+
+
+register_corpus_source("store", open_store_corpus)

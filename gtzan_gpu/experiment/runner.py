@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_text
-from gtzan_gpu.data.corpus import find_genre_root, scan_corpus
+from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.layout import find_genre_root
 from gtzan_gpu.data.splits import kfold_split, make_split
 from gtzan_gpu.data.store import is_store
 from gtzan_gpu.data.synth import ensure_synthetic_corpus

@@ -1,0 +1,62 @@
+"""The package's imports flow one way: no cycle between gtzan_gpu modules, imports inside functions included."""
+import ast
+from pathlib import Path
+
+import gtzan_gpu
+
+PACKAGE = Path(gtzan_gpu.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, modules: set[str]) -> set[str]:
+    """gtzan_gpu modules ``path`` imports anywhere in its body (``from package import name`` resolved to the
+    submodule when ``name`` is one); a package's own ``__init__`` re-exports are not edges of its submodules."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in modules}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                target = f"{node.module}.{alias.name}"
+                found.add(target if target in modules else node.module)
+    return {name for name in found if name in modules}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycle_inside_the_package():
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    modules = set(files)
+    packages = {name for name, path in files.items() if path.name == "__init__.py"}
+    graph = {}
+    for name, path in files.items():
+        # a module inside a package imports that package's __init__ implicitly; that is not a cycle of ideas
+        graph[name] = {m for m in imports_of(path, modules) if m != name and not (m in packages and
+                                                                                  name.startswith(m + "."))}
+    for name in packages:  # an __init__ that re-exports its own submodules points down only
+        graph[name] = {m for m in graph[name] if m.startswith(name + ".") or not m.startswith(name)}
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
