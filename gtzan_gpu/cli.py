@@ -312,23 +312,7 @@ def _resumable_flags() -> list[str]:
 
     return [flag_of(field) for _, field in option_names(TrainConfig).values() if field.metadata.get("resumable")]
 
-
-def build_parser() -> argparse.ArgumentParser:
-    from gtzan_gpu.data.splits import SCHEMES
-    from gtzan_gpu.experiment.grid import DEFAULT_GRID, builtin_grids
-    from gtzan_gpu.models.registry import MODEL_NAMES
-    from gtzan_gpu.training.device import DEVICES
-    from gtzan_gpu.training.evaluate import EVAL_SPLITS
-
-    parser = OneLineErrorParser(
-        prog="gtzan-gpu",
-        description="Music-genre classification on GTZAN-style corpora, features computed on the GPU.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only; no progress bars")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_synth_parser(commands) -> None:
     synth = commands.add_parser("synth", help="write a synthetic corpus in the Kaggle GTZAN layout",
                                 description="Write OUT/genres_original/<genre>/<genre>.000NN.wav (22,050 Hz, "
                                             "16-bit mono) whose genres a spectrogram CNN can learn.")
@@ -341,12 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "with another genre's, in its own key and mix, so recipes can be ranked (default: easy)")
     synth.set_defaults(run=_cmd_synth)
 
+
+def _add_scan_parser(commands) -> None:
     scan = commands.add_parser("scan", help="decode every file of a corpus and report what is usable",
                                description="Validate a corpus by decoding every file; list exclusions.")
     scan.add_argument("data", help="corpus folder (Kaggle, tarball or folder-per-genre layout)")
     scan.add_argument("--json", action="store_true", help="machine-readable output")
     scan.set_defaults(run=_cmd_scan)
 
+
+def _add_pack_parser(commands) -> None:
     pack = commands.add_parser("pack", help="decode a corpus once into int16 shards (a STORE)",
                                description="Decode every track once (downmix, resample) into memory-mappable "
                                            "int16 .npy shards plus an index; every command that takes DATA takes "
@@ -359,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--shard-gb", type=float, default=2.0, help="shard size in GB (default: 2)")
     pack.set_defaults(run=_cmd_pack)
 
+
+def _add_split_parser(commands) -> None:
+    from gtzan_gpu.data.splits import SCHEMES
+
     split = commands.add_parser("split", help="write a track-level train/val/test manifest",
                                 description="Split the validated tracks at track level into a JSON manifest.")
     split.add_argument("data", help="corpus folder")
@@ -367,11 +359,20 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--seed", type=int, default=42)
     split.set_defaults(run=_cmd_split)
 
+
+def _add_train_parser(commands) -> None:
+    from gtzan_gpu.models.registry import MODEL_NAMES
+
     train = commands.add_parser("train", help=f"train {', '.join(MODEL_NAMES)} from raw audio",
                                 description="Train a GenreClassifier; model selection on the validation "
                                             "tracks only; last.pt and best.pt written atomically each epoch.")
     _add_train_arguments(train)
     train.set_defaults(run=_cmd_train)
+
+
+def _add_evaluate_parser(commands) -> None:
+    from gtzan_gpu.training.device import DEVICES
+    from gtzan_gpu.training.evaluate import EVAL_SPLITS
 
     evaluate = commands.add_parser("evaluate", help="segment- and track-level figures of a run",
                                    description="Score RUN_DIR's best checkpoint; writes eval_<split>.json and "
@@ -383,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+
+def _add_predict_parser(commands) -> None:
+    from gtzan_gpu.training.device import DEVICES
 
     predict = commands.add_parser("predict", help="genre of audio files with a trained run",
                                   description="Any file soundfile reads (any rate, stereo, any length): "
@@ -398,6 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                                "area plot (several files: OUT_<file>.png)")
     predict.set_defaults(run=_cmd_predict)
 
+
+def _add_compare_parser(commands) -> None:
+    from gtzan_gpu.training.evaluate import EVAL_SPLITS
+
     compare = commands.add_parser("compare", help="paired test of two evaluated runs on the same tracks",
                                   description="Accuracies side by side and an exact McNemar test at track level "
                                               "(and segment level when both runs use the same segments), from "
@@ -408,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true")
     compare.set_defaults(run=_cmd_compare)
 
+
+def _add_export_parser(commands) -> None:
     export = commands.add_parser("export", help="export a run as one raw-audio model (ONNX or TorchScript)",
                                  description="The whole model from waveform (B, T) at the corpus rate to logits, "
                                              "front end included, batch dimension dynamic; checked against PyTorch "
@@ -419,12 +430,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--json", action="store_true")
     export.set_defaults(run=_cmd_export)
 
+
+def _add_demo_parser(commands) -> None:
+    from gtzan_gpu.training.device import DEVICES
+
     demo = commands.add_parser("demo", help="synthesise a corpus, train the CNN, evaluate and predict",
                                description="The main job on the built-in synthetic corpus (a few minutes on CPU).")
     demo.add_argument("--out", default="runs/demo")
     demo.add_argument("--epochs", type=int, default=8)
     demo.add_argument("--device", choices=DEVICES, default="auto")
     demo.set_defaults(run=_cmd_demo)
+
+
+def _add_bench_parser(commands) -> None:
+    from gtzan_gpu.training.device import DEVICES
 
     bench = commands.add_parser("bench", help="feature-extraction, loading and training throughput",
                                 description="Run the standard benchmark set; write raw JSON, a markdown table "
@@ -438,6 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", choices=DEVICES, default="auto")
     bench.set_defaults(run=_cmd_bench)
 
+
+def _add_doctor_parser(commands) -> None:
+    from gtzan_gpu.training.device import DEVICES
+
     doctor = commands.add_parser("doctor", help="check that this machine runs the project's own paths",
                                  description="Print the environment, then run each check on the device with a tiny "
                                              "synthetic batch (feature layers vs CPU, no host sync, fp32 STFT, "
@@ -447,6 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--compile", action="store_true", help="also torch.compile the models in the training check")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(run=_cmd_doctor)
+
+
+def _add_experiment_parser(commands) -> None:
+    from gtzan_gpu.experiment.grid import DEFAULT_GRID, builtin_grids
+    from gtzan_gpu.training.device import DEVICES
 
     experiment = commands.add_parser("experiment", help="run the seed study's grid (models x segment lengths)",
                                      description="Run every cell of a grid config (skipping finished ones), then "
@@ -471,6 +499,26 @@ def build_parser() -> argparse.ArgumentParser:
                                  f"default {DEFAULT_GRID})")
     experiment.add_argument("--device", choices=DEVICES, default="auto")
     experiment.set_defaults(run=_cmd_experiment)
+
+
+COMMAND_PARSERS = (_add_synth_parser, _add_scan_parser, _add_pack_parser, _add_split_parser, _add_train_parser,
+                   _add_evaluate_parser, _add_predict_parser, _add_compare_parser, _add_export_parser,
+                   _add_demo_parser, _add_bench_parser, _add_doctor_parser, _add_experiment_parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gtzan-gpu`` command line: one ``_add_<command>_parser`` per subcommand (``COMMAND_PARSERS``), each
+    beside nothing but its own arguments; ``-q`` / ``-v`` work before or after the command."""
+    parser = OneLineErrorParser(
+        prog="gtzan-gpu",
+        description="Music-genre classification on GTZAN-style corpora, features computed on the GPU.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only; no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command_parser in COMMAND_PARSERS:
+        add_command_parser(commands)
     parser.command_parsers = commands.choices
     for command in commands.choices.values():  # -q / -v after the command too (`evaluate RUN -q`)
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")

@@ -12,6 +12,7 @@ import itertools
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -183,13 +184,71 @@ def fit(config: TrainConfig, resume: bool = False, corpus: Corpus | None = None,
     return summary
 
 
+@dataclass
+class Session:
+    """Everything one training run holds while its epochs run (built by :func:`_start_session`)."""
+
+    config: TrainConfig
+    run_dir: Path
+    device: torch.device
+    distributed: Distributed
+    data: RunData
+    train: SegmentBatches
+    val: SegmentBatches
+    steps_per_epoch: int
+    model: GenreClassifier
+    step_model: torch.nn.Module  # the model as stepped: DDP-wrapped and/or compiled
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    state: TrainingState
+    logger: RunLogger | NullRunLogger = None
+    fixed_batch: torch.Tensor | None = None  # the fixed validation batch TensorBoard shows
+    fixed_labels: list[int] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.data.genres)
+
+
 def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool, corpus: Corpus | None,
          distributed: Distributed) -> dict:
-    rank, world_size = distributed.rank, distributed.world_size
+    session = _start_session(config, run_dir, device, resume, corpus, distributed)
+    epochs_before = len(session.state.history)
+    try:
+        stop = _run_epochs(session)
+    finally:
+        session.logger.close()
+    state = session.state
+    return {"run_dir": str(run_dir), "best": state.best, "history": state.history,
+            "epochs_run": len(state.history) - epochs_before, "global_step": state.global_step, "stopped": stop,
+            "world_size": distributed.world_size}
+
+
+def _start_session(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool, corpus: Corpus | None,
+                   distributed: Distributed) -> Session:
+    """Data, model, optimiser and state (from last.pt when resuming), then the TensorBoard logger."""
     checkpoint = load_checkpoint(run_dir / LAST) if resume else None
-    if checkpoint and checkpoint.get("world_size", 1) != world_size:
+    if checkpoint and checkpoint.get("world_size", 1) != distributed.world_size:
         raise GtzanError(f"{run_dir / LAST} was written by {checkpoint.get('world_size', 1)} rank(s); resume it "
-                         f"with the same world size, not {world_size}")
+                         f"with the same world size, not {distributed.world_size}")
+    data, train, val, steps_per_epoch = _load_data(config, run_dir, device, checkpoint, corpus, distributed)
+    model, step_model, optimizer, scaler, state = _build_model(config, run_dir, device, checkpoint,
+                                                               len(data.genres), distributed)
+    session = Session(config, run_dir, device, distributed, data, train, val, steps_per_epoch, model, step_model,
+                      optimizer, scaler, state)
+    log.info("%s on %s: %d train / %d val segments of %g s%s, %s, %s loader, weights: %s", config.model.name,
+             device, len(train), len(val), config.segment_seconds,
+             f" on rank 0 of {distributed.world_size} ({steps_per_epoch} steps per epoch on every rank)"
+             if distributed.active else "", data.manifest.scheme, train.loader, config.model.describe_weights())
+    _open_logger(session, first_run=checkpoint is None)
+    return session
+
+
+def _load_data(config: TrainConfig, run_dir: Path, device: torch.device, checkpoint: dict | None,
+               corpus: Corpus | None, distributed: Distributed) -> tuple[RunData, SegmentBatches, SegmentBatches, int]:
+    """The run's corpus and split (the checkpoint's manifest when resuming), its training and validation batches
+    on this rank, and the steps per epoch every rank takes."""
+    rank, world_size = distributed.rank, distributed.world_size
     manifest = SplitManifest.from_json(checkpoint["manifest"]) if checkpoint else None
     if distributed.active and corpus is None:  # decode-validate once, on rank 0, for every rank
         corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)
@@ -210,7 +269,12 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
     steps_per_epoch = distributed.minimum(full + (left > 1))
     if steps_per_epoch == 0:
         raise GtzanError("only one training segment: nothing to train on (more tracks, or shorter segments)")
-    num_classes = len(data.genres)
+    return data, train, val, steps_per_epoch
+
+
+def _build_model(config: TrainConfig, run_dir: Path, device: torch.device, checkpoint: dict | None,
+                 num_classes: int, distributed: Distributed):
+    """(model, the model as stepped (DDP / compiled), optimiser, scaler, state), restored from ``checkpoint``."""
     initial = dataclasses.replace(config.model, weights="none") if checkpoint else config.model
     model = build_classifier(initial, config.features, num_classes, config.sample_rate, config.channels_last,
                              config.augment_settings()).to(device)
@@ -218,8 +282,8 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
         model = model.to(memory_format=torch.channels_last)
     if config.sync_bn and distributed.active:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    if rank > 0:
-        torch.manual_seed(config.seed + rank)  # other dropout masks on each rank; rank 0 draws as one process
+    if distributed.rank > 0:
+        torch.manual_seed(config.seed + distributed.rank)  # other dropout masks per rank; rank 0 as one process
     optimizer = build_optimizer(model, config.optimizer, config.lr, config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 autocast needs no loss scaling
     state = TrainingState()
@@ -227,80 +291,90 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
         load_model_state(model, checkpoint["model"], run_dir / LAST, config.model.name)
         optimizer.load_state_dict(checkpoint["optimizer"])
         scaler.load_state_dict(checkpoint["scaler"])
-        state = TrainingState.from_checkpoint(checkpoint, rank)
+        state = TrainingState.from_checkpoint(checkpoint, distributed.rank)
         log.info("resuming %s after epoch %d (step %d)", run_dir, state.epoch, state.global_step)
-    epochs_before = len(state.history)
     step_model = model
     if distributed.active:
         step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     step_model = torch.compile(step_model) if config.compile else step_model
-    weights_note = config.model.describe_weights()
-    log.info("%s on %s: %d train / %d val segments of %g s%s, %s, %s loader, weights: %s", config.model.name,
-             device, len(train), len(val), config.segment_seconds,
-             f" on rank 0 of {world_size} ({steps_per_epoch} steps per epoch on every rank)" if distributed.active
-             else "", data.manifest.scheme, train.loader, weights_note)
-    logger = RunLogger(str(run_dir / "tb"), data.genres) if distributed.is_main else NullRunLogger()
+    return model, step_model, optimizer, scaler, state
+
+
+def _open_logger(session: Session, first_run: bool) -> None:
+    """Rank 0's TensorBoard logger and the fixed validation batch it shows; a new run's text and first images."""
+    config, data, val, model = session.config, session.data, session.val, session.model
+    session.logger = RunLogger(str(session.run_dir / "tb"), data.genres) if session.distributed.is_main \
+        else NullRunLogger()
     shown = val.showcase(TENSORBOARD_IMAGES)  # a fixed validation batch, one segment per genre where it can
-    fixed_batch = val.segments(shown)
-    fixed_labels = val.labels_of(shown)
-    if not checkpoint:
-        logger.text("run/name", config.run_name(data.manifest.scheme))
-        logger.text("run/manifest", f"scheme {data.manifest.scheme}, seed {data.manifest.seed}, sha256 "
-                    f"{data.manifest.digest[:16]}: " + ", ".join(f"{k} {len(v)} tracks"
-                                                               for k, v in data.manifest.subsets.items()))
-        logger.text("run/weights", weights_note)
-        logger.feature_images(model, fixed_batch, 0)
-        logger.feature_grid(model, fixed_batch, val.captions(shown, data.genres), 0)
-        if config.augmentations:
-            reseed_augmentations(model, augment_seed(config.seed, 0))
-            logger.feature_images(model, fixed_batch, 0, augmented=True)
-    val_ids = data.manifest.subsets["val"]
-    try:
+    session.fixed_batch, session.fixed_labels = val.segments(shown), val.labels_of(shown)
+    if not first_run:
+        return
+    logger, manifest = session.logger, data.manifest
+    logger.text("run/name", config.run_name(manifest.scheme))
+    logger.text("run/manifest", f"scheme {manifest.scheme}, seed {manifest.seed}, sha256 {manifest.digest[:16]}: "
+                + ", ".join(f"{k} {len(v)} tracks" for k, v in manifest.subsets.items()))
+    logger.text("run/weights", config.model.describe_weights())
+    logger.feature_images(model, session.fixed_batch, 0)
+    logger.feature_grid(model, session.fixed_batch, val.captions(shown, data.genres), 0)
+    if config.augmentations:
+        reseed_augmentations(model, augment_seed(config.seed, 0))
+        logger.feature_images(model, session.fixed_batch, 0, augmented=True)
+
+
+def _run_epochs(session: Session) -> str:
+    """Train and validate epoch after epoch until the state says stop; report each epoch. Returns why it stopped."""
+    config, state, distributed = session.config, session.state, session.distributed
+    val_ids = session.data.manifest.subsets["val"]
+    stop = state.stop_reason(config)
+    while stop is None:
+        train_loss, train_accuracy, seen, elapsed = train_one_epoch(
+            session.model, session.step_model, session.train, session.optimizer, config, state, session.device,
+            session.run_dir, session.steps_per_epoch, distributed.rank)
+        val_metrics = score(session.model, session.val, session.num_classes, config.amp,
+                            f"validation {state.epoch + 1}", distributed, val_ids, inspect=distributed.is_main)
+        record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                  "val_loss": val_metrics["loss"], "val_accuracy": val_metrics["segment"]["accuracy"],
+                  "val_track_accuracy": val_metrics["track"]["accuracy"], "seconds": elapsed,
+                  "segments_per_second": seen * distributed.world_size / elapsed}
+        improved = state.end_epoch(record)
         stop = state.stop_reason(config)
-        while stop is None:
-            train_loss, train_accuracy, seen, elapsed = train_one_epoch(
-                model, step_model, train, optimizer, config, state, device, run_dir, steps_per_epoch, rank)
-            val_metrics = score(model, val, num_classes, config.amp, f"validation {state.epoch + 1}", distributed,
-                                val_ids, inspect=distributed.is_main)
-            record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy,
-                      "val_loss": val_metrics["loss"], "val_accuracy": val_metrics["segment"]["accuracy"],
-                      "val_track_accuracy": val_metrics["track"]["accuracy"], "seconds": elapsed,
-                      "segments_per_second": seen * world_size / elapsed}
-            improved = state.end_epoch(record)
-            warning = chance_warning(state.history, num_classes, config)
-            if warning and distributed.is_main:
-                log.warning("%s", warning)
-            scalars = {"train/loss": train_loss, "train/accuracy": train_accuracy, "val/loss": record["val_loss"],
-                       "val/accuracy": record["val_accuracy"], "val/track_accuracy": record["val_track_accuracy"],
-                       "train/learning_rate": optimizer.param_groups[0]["lr"],
-                       "throughput/segments_per_second": record["segments_per_second"]}
-            if device.type == "cuda":
-                scalars["gpu/max_memory_allocated_mib"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
-            logger.scalars(scalars, state.epoch)
-            logger.confusion("val/confusion", val_metrics["segment"]["confusion"], state.epoch,
-                             f"validation, epoch {state.epoch}: segment level")
-            if config.features.trainable_stft:
-                logger.feature_images(model, fixed_batch, state.epoch)
-            if distributed.is_main:
-                log_inspection(logger, "val", collect_inspection(model, val, val_metrics["inspection"]), state.epoch,
-                               config.sample_rate)
-            stop = state.stop_reason(config)
-            if config.saliency_every and (state.epoch % config.saliency_every == 0 or stop is not None):
-                logger.saliency_of(model, fixed_batch, fixed_labels, state.epoch)
-            logger.flush()  # TensorBoard first: a kill after the checkpoint below loses no epoch's entries
-            payload = checkpoint_payload(config, data, model, optimizer, scaler, state, distributed)
-            if distributed.is_main:
-                if improved:
-                    save_checkpoint(run_dir / BEST, payload)
-                save_checkpoint(run_dir / LAST, payload)
-            log.info("epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f track acc %.3f | %.1f s%s",
-                     state.epoch, train_loss, train_accuracy, record["val_loss"], record["val_accuracy"],
-                     record["val_track_accuracy"], elapsed, " | best" if improved else "")
-        log.info("%s", stop)
-        logger.hparams(config.to_dict(), {"hparam/val_accuracy": state.best["val_accuracy"],
-                                          "hparam/val_track_accuracy": state.best.get("val_track_accuracy", 0.0)})
-    finally:
-        logger.close()
-    return {"run_dir": str(run_dir), "best": state.best, "history": state.history,
-            "epochs_run": len(state.history) - epochs_before, "global_step": state.global_step, "stopped": stop,
-            "world_size": world_size}
+        _report_epoch(session, record, val_metrics, improved, stop)
+    log.info("%s", stop)
+    session.logger.hparams(config.to_dict(), {"hparam/val_accuracy": state.best["val_accuracy"],
+                                              "hparam/val_track_accuracy": state.best.get("val_track_accuracy", 0.0)})
+    return stop
+
+
+def _report_epoch(session: Session, record: dict, val_metrics: dict, improved: bool, stop: str | None) -> None:
+    """One finished epoch: the chance-level warning, TensorBoard (flushed first), the checkpoints, the console."""
+    config, state, logger, model = session.config, session.state, session.logger, session.model
+    warning = chance_warning(state.history, session.num_classes, config)
+    if warning and session.distributed.is_main:
+        log.warning("%s", warning)
+    scalars = {"train/loss": record["train_loss"], "train/accuracy": record["train_accuracy"],
+               "val/loss": record["val_loss"], "val/accuracy": record["val_accuracy"],
+               "val/track_accuracy": record["val_track_accuracy"],
+               "train/learning_rate": session.optimizer.param_groups[0]["lr"],
+               "throughput/segments_per_second": record["segments_per_second"]}
+    if session.device.type == "cuda":
+        scalars["gpu/max_memory_allocated_mib"] = torch.cuda.max_memory_allocated(session.device) / 2 ** 20
+    logger.scalars(scalars, state.epoch)
+    logger.confusion("val/confusion", val_metrics["segment"]["confusion"], state.epoch,
+                     f"validation, epoch {state.epoch}: segment level")
+    if config.features.trainable_stft:
+        logger.feature_images(model, session.fixed_batch, state.epoch)
+    if session.distributed.is_main:
+        log_inspection(logger, "val", collect_inspection(model, session.val, val_metrics["inspection"]), state.epoch,
+                       config.sample_rate)
+    if config.saliency_every and (state.epoch % config.saliency_every == 0 or stop is not None):
+        logger.saliency_of(model, session.fixed_batch, session.fixed_labels, state.epoch)
+    logger.flush()  # TensorBoard first: a kill after the checkpoint below loses no epoch's entries
+    payload = checkpoint_payload(config, session.data, model, session.optimizer, session.scaler, state,
+                                 session.distributed)
+    if session.distributed.is_main:
+        if improved:
+            save_checkpoint(session.run_dir / BEST, payload)
+        save_checkpoint(session.run_dir / LAST, payload)
+    log.info("epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f track acc %.3f | %.1f s%s", state.epoch,
+             record["train_loss"], record["train_accuracy"], record["val_loss"], record["val_accuracy"],
+             record["val_track_accuracy"], record["seconds"], " | best" if improved else "")

@@ -1,4 +1,5 @@
-"""The package's imports flow one way: no cycle between gtzan_gpu modules, imports inside functions included."""
+"""The package's shape: imports flow one way (no cycle between gtzan_gpu modules, imports inside functions
+included) and every function reads on one screen."""
 import ast
 from pathlib import Path
 
@@ -60,3 +61,14 @@ def test_no_import_cycle_inside_the_package():
     for name in packages:  # an __init__ that re-exports its own submodules points down only
         graph[name] = {m for m in graph[name] if m.startswith(name + ".") or not m.startswith(name)}
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+MAX_FUNCTION_LINES = 60  # a function reads on one screen
+
+
+def test_no_function_is_longer_than_a_screen():
+    long = [f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})"
+            for path in sorted(PACKAGE.rglob("*.py")) for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert not long, long
