@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gtzan_gpu import __version__
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.plugins import load_all as load_all_plugins
 
 log = logging.getLogger("gtzan_gpu")
 PATH_OPTIONS = ("data", "manifest", "weights")
@@ -361,9 +362,9 @@ def _add_split_parser(commands) -> None:
 
 
 def _add_train_parser(commands) -> None:
-    from gtzan_gpu.models.registry import MODEL_NAMES
+    from gtzan_gpu.models.registry import model_names
 
-    train = commands.add_parser("train", help=f"train {', '.join(MODEL_NAMES)} from raw audio",
+    train = commands.add_parser("train", help=f"train {', '.join(model_names())} from raw audio",
                                 description="Train a GenreClassifier; model selection on the validation "
                                             "tracks only; last.pt and best.pt written atomically each epoch.")
     _add_train_arguments(train)
@@ -536,6 +537,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
+    load_all_plugins()  # the user's own models and front ends (entry points), before the choices are read
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # named by the command that was given: `gtzan-gpu train: error: unrecognized arguments: ...`

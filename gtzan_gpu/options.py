@@ -32,7 +32,7 @@ def option(default: Any = _MISSING, *, help: str = "", choices: tuple | None = N
 
     Args:
         help: the ``--help`` text.
-        choices: allowed values.
+        choices: allowed values, or a function returning them (read at each check: a registry's names).
         minimum / maximum: inclusive bounds; ``above``: exclusive lower bound. Floats must also be finite.
         flag: the command-line flag (default ``--field-name``).
         negate: a boolean that defaults to True, switched off by ``flag`` (``--no-normalize``).
@@ -45,6 +45,12 @@ def option(default: Any = _MISSING, *, help: str = "", choices: tuple | None = N
     if default_factory is not _MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def choices_of(field: dataclasses.Field) -> tuple | None:
+    """A field's allowed values; ``choices`` may be a function, read when asked (a registry that plugins add to)."""
+    choices = field.metadata.get("choices")
+    return tuple(choices()) if callable(choices) else choices
 
 
 def flag_of(field: dataclasses.Field) -> str:
@@ -87,8 +93,9 @@ def check_value(field: dataclasses.Field, value: Any) -> Any:
     elif kind is str and not isinstance(value, str):
         raise GtzanError(f"{name} must be a string, got {value!r}")
     meta = field.metadata
-    if meta.get("choices") is not None and value not in meta["choices"]:
-        raise GtzanError(f"unknown {name} {value!r} (choose from {', '.join(map(str, meta['choices']))})")
+    choices = choices_of(field)
+    if choices is not None and value not in choices:
+        raise GtzanError(f"unknown {name} {value!r} (choose from {', '.join(map(str, choices))})")
     if meta.get("minimum") is not None and value < meta["minimum"]:
         raise GtzanError(f"{name} must be >= {meta['minimum']:g}, got {value:g}")
     if meta.get("maximum") is not None and value > meta["maximum"]:
@@ -159,9 +166,9 @@ def add_option_arguments(parser: argparse.ArgumentParser, config_class: type,
             parser.add_argument(flag_of(field), dest=name, action="store_const", const=not meta.get("negate"),
                                 default=None, help=help_text)
         else:
-            parser.add_argument(flag_of(field), dest=name, type=kind or str, choices=meta.get("choices"),
+            parser.add_argument(flag_of(field), dest=name, type=kind or str, choices=choices_of(field),
                                 default=None, help=help_text,
-                                metavar=None if meta.get("choices") else name.upper())
+                                metavar=None if choices_of(field) else name.upper())
 
 
 def given_options(args: argparse.Namespace, config_class: type) -> dict[str, Any]:

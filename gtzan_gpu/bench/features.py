@@ -11,8 +11,8 @@ import torch
 from gtzan_gpu.bench.timing import PeakMemory, time_call
 from gtzan_gpu.augment import Gain, Noise, SpecAugment
 from gtzan_gpu.features import SpectrogramImage, WaveformImage
-from gtzan_gpu.features.config import FeatureConfig
-from gtzan_gpu.features.registry import get_frontend
+from gtzan_gpu.features.config import FRONTENDS, FeatureConfig
+from gtzan_gpu.features.registry import frontend_names, get_frontend
 
 
 def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
@@ -33,6 +33,8 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
         "logmel (nnAudio)": logmel.build(FeatureConfig(frontend="logmel"), sample_rate, None),
         "logmel (torch.stft)": logmel.build(FeatureConfig(frontend="logmel", stft_backend="torch"), sample_rate, None),
         "cqt": get_frontend("cqt").build(FeatureConfig(frontend="cqt"), sample_rate, None),
+        **{name: get_frontend(name).build(FeatureConfig(frontend=name), sample_rate, None)  # plugins' front ends
+           for name in frontend_names() if name not in FRONTENDS},
         "both views (nnAudio)": _both(spectrogram, waveform),
         "both views (torch.stft)": _both(spectrogram_fft, waveform),
         "torchaudio Spectrogram (magnitude only)": torchaudio.transforms.Spectrogram(n_fft=2048, hop_length=512,

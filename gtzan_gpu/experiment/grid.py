@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gtzan_gpu.data.splits import SCHEMES
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.models.registry import MODEL_NAMES, get_model_spec
+from gtzan_gpu.models.registry import get_model_spec, model_names
 from gtzan_gpu.options import nest, option_names
 from gtzan_gpu.training.config import TrainConfig
 
@@ -126,9 +126,9 @@ class Grid:
 
     def check(self, source: str) -> None:
         """Every cell's configuration is valid (raises a GtzanError prefixed with ``source``)."""
-        bad = [m for m in self.models if m not in MODEL_NAMES and m not in self.recipes]
+        bad = [m for m in self.models if m not in model_names() and m not in self.recipes]
         if bad:
-            raise GtzanError(f"{source}: unknown model(s) {bad} (choose from {', '.join(MODEL_NAMES)})")
+            raise GtzanError(f"{source}: unknown model(s) {bad} (choose from {', '.join(model_names())})")
         bad = [s for s in self.schemes if s not in SCHEMES]
         if bad:
             raise GtzanError(f"{source}: unknown scheme(s) {bad} (choose from {', '.join(SCHEMES)})")
@@ -195,7 +195,7 @@ def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False, folds: int
     try:
         grid = Grid(name=str(document.get("name", Path(str(config)).stem)),
                     models=list(recipes) if recipes else list(document.get("models", [
-                        name for name in MODEL_NAMES if train.get("frontend", "image") in
+                        name for name in model_names() if train.get("frontend", "image") in
                         get_model_spec(name).frontends])),
                     segment_seconds=[float(s) for s in document.get("segment_seconds", [5.0])],
                     schemes=list(document.get("schemes", ["random"])),

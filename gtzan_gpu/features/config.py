@@ -12,7 +12,7 @@ from gtzan_gpu.features.time_frequency import DB_REFERENCES
 from gtzan_gpu.features.waveform import ENVELOPES
 from gtzan_gpu.options import check_options, option
 
-FRONTENDS = frontend_names()  # --frontend choices, from the front-end registry
+FRONTENDS = frontend_names()  # the built-in --frontend choices (the option reads the registry, plugins included)
 MIN_IMAGE_SIZE = 16      # the small CNN pools twice and a ResNet halves five times; below this nothing is left
 MAX_IMAGE_SIZE = 1024
 
@@ -28,7 +28,7 @@ class FeatureConfig:
         return get_frontend(self.frontend).channels
 
     frontend: str = option("image", help="what the model looks at: " + "; ".join(
-        f"{name}: {get_frontend(name).description}" for name in FRONTENDS), choices=FRONTENDS)
+        f"{name}: {get_frontend(name).description}" for name in FRONTENDS), choices=frontend_names)
     image_size: int = option(128, help="height and width of every view's image", minimum=MIN_IMAGE_SIZE,
                              maximum=MAX_IMAGE_SIZE)
     frequency_scale: str = option("log", help="spectrogram frequency axis (seed: log, as specshow)",

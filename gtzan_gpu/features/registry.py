@@ -3,7 +3,8 @@
 An entry says how to build the layer from the feature options, how many channels it gives, its short name in
 TensorBoard tags and figures, and whether it takes SpecAugment masks. ``--frontend`` choices, the classifier,
 TensorBoard names, ``doctor`` and ``bench`` read it (as :mod:`gtzan_gpu.models.registry` does for models).
-Adding a front end is one :class:`FrontendSpec` passed to :func:`register_frontend`.
+Adding a front end is one :class:`FrontendSpec` passed to :func:`register_frontend`, here or from another package
+through the ``gtzan_gpu.frontends`` entry-point group (:func:`gtzan_gpu.plugins.load_all`).
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 An entry holds the views the model looks at, the builder of its backbone and the seed study's
 hyper-parameters for it; the command line's ``--model`` choices, the config checks, the experiment
 grids and the benchmark all read it (as torchvision's ``get_model`` registry). Adding a model is one
-:class:`ModelSpec` in ``MODELS``.
+:class:`ModelSpec` in ``MODELS``, or one passed to :func:`register_model` from another package through the
+``gtzan_gpu.models`` entry-point group (:func:`gtzan_gpu.plugins.load_all`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch import nn
 
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.config import FRONTENDS, FeatureConfig
+from gtzan_gpu.features.registry import frontend_names
 from gtzan_gpu.models.cnn import SmallCNN
 from gtzan_gpu.models.cnn10 import CNN10
 from gtzan_gpu.models.fusion import LateFusion
@@ -74,12 +76,30 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
                                                                          features.channels),
               lr=1e-3, batch_size=32, frontends=("logmel", "cqt"), saliency_layer="blocks.2"),
 )}
-MODEL_NAMES = tuple(MODELS)
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add ``spec`` to the registry (a name may be registered once), as torchvision's ``register_model``."""
+    if spec.name in MODELS:
+        raise GtzanError(f"model {spec.name!r} is already registered")
+    unknown = [name for name in spec.frontends if name not in frontend_names()]
+    if unknown:
+        raise GtzanError(f"model {spec.name!r} names unknown front end(s) {', '.join(unknown)}")
+    MODELS[spec.name] = spec
+    return spec
+
+
+def model_names() -> tuple[str, ...]:
+    """Registered models, built-in ones first (``--model`` choices, plugins included)."""
+    return tuple(MODELS)
+
+
+MODEL_NAMES = model_names()  # the built-in models
 
 
 def get_model_spec(name: str) -> ModelSpec:
     if name not in MODELS:
-        raise GtzanError(f"unknown --model {name!r} (choose from {', '.join(MODEL_NAMES)})")
+        raise GtzanError(f"unknown --model {name!r} (choose from {', '.join(model_names())})")
     return MODELS[name]
 
 
@@ -88,7 +108,7 @@ class ModelConfig:
     """Which model, with which initial weights: ``none``, ``imagenet`` or a state_dict file (one setting, as
     torchvision's ``weights=``). ``weights=None`` means the model's default (the seed's choice)."""
 
-    name: str = option("cnn", help="model", choices=MODEL_NAMES, flag="--model")
+    name: str = option("cnn", help="model", choices=model_names, flag="--model")
     weights: str | None = option(None, help="initial weights of the ResNet trunks: none, imagenet (ResNet18 "
                                             "IMAGENET1K_V1 from the torch hub cache) or a resnet18 state_dict FILE",
                                  kind=str)

@@ -1,0 +1,98 @@
+"""A model and a front end from another installed package (entry points) appear everywhere built-in ones do."""
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+PLUGIN = '''
+import torch
+from torch import nn
+
+from gtzan_gpu.features.registry import FrontendSpec
+from gtzan_gpu.models.registry import ModelSpec
+
+
+class Loudness(nn.Module):
+    """(B, T) -> (B, 1, S, S): each example's RMS level, broadcast (a toy front end)."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+
+    def forward(self, waveform):
+        level = waveform.pow(2).mean(dim=1).sqrt()
+        return level.view(-1, 1, 1, 1).expand(-1, 1, self.size, self.size)
+
+
+class Tiny(nn.Module):
+    def __init__(self, classes, channels):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 4, 3, padding=1)
+        self.head = nn.Linear(4, classes)
+
+    def forward(self, image):
+        return self.head(self.conv(image).mean(dim=(2, 3)))
+
+
+LOUDNESS = FrontendSpec("loudness", "RMS level of the segment", Loudness,
+                        lambda features, rate, augment: Loudness(features.image_size), 1, "loudness",
+                        takes_spec_augment=False)
+
+
+def tiny():  # an entry point may also be a function returning the spec
+    return ModelSpec("tiny", "a one-convolution toy", ("spectrogram",),
+                     lambda classes, features, weights: Tiny(classes, features.channels), lr=1e-3, batch_size=8,
+                     frontends=("loudness", "image"), saliency_layer="conv")
+
+
+BROKEN = 42  # not a spec: reported and skipped
+'''
+
+
+def make_plugin(root: Path) -> Path:
+    (root / "toy_gtzan_plugin").mkdir(parents=True)
+    (root / "toy_gtzan_plugin" / "__init__.py").write_text(PLUGIN)
+    info = root / "toy_gtzan_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-gtzan-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent("""\
+        [gtzan_gpu.models]
+        tiny = toy_gtzan_plugin:tiny
+        broken = toy_gtzan_plugin:BROKEN
+        [gtzan_gpu.frontends]
+        loudness = toy_gtzan_plugin:LOUDNESS
+        """))
+    return root
+
+
+def run(root: Path, *argv: str, code: str | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "gtzan_gpu", *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env={
+        **__import__("os").environ, "PYTHONPATH": str(root)})
+
+
+def test_a_plugin_model_and_front_end_are_choices_and_reach_doctor_and_bench(tmp_path):
+    root = make_plugin(tmp_path / "site")
+    help_text = run(root, "train", "--help")
+    assert help_text.returncode == 0
+    assert "tiny" in help_text.stdout and "{image,logmel,cqt,loudness}" in help_text.stdout
+    assert "plugin broken (gtzan_gpu.models) skipped: toy_gtzan_plugin:BROKEN is a int, not a ModelSpec" \
+        in help_text.stderr
+    probe = run(root, code=textwrap.dedent("""\
+        import json, torch
+        from gtzan_gpu.plugins import load_all
+        load_all()
+        from gtzan_gpu.bench.features import feature_methods
+        from gtzan_gpu.config import FeatureConfig, ModelConfig
+        from gtzan_gpu.doctor.checks import _layers
+        from gtzan_gpu.models import MODELS, build_classifier
+        model = build_classifier(ModelConfig("tiny"), FeatureConfig(frontend="loudness", image_size=16), 3)
+        print(json.dumps({"doctor_layers": list(_layers()), "models": list(MODELS),
+                          "bench_rows": list(feature_methods(22050)),
+                          "logits": list(model.eval()(torch.randn(2, 22050)).shape)}))
+        """))
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    facts = json.loads(probe.stdout)
+    assert "loudness" in facts["doctor_layers"] and "loudness" in facts["bench_rows"]
+    assert "tiny" in facts["models"] and facts["logits"] == [2, 3]  # doctor's training check iterates MODELS
