@@ -9,7 +9,7 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.experiment.grid import TRAIN_KEYS, load_grid
 from gtzan_gpu.features.stft import STFT_BACKENDS
 from gtzan_gpu.models.registry import MODELS
-from gtzan_gpu.options import flatten, given_options, nest, option_names
+from gtzan_gpu.options import choices_of, flatten, given_options, nest, option_names
 
 
 def train_parser():
@@ -22,7 +22,7 @@ def test_every_option_is_a_train_flag_with_the_dataclass_choices():
     for name, (_, field) in option_names(TrainConfig).items():
         if field.metadata.get("cli", True):
             assert name in actions, name
-            assert actions[name].choices == field.metadata.get("choices"), name
+            assert actions[name].choices == choices_of(field), name
     assert tuple(actions["model"].choices) == tuple(MODELS)
     assert tuple(actions["stft_backend"].choices) == STFT_BACKENDS
 
