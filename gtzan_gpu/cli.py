@@ -548,11 +548,30 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
     logging.getLogger("gtzan_gpu").setLevel(level)
     log.setLevel(level)  # also when logging was configured before (an embedding program, pytest)
+    rank, world_size = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     try:
         return args.run(args)
     except GtzanError as error:
-        print(f"gtzan-gpu {args.command}: error: {error}", file=sys.stderr)
+        # under torchrun an error every rank meets (bad input, a refused resume) is said once, by rank 0; an
+        # error of one rank's own data or numbers is said by that rank
+        if rank == 0 or getattr(error, "rank_specific", False):
+            prefix = f"rank {rank}: " if world_size > 1 and rank > 0 else ""
+            print(f"gtzan-gpu {args.command}: error: {prefix}{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"gtzan-gpu {args.command}: interrupted", file=sys.stderr)
         return 130
+    except RuntimeError as error:
+        if world_size == 1 or not lost_peer(error):
+            raise
+        print(f"gtzan-gpu {args.command}: error: rank {rank} stopped: another rank failed first (its error is "
+              f"above)", file=sys.stderr)
+        return 1
+
+
+def lost_peer(error: RuntimeError) -> bool:
+    """Whether ``error`` is a collective that failed because a peer process went away (gloo, nccl, the store)."""
+    text = str(error)
+    return type(error).__name__ in ("DistBackendError", "DistNetworkError", "DistStoreError") or any(
+        sign in text for sign in ("Connection reset by peer", "Connection closed by peer", "Broken pipe",
+                                  "NCCL communicator was aborted", "Socket Timeout"))

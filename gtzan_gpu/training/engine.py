@@ -323,25 +323,35 @@ def _open_logger(session: Session, first_run: bool) -> None:
 
 def _run_epochs(session: Session) -> str:
     """Train and validate epoch after epoch until the state says stop; report each epoch. Returns why it stopped."""
-    config, state, distributed = session.config, session.state, session.distributed
-    val_ids = session.data.manifest.subsets["val"]
+    config, state = session.config, session.state
     stop = state.stop_reason(config)
     while stop is None:
-        train_loss, train_accuracy, seen, elapsed = train_one_epoch(
-            session.model, session.step_model, session.train, session.optimizer, config, state, session.device,
-            session.run_dir, session.steps_per_epoch, distributed.rank)
-        val_metrics = score(session.model, session.val, session.num_classes, config.amp,
-                            f"validation {state.epoch + 1}", distributed, val_ids, inspect=distributed.is_main)
-        record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy,
-                  "val_loss": val_metrics["loss"], "val_accuracy": val_metrics["segment"]["accuracy"],
-                  "val_track_accuracy": val_metrics["track"]["accuracy"], "seconds": elapsed,
-                  "segments_per_second": seen * distributed.world_size / elapsed}
-        improved = state.end_epoch(record)
-        stop = state.stop_reason(config)
-        _report_epoch(session, record, val_metrics, improved, stop)
+        try:
+            stop = _one_epoch(session)
+        except GtzanError as error:
+            error.rank_specific = True  # this rank's data or numbers: under torchrun every rank reports its own
+            raise
     log.info("%s", stop)
     session.logger.hparams(config.to_dict(), {"hparam/val_accuracy": state.best["val_accuracy"],
                                               "hparam/val_track_accuracy": state.best.get("val_track_accuracy", 0.0)})
+    return stop
+
+
+def _one_epoch(session: Session) -> str | None:
+    """Train one epoch, validate, report it; returns why training stops now, or None to go on."""
+    config, state, distributed = session.config, session.state, session.distributed
+    train_loss, train_accuracy, seen, elapsed = train_one_epoch(
+        session.model, session.step_model, session.train, session.optimizer, config, state, session.device,
+        session.run_dir, session.steps_per_epoch, distributed.rank)
+    val_metrics = score(session.model, session.val, session.num_classes, config.amp, f"validation {state.epoch + 1}",
+                        distributed, session.data.manifest.subsets["val"], inspect=distributed.is_main)
+    record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy,
+              "val_loss": val_metrics["loss"], "val_accuracy": val_metrics["segment"]["accuracy"],
+              "val_track_accuracy": val_metrics["track"]["accuracy"], "seconds": elapsed,
+              "segments_per_second": seen * distributed.world_size / elapsed}
+    improved = state.end_epoch(record)
+    stop = state.stop_reason(config)
+    _report_epoch(session, record, val_metrics, improved, stop)
     return stop
 
 

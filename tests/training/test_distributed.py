@@ -17,8 +17,8 @@ TRAIN = ["--segment-seconds", "2", "--batch-size", "8", "--device", "cpu", "--im
          "--stft-backend", "torch", "--log-every", "100"]
 
 
-def torchrun(*argv: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+def torchrun(*argv: str, env: dict | None = None, timeout: float = 240, ranks: int = 2) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks),
                "-m", "gtzan_gpu", *argv]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
@@ -67,6 +67,12 @@ def test_resume_under_ddp_equals_an_uninterrupted_ddp_run(tiny_corpus, tmp_path)
     assert a["epoch"] == b["epoch"] == 3
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert [h["val_loss"] for h in a["history"]] == [h["val_loss"] for h in b["history"]]
+    refused = torchrun("train", "--resume", str(resumed), "--epochs", "4", ranks=3)
+    assert refused.returncode != 0
+    ours = [line for line in refused.stderr.splitlines() if line.startswith("gtzan-gpu train:")]
+    assert ours == [f"gtzan-gpu train: error: {resumed / 'last.pt'} was written by 2 rank(s); resume it with the "
+                    f"same world size, not 3"]  # said once, by rank 0; the other ranks are quiet
+    assert "gtzan_gpu/" not in refused.stderr  # no traceback through our code
 
 
 def test_a_failing_rank_ends_the_job_within_a_bounded_time(tiny_corpus, tmp_path):
@@ -76,4 +82,6 @@ def test_a_failing_rank_ends_the_job_within_a_bounded_time(tiny_corpus, tmp_path
                     env={"PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}, timeout=120)
     assert done.returncode != 0
     assert time.monotonic() - started < 90
-    assert "gtzan-gpu train: error: rank 1 failed on purpose" in done.stderr
+    assert "gtzan-gpu train: error: rank 1: rank 1 failed on purpose" in done.stderr
+    assert "gtzan-gpu train: error: rank 0 stopped: another rank failed first" in done.stderr
+    assert "gtzan_gpu/" not in done.stderr  # rank 0's lost connection is one line, not a traceback
