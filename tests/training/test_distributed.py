@@ -55,6 +55,8 @@ def test_ddp_trains_learns_and_checkpoints_load_in_one_process(tiny_corpus, tmp_
         assert gathered[level]["confusion"] == single[level]["confusion"]
         assert gathered[level]["accuracy"] == single[level]["accuracy"]
     assert abs(gathered["loss"] - single["loss"]) < 1e-5
+    again = torchrun("evaluate", str(run), "--json", "--device", "cpu")  # TensorBoard's run exists now
+    assert again.returncode == 0 and json.loads(again.stdout)["track"] == gathered["track"]
 
 
 def test_resume_under_ddp_equals_an_uninterrupted_ddp_run(tiny_corpus, tmp_path):
