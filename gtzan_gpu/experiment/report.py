@@ -117,8 +117,8 @@ def accuracy_chart_png(grid, results: list[dict], scheme: str, corpus: str | Non
     (colours), track accuracy as diamonds, 95 % intervals as error bars over folds x repeats."""
     cells = accuracy_cells(grid, results, scheme)
     runs = max((c["n"] for c in cells), default=1)
-    title = (f"{grid.name}, {scheme} split: test accuracy" + (f" (mean of {runs} runs, 95 % CI)" if runs > 1 else "")
-             + ("\non the synthetic corpus (not GTZAN)" if corpus is None else f"\non {Path(corpus).name}"))
+    title = (f"{grid.name}, {scheme} split: test accuracy" + (f"\nmean of {runs} runs, 95 % CI," if runs > 1 else "\n")
+             + (" on the synthetic corpus (not GTZAN)" if corpus is None else f" on {Path(corpus).name}"))
     return png_bytes(accuracy_bars_figure(cells, [m for m in grid.models if any(c["model"] == m for c in cells)],
                                           sorted({c["seconds"] for c in cells}), title))
 
