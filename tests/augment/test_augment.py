@@ -3,12 +3,13 @@ import pytest
 import torch
 
 from gtzan_gpu.augment import Gain, Noise, SpecAugment, reseed_augmentations
-from gtzan_gpu.config import FeatureConfig, TrainConfig
+from gtzan_gpu.config import FeatureConfig, ModelConfig, TrainConfig
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features import SpectrogramImage
 from gtzan_gpu.features.colormaps import colormap_table
 
 ALL = "crop,gain,noise,mixup,specaugment"
+LOUDNESS_KEPT = dict(model=ModelConfig("cnn10"), features=FeatureConfig(frontend="logmel", db_reference="fixed"))
 
 
 @pytest.mark.parametrize("module", [Gain(6.0), Noise(10.0, 40.0)], ids=["gain", "noise"])
@@ -54,7 +55,8 @@ def test_augment_options_are_checked():
         TrainConfig(augment="gain,flip")
     with pytest.raises(GtzanError, match="crop draws segment starts"):
         TrainConfig(augment="crop", loader="stream")
-    assert TrainConfig(augment=ALL).augmentations == ("crop", "gain", "noise", "mixup", "specaugment")
+    assert TrainConfig(augment=ALL, **LOUDNESS_KEPT).augmentations == ("crop", "gain", "noise", "mixup",
+                                                                       "specaugment")
 
 
 def test_device_corpus_crops_inside_each_track(tiny_corpus):
@@ -86,11 +88,12 @@ def test_every_augmentation_trains_logs_an_augmented_batch_and_resumes_exactly(t
     from tests.training.test_engine import event_tags
 
     def config(out):
-        return small_train_config(tiny_corpus, out, epochs=2, augment=ALL,
-                                  features=FeatureConfig(image_size=32, stft_backend="torch"))
+        return small_train_config(tiny_corpus, out, epochs=2, augment=ALL, model=ModelConfig("cnn10"),
+                                  features=FeatureConfig(frontend="logmel", db_reference="fixed", image_size=32,
+                                                         stft_backend="torch"))
 
     straight = fit(config(tmp_path / "straight"))
-    assert "augmented/spectrogram" in event_tags(tmp_path / "straight" / "tb")
+    assert "augmented/logmel" in event_tags(tmp_path / "straight" / "tb")
     monkeypatch.setattr(engine, "save_checkpoint", interrupt_after_saves(1))
     with pytest.raises(KeyboardInterrupt):
         fit(config(tmp_path / "resumed"))
