@@ -8,7 +8,7 @@ from gtzan_gpu.features.colormaps import COLORMAPS
 from gtzan_gpu.features.frequency_axis import FREQUENCY_SCALES
 from gtzan_gpu.features.registry import frontend_names, get_frontend
 from gtzan_gpu.features.stft import STFT_BACKENDS
-from gtzan_gpu.features.time_frequency import DB_REFERENCES
+from gtzan_gpu.features.functional import DB_REFERENCES
 from gtzan_gpu.features.waveform import ENVELOPES
 from gtzan_gpu.options import check_options, option
 

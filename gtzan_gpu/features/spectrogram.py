@@ -8,6 +8,7 @@ from torch import nn
 from gtzan_gpu.features.colormaps import apply_colormap, colormap_table
 from gtzan_gpu.features.display import ImageNetNormalize
 from gtzan_gpu.features.frequency_axis import frequency_area_matrix
+from gtzan_gpu.features.functional import relative_decibels
 from gtzan_gpu.features.precision import autocast_off
 from gtzan_gpu.features.stft import MagnitudeSTFT
 
@@ -65,10 +66,7 @@ class SpectrogramImage(nn.Module):
         """``(B, T)`` -> ``(B, F, frames)`` dB relative to each example's maximum, floored at -top_db."""
         magnitude = self.stft(waveform)
         with autocast_off(magnitude.device.type):
-            level = 20.0 * torch.log10(magnitude.clamp_min(self.amin))
-            reference = 20.0 * torch.log10(magnitude.amax(dim=(1, 2), keepdim=True).clamp_min(self.amin))
-            db = level - reference
-            return torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - self.top_db)
+            return relative_decibels(magnitude, power=False, amin=self.amin, top_db=self.top_db)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         db = self.decibels(waveform)

@@ -1,0 +1,51 @@
+"""Tensor functions the front ends share: decibels against each example's maximum or a fixed reference, and the
+dB map scaled to a unit image. Pure tensor code (no host reads), as :mod:`torchaudio.functional` is to its
+transforms."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TOP_DB = 80.0            # the seed's floor, below each example's maximum
+FIXED_FLOOR_DB = 100.0   # floor of the fixed reference (1.0): -100 dB
+DB_REFERENCES = ("max", "fixed")
+
+
+def decibels_to_unit(db: torch.Tensor, size: int, spec_augment: nn.Module | None = None,
+                     floor_db: float = TOP_DB) -> torch.Tensor:
+    """``(B, F, N)`` dB (floor at ``-floor_db``) -> ``(B, 1, size, size)``, ``(dB + floor_db) / floor_db``,
+    area-averaged; with ``spec_augment`` (training), masked cells take each example's mean value, so a mask
+    hides information without adding an extreme value that BatchNorm statistics and the first convolution
+    would then have to learn to ignore."""
+    unit = F.adaptive_avg_pool2d(((db + floor_db) / floor_db).unsqueeze(1), (size, size))
+    if spec_augment is not None:
+        mean = unit.mean(dim=(2, 3))  # (B, 1)
+        unit = spec_augment(unit.squeeze(1), mean.unsqueeze(2)).unsqueeze(1)
+    return unit
+
+
+def relative_decibels(values: torch.Tensor, power: bool, amin: float, top_db: float = TOP_DB) -> torch.Tensor:
+    """``(B, F, N)`` power or magnitude -> dB re each example's maximum, floored ``top_db`` below it
+    (``librosa.power_to_db`` / ``amplitude_to_db`` with ``ref=np.max``)."""
+    db = fixed_decibels(values, power, amin)
+    db = db - db.amax(dim=(1, 2), keepdim=True)
+    return db.clamp_min(-top_db)
+
+
+def fixed_decibels(values: torch.Tensor, power: bool, amin: float) -> torch.Tensor:
+    """``(B, F, N)`` power or magnitude -> dB re 1.0 (``10 log10`` or ``20 log10``), floored by ``amin``."""
+    scale = 10.0 if power else 20.0
+    return scale * torch.log10(values.clamp_min(amin))
+
+
+def to_decibels(values: torch.Tensor, power: bool, reference: str) -> torch.Tensor:
+    """dB re each example's max (``reference="max"``) or re 1.0 (``"fixed"``, floor ``-FIXED_FLOOR_DB``)."""
+    if reference == "fixed":
+        return fixed_decibels(values, power, 10 ** (-FIXED_FLOOR_DB / (10.0 if power else 20.0)))
+    return relative_decibels(values, power, 1e-10 if power else 1e-5)
+
+
+def floor_of(reference: str) -> float:
+    """How far below its reference a front end's dB map reaches: 80 dB re max, 100 dB re 1.0."""
+    return FIXED_FLOOR_DB if reference == "fixed" else TOP_DB
