@@ -14,7 +14,6 @@ frequency), so the seed's CNN and ResNet18 take them at the same image size. The
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 import torchaudio.functional as AF
 from torch import nn
 

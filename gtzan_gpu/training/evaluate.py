@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -12,8 +11,6 @@ import sys
 import zlib
 from pathlib import Path
 
-import torch
-
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.reading import track_int16
@@ -22,38 +19,16 @@ from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.locking import exclusive_lock
 from gtzan_gpu.figures import confusion_figure, embedding_figure, gradcam_figure, png_bytes, pr_curves_figure
-from gtzan_gpu.models import GenreClassifier, build_classifier
-from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state
-from gtzan_gpu.training.config import TrainConfig
-from gtzan_gpu.training.device import resolve_device
 from gtzan_gpu.training.inspection import collect_inspection, collect_saliency, log_inspection
 from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.run_data import load_run_data
-from gtzan_gpu.training.run_dir import BEST, LAST
+from gtzan_gpu.training.artifacts import load_trained_model
 from gtzan_gpu.training.scoring import score
 from gtzan_gpu.training.tensorboard_log import RunLogger
 
 log = logging.getLogger(__name__)
 EVAL_SPLITS = ("test", "val")
 SALIENCY_SEGMENTS = 8  # one per genre where the split allows
-
-
-def load_trained_model(run_dir: str | Path, device: str = "auto"
-                       ) -> tuple[GenreClassifier, dict, TrainConfig, torch.device]:
-    """The run's best checkpoint (``last.pt`` if none was best yet) as a model on ``device``, in eval mode,
-    with the checkpoint and the run's configuration."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise GtzanError(f"run directory not found: {run_dir}")
-    target = resolve_device(device)
-    path = run_dir / BEST if (run_dir / BEST).is_file() else run_dir / LAST
-    checkpoint = load_checkpoint(path)
-    config = TrainConfig.from_dict(checkpoint["config"], source=str(path))
-    untrained = dataclasses.replace(config.model, weights="none")  # the checkpoint has the weights
-    model = build_classifier(untrained, config.features, len(checkpoint["genres"]), config.sample_rate)
-    load_model_state(model, checkpoint["model"], path, config.model.name)
-    checkpoint["path"] = str(path)
-    return model.to(target).eval(), checkpoint, config, target
 
 
 def audio_digest(run_data, track_ids: list[str], sample_rate: int) -> str:

@@ -20,7 +20,7 @@ import torch
 
 from gtzan_gpu.atomic import atomic_write_bytes
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.training.evaluate import load_trained_model
+from gtzan_gpu.training.artifacts import load_trained_model
 
 EXPORT_FORMATS = ("onnx", "torchscript")
 PARITY_ATOL = 1e-3          # logits; met: <= 3e-6 for every model and front end on CPU

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from gtzan_gpu.data.audio import AudioDecodeError, describe_decode_error, read_track, validate_audio
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.training.device import autocast
-from gtzan_gpu.training.evaluate import load_trained_model
+from gtzan_gpu.training.artifacts import load_trained_model
 from gtzan_gpu.training.export import load_onnx_model
 
 
