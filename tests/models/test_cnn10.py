@@ -11,6 +11,7 @@ from gtzan_gpu.config import FeatureConfig, ModelConfig
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.models import CNN10, SmallCNN, build_classifier
 from gtzan_gpu.models.cnn10 import FrequencyBatchNorm
+from gtzan_gpu.training.optimization import learning_rate_at, set_learning_rate
 
 
 def test_any_map_width_gives_logits_and_the_head_stays_small():
@@ -31,14 +32,16 @@ def test_frequency_batchnorm_standardises_each_row_over_batch_and_time():
     assert torch.allclose(out.var(dim=(0, 1, 3), unbiased=False), torch.ones(16), atol=1e-3)
 
 
-def first_step_losses(model: torch.nn.Module, steps: int = 3) -> list[float]:
-    """Training losses of the first ``steps`` Adam steps (lr 1e-3) on one fixed random 10-class batch."""
+def first_step_losses(model: torch.nn.Module, steps: int = 3, warmup_steps: int = 0) -> list[float]:
+    """Training losses of the first ``steps`` Adam steps (peak lr 1e-3, linear warm-up over ``warmup_steps``) on
+    one fixed random 10-class batch."""
     torch.manual_seed(0)
     images = torch.rand(32, model_channels(model), 64, 64)
     labels = torch.arange(32) % 10
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
-    for _ in range(steps):
+    for step in range(steps):
+        set_learning_rate(optimizer, learning_rate_at(step, 1e-3, 100, warmup_steps, "constant"))
         loss = F.cross_entropy(model(images), labels)
         optimizer.zero_grad()
         loss.backward()

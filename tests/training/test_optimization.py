@@ -88,23 +88,10 @@ def test_mixup_loss_smooths_both_targets():
 def test_a_warmup_removes_the_seed_cnns_first_step_jump():
     """Adam's first full-size step throws the seed CNN's logits far (32,768-input dense layer); ten steps of
     linear warm-up keep the loss near chance while it starts to fall."""
-    import torch.nn.functional as F
-
     from gtzan_gpu.models import SmallCNN
-    from gtzan_gpu.training.optimization import set_learning_rate
+    from tests.models.test_cnn10 import first_step_losses
 
-    def losses(warmup_steps: int) -> list[float]:
-        torch.manual_seed(0)
-        model, images, labels = SmallCNN(10, 64, 1), torch.rand(32, 1, 64, 64), torch.arange(32) % 10
-        optimizer, seen = torch.optim.Adam(model.parameters(), lr=1e-3), []
-        for step in range(6):
-            set_learning_rate(optimizer, learning_rate_at(step, 1e-3, 100, warmup_steps, "constant"))
-            loss = F.cross_entropy(model(images), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            seen.append(loss.item())
-        return seen
-
-    assert max(losses(0)[1:]) > 4.0          # ln(10) = 2.3
-    assert max(losses(10)[1:]) < 2.6
+    torch.manual_seed(0)
+    assert max(first_step_losses(SmallCNN(10, 64, 1), steps=6)[1:]) > 4.0  # ln(10) = 2.3
+    torch.manual_seed(0)
+    assert max(first_step_losses(SmallCNN(10, 64, 1), steps=6, warmup_steps=10)[1:]) < 2.6
