@@ -4,7 +4,8 @@ Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure`; :func:`p
 file's bytes and ``SummaryWriter.add_figure`` into a TensorBoard image, so a PNG on disk and the TensorBoard
 card come from the same code. Sizes and fonts are chosen to stay readable at TensorBoard's default card
 width (about 500-650 px): single-plot figures are at most about 7.3 inches wide at 100 dpi, strips of images
-or panels (feature grid, Grad-CAM, benchmark) grow with their count, and no text is smaller than 8 pt.
+or panels (feature grid, Grad-CAM; the benchmark's in :mod:`gtzan_gpu.bench.figures`) grow with their count, and no
+text is smaller than 8 pt.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _palette(count: int) -> list:
+def palette(count: int) -> list:
     return list(colormaps["tab10" if count <= 10 else "tab20"].colors)
 
 
@@ -87,7 +88,7 @@ def pr_curves_figure(probabilities: np.ndarray, labels: np.ndarray, genres: Sequ
     """Per-genre precision-recall curves (one vs rest) of ``(N, C)`` probabilities against ``(N,)`` labels,
     each with its average precision in the legend, and the mean over genres (macro AP) in the title."""
     probabilities, labels = np.asarray(probabilities, dtype=np.float64), np.asarray(labels)
-    colours = _palette(len(genres))
+    colours = palette(len(genres))
     figure = Figure(figsize=(6.8, 4.6), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
     averages = []
@@ -116,7 +117,7 @@ def embedding_figure(features: np.ndarray, labels: np.ndarray, predicted: np.nda
     _, singular, basis = np.linalg.svd(centred, full_matrices=False)
     points = centred @ basis[:2].T if basis.shape[0] >= 2 else np.pad(centred @ basis.T, ((0, 0), (0, 1)))
     explained = singular ** 2 / max(float((singular ** 2).sum()), 1e-12)
-    colours = _palette(len(genres))
+    colours = palette(len(genres))
     figure = Figure(figsize=(6.8, 4.8), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
     for index, genre in enumerate(genres):
@@ -143,7 +144,7 @@ def accuracy_bars_figure(cells: Sequence[dict], models: Sequence[str], lengths: 
     ``cells``: dicts with ``model``, ``seconds``, ``segment`` and ``track`` accuracy, and optionally
     ``segment_ci95`` / ``track_ci95`` (half-widths of 95 % intervals over folds or repeats, drawn as error
     bars) and ``n`` (runs averaged). Bars are segment accuracy, black diamonds track accuracy."""
-    colours = _palette(len(lengths))
+    colours = palette(len(lengths))
     figure = Figure(figsize=(max(4.8, min(7.0, 1.6 + 1.5 * len(models))), 3.8), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
     width = 0.8 / max(1, len(lengths))
@@ -182,126 +183,6 @@ def accuracy_bars_figure(cells: Sequence[dict], models: Sequence[str], lengths: 
     return figure
 
 
-def benchmark_figure(report: dict) -> Figure | None:
-    """A benchmark report's throughput panels, from what it measured: feature extraction against batch size
-    (5-s segments, log-log, the seed's pipeline as dashed lines), the best batch per segment length, and
-    training segments/s per model, and DDP ranks. None when the report has none of those stages."""
-    panels = [panel for panel in (_feature_batch_panel, _feature_length_panel, _training_panel, _scaling_panel)
-              if panel(report, None)]
-    if not panels:
-        return None
-    figure = Figure(figsize=(min(6.0 * len(panels), 16.0), 5.6), dpi=DPI, layout="constrained")
-    for index, panel in enumerate(panels, 1):
-        panel(report, figure.add_subplot(1, len(panels), index))
-    figure.suptitle(f"{report['machine']['device']}, torch {report['machine']['torch']}\n(measured; raw figures in "
-                    f"the JSON beside this plot)", fontsize=10)
-    return figure
-
-
-def _legend_below(axes) -> None:
-    axes.legend(fontsize=SMALLEST_FONT, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
-
-
-def _measured(rows: list[dict]) -> list[dict]:
-    return [row for row in rows if "skipped" not in row]
-
-
-def _feature_batch_panel(report: dict, axes) -> bool:
-    rows = _measured(report.get("features", []))
-    if not rows:
-        return False
-    if axes is None:
-        return True
-    seconds = 5.0 if any(r["seconds"] == 5.0 for r in rows) else rows[0]["seconds"]
-    for method in sorted({r["method"] for r in rows}):
-        points = sorted((r["batch"], r["segments_per_s"]) for r in rows
-                        if r["method"] == method and r["seconds"] == seconds)
-        if points:
-            axes.plot(*zip(*points), marker="o", label=method)
-    for row in _measured(report.get("seed_pipeline", [])):
-        if row["seconds"] == seconds and "both views" in row["method"]:
-            axes.axhline(row["segments_per_s"], linestyle="--", color="grey" if "read" in row["method"] else "black",
-                         label=row["method"])
-    axes.set_xscale("log", base=2)
-    axes.set_yscale("log")
-    axes.set_xlabel("batch size", fontsize=10)
-    axes.set_ylabel("segments / s", fontsize=10)
-    axes.set_title(f"feature extraction, {seconds:g}-s segments", fontsize=10)
-    axes.grid(True, which="both", alpha=0.3)
-    _legend_below(axes)
-    return True
-
-
-def _feature_length_panel(report: dict, axes) -> bool:
-    rows = _measured(report.get("features", []) + report.get("seed_pipeline", []))
-    lengths = sorted({r["seconds"] for r in rows})
-    if len(lengths) < 2:
-        return False
-    if axes is None:
-        return True
-    methods = sorted({r["method"] for r in rows}, key=lambda m: (m.startswith("seed"), m))
-    colours = _palette(len(methods))
-    width = 0.8 / len(methods)
-    for i, method in enumerate(methods):
-        best = [max((r["segments_per_s"] for r in rows if r["method"] == method and r["seconds"] == s), default=0)
-                for s in lengths]
-        axes.bar([k - 0.4 + width * (i + 0.5) for k in range(len(lengths))], best, width * 0.92,
-                 color=colours[i % len(colours)], label=method)
-    axes.set_yscale("log")
-    axes.set_xticks(range(len(lengths)), [f"{s:g} s" for s in lengths], fontsize=9)
-    axes.set_xlabel("segment length (best batch size for each)", fontsize=10)
-    axes.set_ylabel("segments / s", fontsize=10)
-    axes.set_title("feature extraction per segment length", fontsize=10)
-    axes.grid(axis="y", which="both", alpha=0.3)
-    axes.set_axisbelow(True)
-    _legend_below(axes)
-    return True
-
-
-def _training_panel(report: dict, axes) -> bool:
-    rows = _measured(report.get("training", []))
-    if not rows:
-        return False
-    if axes is None:
-        return True
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    lengths = sorted({r["seconds"] for r in rows})
-    colours = _palette(len(lengths))
-    width = 0.8 / len(lengths)
-    for i, seconds in enumerate(lengths):
-        match = [(g, r) for g, model in enumerate(models) for r in rows
-                 if r["model"] == model and r["seconds"] == seconds]
-        bars = axes.bar([g - 0.4 + width * (i + 0.5) for g, _ in match], [r["segments_per_s"] for _, r in match],
-                        width * 0.92, color=colours[i % len(colours)], label=f"{seconds:g} s")
-        axes.bar_label(bars, [f"{100 * r['frontend_share']:.0f}%" for _, r in match], fontsize=SMALLEST_FONT,
-                       padding=2)
-    axes.set_xticks(range(len(models)), models, fontsize=9)
-    axes.set_ylabel("segments / s", fontsize=10)
-    axes.set_title("training steps (labels: front end's share of a step)", fontsize=10)
-    axes.grid(axis="y", alpha=0.3)
-    axes.set_axisbelow(True)
-    axes.legend(fontsize=SMALLEST_FONT)
-    return True
-
-
-def _scaling_panel(report: dict, axes) -> bool:
-    rows = _measured((report.get("scaling") or {}).get("ddp", []))
-    if not rows:
-        return False
-    if axes is None:
-        return True
-    bars = axes.bar(range(len(rows)), [r["segments_per_s"] for r in rows], 0.6, color=_palette(1)[0])
-    axes.set_xticks(range(len(rows)), [str(r["ranks"]) for r in rows])
-    axes.bar_label(bars, [f"efficiency {r.get('efficiency', 1.0):.2f}" for r in rows], fontsize=SMALLEST_FONT,
-                   padding=2)
-    axes.set_xlabel("DDP ranks (torchrun)", fontsize=10)
-    axes.set_ylabel("segments / s, all ranks", fontsize=10)
-    axes.set_title("data-parallel training", fontsize=10)
-    axes.grid(axis="y", alpha=0.3)
-    axes.set_axisbelow(True)
-    return True
-
-
 def timeline_figure(start_seconds: Sequence[float], segment_seconds: float,
                     probabilities: Sequence[Sequence[float]], genres: Sequence[str], title: str) -> Figure:
     """Genre probabilities over time as a stacked area plot (each segment drawn at its centre), time in mm:ss."""
@@ -312,7 +193,7 @@ def timeline_figure(start_seconds: Sequence[float], segment_seconds: float,
     if len(centres) == 1:  # one segment: a flat band over its span
         centres = [start_seconds[0], start_seconds[0] + segment_seconds]
         columns = [[value, value] for value in columns]
-    axes.stackplot(centres, *columns, labels=genres, colors=_palette(len(genres))[:len(genres)], alpha=0.9)
+    axes.stackplot(centres, *columns, labels=genres, colors=palette(len(genres))[:len(genres)], alpha=0.9)
     axes.set_xlim(centres[0], centres[-1])
     axes.set_ylim(0, 1)
     axes.xaxis.set_major_formatter(FuncFormatter(mm_ss))

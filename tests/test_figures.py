@@ -9,9 +9,10 @@ import torch
 from matplotlib.text import Text
 from PIL import Image
 
-from gtzan_gpu.figures import (SMALLEST_FONT, accuracy_bars_figure, benchmark_figure, confusion_figure,
-                               embedding_figure, feature_grid_figure, gradcam_figure, png_bytes, pr_curves_figure,
-                               precision_recall, timeline_figure)
+from gtzan_gpu.bench.figures import benchmark_figure
+from gtzan_gpu.figures import (SMALLEST_FONT, accuracy_bars_figure, confusion_figure, embedding_figure,
+                               feature_grid_figure, gradcam_figure, png_bytes, pr_curves_figure, precision_recall,
+                               timeline_figure)
 
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"

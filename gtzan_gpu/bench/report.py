@@ -6,7 +6,8 @@ from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.figures import benchmark_figure, png_bytes
+from gtzan_gpu.bench.figures import benchmark_figure
+from gtzan_gpu.figures import png_bytes
 
 
 def _mib(value) -> str:
@@ -142,7 +143,7 @@ def load_report(path: str | Path) -> dict:
 
 def write_report(report: dict, json_path: Path, rewrite_json: bool = True) -> dict[str, Path]:
     """The raw JSON (unless ``rewrite_json`` is False), its markdown table and its plot
-    (:func:`gtzan_gpu.figures.benchmark_figure`, when a stage it draws ran) side by side."""
+    (:func:`gtzan_gpu.bench.figures.benchmark_figure`, when a stage it draws ran) side by side."""
     json_path = Path(json_path)
     written = {}
     if rewrite_json:
