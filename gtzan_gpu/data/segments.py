@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
-from gtzan_gpu.data.audio import resampled_length
+from gtzan_gpu.data.audio import read_segment, read_track, resampled_length, to_int16
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.errors import GtzanError
 
@@ -56,23 +57,33 @@ def epoch_order(count: int, shuffle: bool, generator: torch.Generator | None = N
 
 @dataclass(frozen=True)
 class TrackSource:
-    """A track as the loaders need it: where it is, its label, and its length at the corpus rate.
+    """A track as the loaders need it: where it is, its label, its length at the corpus rate, and how to read it.
 
-    ``path`` is an audio file, or, with ``offset`` set, a store shard (int16 ``.npy``) whose samples
-    ``offset : offset + samples`` are the track (already at the corpus rate; ``crc32`` checks them).
+    This class reads an audio file (decoded, downmixed and resampled on every read); other kinds of source are
+    subclasses with their own read methods (a packed store's shard: :class:`gtzan_gpu.data.store.ShardTrack`),
+    so a loader never asks which kind a track is.
     """
 
+    kind: ClassVar[str] = "file"
     track_id: str
     label: int
     path: Path
     source_rate: int
     samples: int
-    offset: int | None = None
-    crc32: int | None = None
 
     @property
     def stored(self) -> bool:
-        return self.offset is not None
+        """Whether the samples are already int16 at the corpus rate in a store (the store loader needs that)."""
+        return self.kind == "shard"
+
+    def read_int16(self, sample_rate: int) -> torch.Tensor:
+        """The whole track at ``sample_rate``: ``(samples,)`` int16."""
+        return to_int16(read_track(self.path, sample_rate))
+
+    def read_float(self, start: int, length: int, sample_rate: int, cache: dict | None = None) -> torch.Tensor:
+        """``length`` samples from ``start``: ``(length,)`` float32 in [-1, 1], zero-padded past the end.
+        ``cache``: per-reader state a source may keep (open memory maps), e.g. one per DataLoader worker."""
+        return read_segment(self.path, start, length, sample_rate, self.source_rate)
 
 
 def track_sources(corpus: Corpus, track_ids: list[str], sample_rate: int, genres: list[str] | None = None) -> list[TrackSource]:
@@ -87,13 +98,8 @@ def track_sources(corpus: Corpus, track_ids: list[str], sample_rate: int, genres
         track = by_id[track_id]
         if track.genre not in genres:
             raise GtzanError(f"track {track_id!r} has genre {track.genre!r}, which the split does not list")
-        if corpus.store is not None:
-            if corpus.store.sample_rate != sample_rate:
-                raise GtzanError(f"store {corpus.root} holds {corpus.store.sample_rate}-Hz samples, not "
-                                 f"{sample_rate} Hz; pack it again at this rate")
-            stored = corpus.store.location(track_id)
-            sources.append(TrackSource(track_id, genres.index(track.genre), corpus.store.shard_path(stored.shard),
-                                       sample_rate, stored.length, stored.offset, stored.crc32))
+        if corpus.store is not None:  # the corpus's own reader (a packed store) makes its tracks' sources
+            sources.append(corpus.store.track_source(track_id, genres.index(track.genre), sample_rate))
             continue
         sources.append(TrackSource(
             track_id, genres.index(track.genre), corpus.absolute_path(track), track.sample_rate,

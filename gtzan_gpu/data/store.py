@@ -30,15 +30,18 @@ import signal
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import soundfile as sf
+import torch
 
 from gtzan_gpu.atomic import atomic_write_text, atomic_write_with, remove_stale_temporaries
 from gtzan_gpu.data.audio import (AudioDecodeError, decode_failure_reason, decode_validated, native_stderr_silenced,
                                   resampled_length, to_int16)
 from gtzan_gpu.data.corpus import Corpus, Track, register_corpus_source
 from gtzan_gpu.data.layout import DANGLING_LINK, ExcludedFile, find_genre_root, walk_layout
+from gtzan_gpu.data.segments import TrackSource
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.progress import progress
 
@@ -49,6 +52,7 @@ STORE_VERSION = 1
 INDEX_NAME = "store.json"
 DEFAULT_SHARD_GB = 2.0
 DEFAULT_SAMPLE_RATE = 22050
+INT16_SCALE = 1.0 / 32768.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -165,11 +169,44 @@ class Store:
     def location(self, track_id: str) -> StoredTrack:
         return self._by_id[track_id]
 
+    def track_source(self, track_id: str, label: int, sample_rate: int) -> "ShardTrack":
+        """The loaders' view of a stored track (the corpus-source hook :func:`~gtzan_gpu.data.segments.track_sources`
+        calls); the store's rate must be the run's."""
+        if self.sample_rate != sample_rate:
+            raise GtzanError(f"store {self.root} holds {self.sample_rate}-Hz samples, not {sample_rate} Hz; pack it "
+                             f"again at this rate")
+        stored = self.location(track_id)
+        return ShardTrack(track_id, label, self.shard_path(stored.shard), sample_rate, stored.length, stored.offset,
+                          stored.crc32)
+
     def corpus(self) -> Corpus:
         """The store as a Corpus: the source's track ids, genres, rates and exclusions; samples come from here."""
         tracks = [Track(t.track_id, t.genre, t.source, t.source_rate, t.channels, t.frames) for t in self.tracks]
         return Corpus(root=self.root, genres=list(self.genres), tracks=tracks, excluded=list(self.excluded),
                       store=self)
+
+
+@dataclass(frozen=True)
+class ShardTrack(TrackSource):
+    """A track in a store shard (int16 ``.npy``): samples ``offset : offset + samples``, already at the corpus rate,
+    checked against ``crc32`` when read whole."""
+
+    kind: ClassVar[str] = "shard"
+    offset: int = 0
+    crc32: int | None = None
+
+    def read_int16(self, sample_rate: int) -> torch.Tensor:
+        return torch.from_numpy(read_stored_track(self.path, self.offset, self.samples, self.crc32))
+
+    def read_float(self, start: int, length: int, sample_rate: int, cache: dict | None = None) -> torch.Tensor:
+        cache = {} if cache is None else cache
+        if self.path not in cache:
+            cache[self.path] = np.load(self.path, mmap_mode="r")
+        first, stop = self.offset + start, self.offset + min(self.samples, start + length)
+        out = torch.zeros(length, dtype=torch.float32)
+        piece = torch.from_numpy(np.array(cache[self.path][first:stop]))
+        out[: piece.numel()] = piece.float() * INT16_SCALE
+        return out
 
 
 def read_stored_track(shard: Path, offset: int, length: int, crc32: int | None = None) -> np.ndarray:

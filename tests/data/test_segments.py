@@ -40,3 +40,40 @@ def test_short_tracks_are_skipped_and_counted(caplog):
 def test_nonpositive_lengths_are_errors(kwargs):
     with pytest.raises(GtzanError):
         SegmentSpec(**kwargs)
+
+
+def test_a_new_kind_of_track_source_is_one_class_every_loader_reads():
+    """A source kind is a TrackSource subclass with its own read methods: the device loader and the streaming
+    dataset read it with no branch on its kind (here: a sine generated on the fly)."""
+    from dataclasses import dataclass
+
+    import torch
+
+    from gtzan_gpu.data.dataset import SegmentDataset
+    from gtzan_gpu.data.device_corpus import DeviceCorpus
+
+    @dataclass(frozen=True)
+    class ToneTrack(TrackSource):
+        kind = "tone"
+
+        def wave(self) -> torch.Tensor:
+            return 0.5 * torch.sin(torch.arange(self.samples) * 2 * torch.pi * 440 / self.source_rate)
+
+        def read_int16(self, sample_rate):
+            return (self.wave() * 32767).round().to(torch.int16)
+
+        def read_float(self, start, length, sample_rate, cache=None):
+            out = torch.zeros(length)
+            piece = self.read_int16(sample_rate)[start:start + length].float() / 32768
+            out[: piece.numel()] = piece
+            return out
+
+    tracks = [ToneTrack(f"tone{i}", i, Path("nowhere"), 22050, 22050 * 3) for i in range(2)]
+    spec = SegmentSpec(1.0)
+    device = DeviceCorpus(tracks, spec)
+    stream = SegmentDataset(tracks, spec)
+    assert len(device) == len(stream) == 6 and not tracks[0].stored
+    waveforms, labels, _ = device.gather(torch.arange(6))
+    assert torch.equal(labels, torch.tensor([0, 0, 0, 1, 1, 1]))
+    for i in range(6):
+        assert torch.allclose(waveforms[i], stream[i][0], atol=1e-7)
