@@ -199,9 +199,14 @@ class ShardTrack(TrackSource):
         return torch.from_numpy(read_stored_track(self.path, self.offset, self.samples, self.crc32))
 
     def read_float(self, start: int, length: int, sample_rate: int, cache: dict | None = None) -> torch.Tensor:
+        """A segment from the memory-mapped shard; the track's crc32 is checked the first time ``cache`` (one per
+        reader, e.g. per DataLoader worker) sees it, so a damaged shard is never served."""
         cache = {} if cache is None else cache
         if self.path not in cache:
             cache[self.path] = np.load(self.path, mmap_mode="r")
+        if (self.path, self.offset) not in cache:
+            read_stored_track(self.path, self.offset, self.samples, self.crc32)  # raises naming the shard
+            cache[(self.path, self.offset)] = True
         first, stop = self.offset + start, self.offset + min(self.samples, start + length)
         out = torch.zeros(length, dtype=torch.float32)
         piece = torch.from_numpy(np.array(cache[self.path][first:stop]))

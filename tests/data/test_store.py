@@ -303,3 +303,22 @@ def test_pack_workers_die_with_a_killed_parent(tiny_corpus, tmp_path):
     while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
         time.sleep(0.1)
     assert not [pid for pid in workers if _alive(pid)]
+
+
+def test_the_stream_loader_checks_a_stored_tracks_crc32_before_serving_it(packed, tmp_path):
+    import shutil
+
+    from gtzan_gpu.data.dataset import SegmentDataset
+
+    store = tmp_path / "s"
+    shutil.copytree(packed, store)
+    index = json.loads((store / "store.json").read_text())
+    first = index["tracks"][0]
+    shard = store / f"shard-{first['shard']:05d}.npy"
+    data = np.load(shard)
+    data[first["offset"] + 100:first["offset"] + 132] ^= 0x55
+    np.save(shard, data)
+    corpus = scan_corpus(store)
+    dataset = SegmentDataset(track_sources(corpus, [first["track_id"]], 22050), SegmentSpec(2.0))
+    with pytest.raises(GtzanError, match=f"store shard .*{shard.name} is damaged"):
+        dataset[0]
