@@ -1,5 +1,6 @@
-"""Corpora (folder-per-genre layouts and packed stores, as registered corpus sources), track-level splits, and the
-segment loaders (DeviceCorpus, StoreLoader, SegmentDataset)."""
+"""Corpora (folder-per-genre layouts and packed stores, as registered corpus sources), track sources that read
+themselves, track-level splits, the segment loaders behind one protocol (DeviceCorpus, StoreLoader, StreamLoader:
+``data/loader.py``) and the epoch sampler that orders them (``data/sampler.py``)."""
 from gtzan_gpu.data import store as _store  # noqa: F401  registers the store as a corpus source
 from gtzan_gpu.data.corpus import Corpus, ExcludedFile, Track, scan_corpus
 from gtzan_gpu.data.dataset import SegmentDataset

@@ -1,4 +1,5 @@
-"""One batch interface over both loaders: ``(B, T)`` waveforms, labels and track positions on the device."""
+"""One batch interface over every loader: ``(B, T)`` waveforms, labels and track positions on the device, with
+``--loader auto``'s choice and what TensorBoard shows of a subset."""
 from __future__ import annotations
 
 import logging
@@ -6,18 +7,17 @@ import os
 from typing import Iterator
 
 import torch
-from torch.utils.data import DataLoader
 
-from gtzan_gpu.data.dataset import SegmentDataset
-from gtzan_gpu.data.device_corpus import DeviceCorpus
-from gtzan_gpu.data.store_loader import StoreLoader
-from gtzan_gpu.data.segments import SegmentSpec, TrackSource, epoch_order
-from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.data.loader import CROP_ON_DEVICE, Loader
+from gtzan_gpu.data.loader import LOADERS as LOADER_BUILDERS
+from gtzan_gpu.data.sampler import EpochSampler, epoch_generator
+from gtzan_gpu.data.segments import SegmentSpec, TrackSource
 
 log = logging.getLogger(__name__)
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-LOADERS = ("auto", "device", "store", "stream")  # auto; DeviceCorpus; StoreLoader; SegmentDataset + workers
+__all__ = ["Batch", "LOADERS", "SegmentBatches", "choose_loader", "epoch_generator"]
+LOADERS = ("auto", *LOADER_BUILDERS)  # --loader choices: auto; DeviceCorpus; StoreLoader; StreamLoader
 DEVICE_MEMORY_SHARE = 0.5  # --loader auto keeps a split on the device when it takes at most this share of free memory
 
 
@@ -39,16 +39,10 @@ def choose_loader(loader: str, tracks: list[TrackSource], device: torch.device) 
     return chosen
 
 
-def epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
-    """The shuffling generator of one epoch (of one rank's shard): a resumed run draws the same order as an
-    uninterrupted one."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch + rank * 7_919)
-
-
 class SegmentBatches:
-    """Batches of one subset from ``DeviceCorpus`` (``loader="device"``) or ``SegmentDataset`` workers
-    (``loader="stream"``), as (waveforms ``(B, T)`` float32, labels ``(B,)``, track positions ``(B,)``) on ``device``.
-    """
+    """Batches of one subset from the loader ``loader`` names (:data:`gtzan_gpu.data.loader.LOADERS`: DeviceCorpus,
+    StoreLoader, StreamLoader), as (waveforms ``(B, T)`` float32, labels ``(B,)``, track positions ``(B,)``) on
+    ``device``, plus what TensorBoard shows of them (a fixed batch, captions)."""
 
     def __init__(self, tracks: list[TrackSource], spec: SegmentSpec, device: torch.device, loader: str,
                  batch_size: int, workers: int = 0):
@@ -56,46 +50,29 @@ class SegmentBatches:
         self.batch_size = batch_size
         self.loader = choose_loader(loader, tracks, device)
         self.workers = workers
-        if self.loader in ("device", "store"):
-            self.corpus = DeviceCorpus(tracks, spec, device) if self.loader == "device" else \
-                StoreLoader(tracks, spec, device)
-            self.track_ids = self.corpus.track_ids
-        else:
-            self.dataset = SegmentDataset(tracks, spec)
-            self.track_ids = [t.track_id for t in self.dataset.index.tracks]
-        self._position = {track_id: i for i, track_id in enumerate(self.track_ids)}
+        self.source: Loader = LOADER_BUILDERS[self.loader](tracks, spec, device, workers)
+        self.track_ids = self.source.track_ids
 
     def __len__(self) -> int:
-        return len(self.corpus) if self.loader != "stream" else len(self.dataset)
+        return len(self.source)
 
-    def epoch(self, shuffle: bool = False, generator: torch.Generator | None = None,
-              crop_seed: int | None = None) -> Iterator[Batch]:
-        """One epoch of batches; with ``crop_seed`` each segment starts at a random sample of its track (device and
-        store loaders), drawn from a generator seeded with it."""
-        if self.loader != "stream":
-            crop = None
-            if crop_seed is not None:
-                crop = torch.Generator(self.device if self.loader == "device" else "cpu").manual_seed(crop_seed)
-            yield from self.corpus.batches(self.batch_size, shuffle, generator, crop=crop)
-            return
+    def sampler(self, shuffle: bool = False, seed: int = 0, rank: int = 0) -> EpochSampler:
+        """An :class:`EpochSampler` over this subset's segments (``set_epoch`` it before each epoch)."""
+        return EpochSampler(len(self), shuffle, seed, rank)
+
+    def epoch(self, sampler: EpochSampler | None = None, crop_seed: int | None = None) -> Iterator[Batch]:
+        """One epoch of batches in ``sampler``'s order (index order without one); with ``crop_seed`` each segment
+        starts at a random sample of its track (device and store loaders), drawn from a generator seeded with it."""
+        sampler = sampler or EpochSampler(len(self))
+        crop = None
         if crop_seed is not None:
-            raise GtzanError("--augment crop needs --loader device or store")
-        order = epoch_order(len(self), shuffle, generator)
-        # its own generator for the worker base seed, so the global RNG (dropout) is left as DeviceCorpus leaves it
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order.tolist(),
-                            num_workers=self.workers, pin_memory=self.device.type == "cuda",
-                            generator=torch.Generator().manual_seed(0))
-        for waveforms, labels, track_ids in loader:
-            if not torch.isfinite(waveforms).all():  # checked on the CPU copy: no device sync
-                raise GtzanError(f"NaN or infinite samples in a batch from tracks {sorted(set(track_ids))[:3]}")
-            tracks = torch.tensor([self._position[t] for t in track_ids])
-            yield (waveforms.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True),
-                   tracks.to(self.device, non_blocking=True))
+            crop = torch.Generator(self.device if self.loader in CROP_ON_DEVICE else "cpu").manual_seed(crop_seed)
+        yield from self.source.batches(self.batch_size, sampler.shuffle, sampler.generator(), crop=crop)
 
     @property
     def index(self):
         """The :class:`~gtzan_gpu.data.segments.SegmentIndex` of this subset's segments (epoch order)."""
-        return self.dataset.index if self.loader == "stream" else self.corpus.index
+        return self.source.index
 
     def showcase(self, count: int) -> list[int]:
         """Indices of up to ``count`` segments for TensorBoard's fixed batch, as varied as the subset allows:
@@ -130,6 +107,4 @@ class SegmentBatches:
 
     def segments(self, indices: list[int]) -> torch.Tensor:
         """Segments by index (the unshuffled epoch order), ``(len(indices), T)`` on the device."""
-        if self.loader != "stream":
-            return self.corpus.gather(torch.tensor(indices, dtype=torch.long, device=self.device))[0]
-        return torch.stack([self.dataset[i][0] for i in indices]).to(self.device)
+        return self.source.gather(torch.tensor(indices, dtype=torch.long, device=self.device))[0]

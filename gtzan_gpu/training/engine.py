@@ -26,7 +26,7 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.models import GenreClassifier, build_classifier
 from gtzan_gpu.models.weights import weights_file
 from gtzan_gpu.progress import progress
-from gtzan_gpu.training.batches import SegmentBatches, epoch_generator
+from gtzan_gpu.training.batches import SegmentBatches
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from gtzan_gpu.training.config import TrainConfig
 from gtzan_gpu.training.device import autocast
@@ -70,8 +70,9 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = step = 0
     crop_seed = seed + 211 if "crop" in augment.names else None
-    batches = itertools.islice(train.epoch(True, epoch_generator(config.seed, epoch, rank), crop_seed),
-                               steps_per_epoch)
+    sampler = train.sampler(shuffle=True, seed=config.seed, rank=rank)
+    sampler.set_epoch(epoch)
+    batches = itertools.islice(train.epoch(sampler, crop_seed), steps_per_epoch)
     total_steps = config.epochs * steps_per_epoch
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
     smoothing = config.label_smoothing
