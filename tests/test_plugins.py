@@ -41,7 +41,7 @@ LOUDNESS = FrontendSpec("loudness", "RMS level of the segment", Loudness,
 
 
 def tiny():  # an entry point may also be a function returning the spec
-    return ModelSpec("tiny", "a one-convolution toy", ("spectrogram",),
+    return ModelSpec("tiny", "a one-convolution toy", ("frontend",),
                      lambda classes, features, weights: Tiny(classes, features.channels), lr=1e-3, batch_size=8,
                      frontends=("loudness", "image"), saliency_layer="conv")
 

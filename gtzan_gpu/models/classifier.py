@@ -41,12 +41,15 @@ class GenreClassifier(nn.Module):
         return self.backbone(*self.images(waveform))
 
 
+FRONTEND_VIEW = "frontend"  # a ModelSpec view slot: the run's --frontend (the other slots name a front end)
+
+
 def view_layer(view: str, features: FeatureConfig, sample_rate: int,
                augment: AugmentSettings | None = None) -> nn.Module:
-    """One view of a model, built from the front-end registry: ``"spectrogram"`` is the chosen
+    """One view of a model, built from the front-end registry: ``"frontend"`` is the chosen
     ``features.frontend`` (the seed's RGB image, log-mel, CQT, ...), ``"waveform"`` the seed's waveform image;
     ``(B, T) -> (B, C, S, S)``, S = ``features.image_size``. SpecAugment goes to the front ends that take it."""
-    spec = get_frontend(features.frontend if view == "spectrogram" else view)
+    spec = get_frontend(features.frontend if view == FRONTEND_VIEW else view)
     spec_augment = None
     if augment is not None and "specaugment" in augment.names and spec.takes_spec_augment:
         spec_augment = SpecAugment(augment.spec_masks, augment.spec_mask_width)

@@ -32,7 +32,8 @@ class ModelSpec:
     """What ``--model NAME`` means.
 
     Attributes:
-        views: the feature views the backbone takes, in order (``"spectrogram"``, ``"waveform"``).
+        views: the images the backbone takes, in order: ``"frontend"`` (the run's ``--frontend``: the seed's
+            spectrogram image, log-mel, CQT, ...) and, for fusion, ``"waveform"`` (the seed's waveform image).
         backbone: ``(num_classes, features, weights) -> nn.Module`` taking one image per view.
         lr, batch_size: the seed study's Adam learning rate and batch size for this model.
         default_weights: ``"none"`` or ``"imagenet"`` (the seed's choice).
@@ -55,24 +56,24 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
-    ModelSpec("cnn", "the seed's 2-block CNN on the spectrogram image", ("spectrogram",),
+    ModelSpec("cnn", "the seed's 2-block CNN on the spectrogram image", ("frontend",),
               lambda classes, features, weights: SmallCNN(classes, features.image_size, features.channels), lr=1e-3,
               batch_size=60, saliency_layer="features"),
     ModelSpec("resnet18", "torchvision ResNet18 with the seed's 512-256-N head, on the spectrogram image",
-              ("spectrogram",), lambda classes, features, weights: ResNet18Classifier(classes, weights, features.channels),
+              ("frontend",), lambda classes, features, weights: ResNet18Classifier(classes, weights, features.channels),
               lr=1e-3, batch_size=60, default_weights=PRETRAINED_WEIGHTS, pretrainable=True,
               saliency_layer="trunk.layer4"),
     ModelSpec("fusion", "two ResNet18 trunks on the spectrogram and waveform images, late fusion",
-              ("spectrogram", "waveform"), lambda classes, features, weights: LateFusion(classes, weights),
+              ("frontend", "waveform"), lambda classes, features, weights: LateFusion(classes, weights),
               lr=5e-4, batch_size=32, default_weights=PRETRAINED_WEIGHTS, pretrainable=True, frontends=("image",),
               saliency_layer="spectrogram_trunk.layer4"),
     ModelSpec("shortchunk", "Won et al. 2020's Short-chunk CNN with residual blocks, on the log-mel front end",
-              ("spectrogram",), lambda classes, features, weights: ShortChunkResNet(classes, features.channels),
+              ("frontend",), lambda classes, features, weights: ShortChunkResNet(classes, features.channels),
               lr=1e-4, batch_size=16, frontends=("logmel",),  # Won et al.'s Adam lr and batch size
               saliency_layer="blocks.3"),  # 1/16 of the input: the last blocks shrink a 128-px map to 1 x 1
     ModelSpec("cnn10", "PANNs' CNN10 layout at half width: BatchNorm over frequency rows, four blocks of two 3x3 "
               "convolutions, global max + mean pooling (Kong et al. 2020), on log-mel or CQT",
-              ("spectrogram",), lambda classes, features, weights: CNN10(classes, features.image_size,
+              ("frontend",), lambda classes, features, weights: CNN10(classes, features.image_size,
                                                                          features.channels),
               lr=1e-3, batch_size=32, frontends=("logmel", "cqt"), saliency_layer="blocks.2"),
 )}
