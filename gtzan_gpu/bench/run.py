@@ -62,9 +62,18 @@ class BenchConfig:
         if quick:
             return cls(lengths=(3.0, 5.0, 10.0), batch_sizes=(1, 16), repeats=3, budget_seconds=2.0, seed_segments=2,
                        tracks_per_genre=1, loading_epochs=1, train_lengths=(5.0,),
-                       train_batch_sizes={"cnn": 8, "resnet18": 4, "fusion": 2}, train_steps=2)
+                       train_batch_sizes=cpu_batch_sizes(CPU_QUICK_BATCH_SHARE), train_steps=2)
         return cls(batch_sizes=(1, 16, 64, 256), repeats=3, budget_seconds=6.0, max_call_seconds=8.0, seed_segments=5,
-                   train_batch_sizes={"cnn": 16, "resnet18": 8, "fusion": 4}, train_steps=3)
+                   train_batch_sizes=cpu_batch_sizes(CPU_BATCH_SHARE), train_steps=3)
+
+
+CPU_BATCH_SHARE = 4         # on a CPU, training steps are timed at a quarter of each model's seed batch size
+CPU_QUICK_BATCH_SHARE = 8   # and at an eighth with --quick
+
+
+def cpu_batch_sizes(share: int) -> dict[str, int]:
+    """Every registered model (plugins included) at 1/``share`` of its batch size, at least 2 (BatchNorm)."""
+    return {name: max(2, spec.batch_size // share) for name, spec in MODELS.items()}
 
 
 def run_benchmarks(config: BenchConfig, device: torch.device) -> dict:

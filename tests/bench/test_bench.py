@@ -111,3 +111,12 @@ def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
     steps = model_step_flops(64)
     assert steps["fusion"] > steps["resnet18"] > steps["cnn"] > 0
     assert {r["gpu"] for r in gpu_model(steps)} == {"H100 SXM", "H200 SXM"}
+
+
+def test_the_cpu_presets_time_every_registered_model():
+    from gtzan_gpu.bench.run import BenchConfig
+    from gtzan_gpu.models.registry import MODELS
+
+    for quick in (True, False):
+        sizes = BenchConfig.preset(torch.device("cpu"), quick).train_batch_sizes
+        assert set(sizes) == set(MODELS) and min(sizes.values()) >= 2
