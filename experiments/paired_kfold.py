@@ -6,6 +6,8 @@ shared). Reads each cell's ``runs/<run>/eval_test.json`` (kept locally, not comm
 ``paired.md`` and ``paired.json`` next to the experiment's ``results.md``.
 
     python -m experiments.paired_kfold experiments/results/recipes-real-5fold-x3 --baseline seed
+    python -m experiments.paired_kfold experiments/results/dropped-recipes-real-5fold-x1 \
+        --baseline seed --baseline-from experiments/results/recipes-real-5fold-x3   # same folds, other folder
 """
 from __future__ import annotations
 
@@ -57,10 +59,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="an experiment's results folder (run with --folds)")
     parser.add_argument("--baseline", default="seed", help="the recipe every other is paired with")
+    parser.add_argument("--baseline-from", type=Path, help="another experiment folder holding the baseline's cells "
+                                                           "(run on the same manifests: same corpus, seed, folds)")
     parser.add_argument("--corpus", default="real GTZAN excerpts (250 clips of 2-3 s, ids 1-25 per genre)",
                         help="how the tables name the corpus")
     args = parser.parse_args()
-    rows = paired_rows(pooled_predictions(args.folder), args.baseline)
+    pooled = pooled_predictions(args.folder)
+    if args.baseline_from:
+        pooled.update({key: value for key, value in pooled_predictions(args.baseline_from).items()
+                       if key[0] == args.baseline})
+    rows = paired_rows(pooled, args.baseline)
     (args.folder / "paired.json").write_text(json.dumps({"baseline": args.baseline, "corpus": args.corpus,
                                                          "rows": rows}, indent=2) + "\n")
     (args.folder / "paired.md").write_text(markdown(rows, args.baseline, args.corpus))
