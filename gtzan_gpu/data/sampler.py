@@ -18,17 +18,30 @@ def epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch + rank * 7_919)
 
 
+def shard_tracks(track_ids: list[str], genre_of: dict[str, str], rank: int, world_size: int) -> list[str]:
+    """This rank's share of ``track_ids``, balanced per genre: the ids sorted by (genre, id) and dealt
+    round-robin, so every rank's count of each genre, and in all, is within one of the others'. The shards of
+    all ranks are disjoint and together hold every id."""
+    ordered = sorted(track_ids, key=lambda track_id: (genre_of[track_id], track_id))
+    return sorted(ordered[rank::world_size])
+
+
 @dataclass
 class EpochSampler:
-    """Which order an epoch visits ``num_segments`` segments in: shuffled from (seed, epoch, rank), or in index
-    order (evaluation). The rank's shard of the tracks is chosen before the loader is built
-    (:func:`gtzan_gpu.training.distributed.shard_tracks`); the sampler orders that shard's segments."""
+    """What one rank visits in an epoch, in which order: its shard of the tracks (:meth:`shard`, chosen before
+    the loader is built, so a rank holds only its own tracks' samples) and its segments shuffled from
+    (seed, epoch, rank), or in index order (evaluation)."""
 
     num_segments: int
     shuffle: bool = False
     seed: int = 0
     rank: int = 0
     epoch: int = 0
+    world_size: int = 1
+
+    def shard(self, track_ids: list[str], genre_of: dict[str, str]) -> list[str]:
+        """This rank's tracks of a subset (all of them in one process): :func:`shard_tracks`."""
+        return track_ids if self.world_size == 1 else shard_tracks(track_ids, genre_of, self.rank, self.world_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -45,20 +45,18 @@ class SegmentBatches:
     ``device``, plus what TensorBoard shows of them (a fixed batch, captions)."""
 
     def __init__(self, tracks: list[TrackSource], spec: SegmentSpec, device: torch.device, loader: str,
-                 batch_size: int, workers: int = 0):
+                 batch_size: int, workers: int = 0, sampler: EpochSampler | None = None):
         self.device = device
         self.batch_size = batch_size
         self.loader = choose_loader(loader, tracks, device)
         self.workers = workers
         self.source: Loader = LOADER_BUILDERS[self.loader](tracks, spec, device, workers)
         self.track_ids = self.source.track_ids
+        self.sampler = sampler or EpochSampler(0)  # the order of every epoch (``set_epoch`` it before each)
+        self.sampler.num_segments = len(self.source)
 
     def __len__(self) -> int:
         return len(self.source)
-
-    def sampler(self, shuffle: bool = False, seed: int = 0, rank: int = 0) -> EpochSampler:
-        """An :class:`EpochSampler` over this subset's segments (``set_epoch`` it before each epoch)."""
-        return EpochSampler(len(self), shuffle, seed, rank)
 
     def epoch(self, sampler: EpochSampler | None = None, crop_seed: int | None = None) -> Iterator[Batch]:
         """One epoch of batches in ``sampler``'s order (index order without one); with ``crop_seed`` each segment

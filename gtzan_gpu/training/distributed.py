@@ -99,11 +99,3 @@ class Distributed:
         gathered: list[Any] = [None] * self.world_size
         dist.all_gather_object(gathered, value)
         return gathered
-
-
-def shard_tracks(track_ids: list[str], genre_of: dict[str, str], rank: int, world_size: int) -> list[str]:
-    """This rank's share of ``track_ids``, balanced per genre: the ids sorted by (genre, id) and dealt
-    round-robin, so every rank's count of each genre, and in all, is within one of the others'. The shards of
-    all ranks are disjoint and together hold every id."""
-    ordered = sorted(track_ids, key=lambda track_id: (genre_of[track_id], track_id))
-    return sorted(ordered[rank::world_size])

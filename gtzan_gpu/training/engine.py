@@ -70,9 +70,8 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = step = 0
     crop_seed = seed + 211 if "crop" in augment.names else None
-    sampler = train.sampler(shuffle=True, seed=config.seed, rank=rank)
-    sampler.set_epoch(epoch)
-    batches = itertools.islice(train.epoch(sampler, crop_seed), steps_per_epoch)
+    train.sampler.set_epoch(epoch)
+    batches = itertools.islice(train.epoch(train.sampler, crop_seed), steps_per_epoch)
     total_steps = config.epochs * steps_per_epoch
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
     smoothing = config.label_smoothing

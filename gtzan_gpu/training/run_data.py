@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import torch
 
 from gtzan_gpu.data.corpus import Corpus, scan_corpus
+from gtzan_gpu.data.sampler import EpochSampler
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import SplitManifest, make_split
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.training.batches import SegmentBatches
 from gtzan_gpu.training.config import TrainConfig
-from gtzan_gpu.training.distributed import shard_tracks
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,11 @@ class RunData:
         ``--eval-hop-seconds``)."""
         spec = self.spec if training else SegmentSpec(self.spec.seconds, self.spec.sample_rate,
                                                       config.eval_hop_seconds)
-        track_ids = self.manifest.subsets[subset]
-        if world_size > 1:
-            genre_of = {t.track_id: t.genre for t in self.corpus.tracks}
-            track_ids = shard_tracks(track_ids, genre_of, rank, world_size)
+        sampler = EpochSampler(0, shuffle=training, seed=config.seed, rank=rank, world_size=world_size)
+        genre_of = {t.track_id: t.genre for t in self.corpus.tracks}
+        track_ids = sampler.shard(self.manifest.subsets[subset], genre_of)
         tracks = track_sources(self.corpus, track_ids, spec.sample_rate, self.genres)
-        return SegmentBatches(tracks, spec, device, config.loader, config.batch_size, config.workers)
+        return SegmentBatches(tracks, spec, device, config.loader, config.batch_size, config.workers, sampler)
 
 
 def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None, corpus: Corpus | None = None) -> RunData:
