@@ -204,14 +204,27 @@ class ShardTrack(TrackSource):
         cache = {} if cache is None else cache
         if self.path not in cache:
             cache[self.path] = np.load(self.path, mmap_mode="r")
+        shard = cache[self.path]
         if (self.path, self.offset) not in cache:
-            read_stored_track(self.path, self.offset, self.samples, self.crc32)  # raises naming the shard
+            if not samples_intact(shard[self.offset:self.offset + self.samples], self.samples, self.crc32):
+                raise damaged_samples(self.path, self.offset)
             cache[(self.path, self.offset)] = True
         first, stop = self.offset + start, self.offset + min(self.samples, start + length)
         out = torch.zeros(length, dtype=torch.float32)
-        piece = torch.from_numpy(np.array(cache[self.path][first:stop]))
+        piece = torch.from_numpy(np.array(shard[first:stop]))
         out[: piece.numel()] = piece.float() * INT16_SCALE
         return out
+
+
+def samples_intact(samples: np.ndarray, length: int, crc32: int | None) -> bool:
+    """Whether a track's int16 samples are what the index says: ``length`` of them, with its crc32 (when known).
+    Every reader of a store (whole tracks, the store loader, the stream loader's workers) checks with this."""
+    return len(samples) == length and (crc32 is None or zlib.crc32(np.ascontiguousarray(samples).tobytes()) == crc32)
+
+
+def damaged_samples(shard: Path, offset: int) -> GtzanError:
+    return GtzanError(f"store shard {shard} is damaged (samples at {offset} do not match the index); "
+                      f"run `gtzan-gpu pack` again to repair it")
 
 
 def read_stored_track(shard: Path, offset: int, length: int, crc32: int | None = None) -> np.ndarray:
@@ -220,9 +233,8 @@ def read_stored_track(shard: Path, offset: int, length: int, crc32: int | None =
         samples = np.array(np.load(shard, mmap_mode="r")[offset:offset + length])
     except (OSError, ValueError) as error:
         raise GtzanError(f"cannot read store shard {shard}: {error}") from None
-    if len(samples) != length or (crc32 is not None and zlib.crc32(samples.tobytes()) != crc32):
-        raise GtzanError(f"store shard {shard} is damaged (samples at {offset} do not match the index); "
-                         f"run `gtzan-gpu pack` again to repair it")
+    if not samples_intact(samples, length, crc32):
+        raise damaged_samples(shard, offset)
     return samples
 
 

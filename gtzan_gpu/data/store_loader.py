@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import zlib
 from typing import Iterator
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch
 
 from gtzan_gpu.data.reading import INT16_SCALE
 from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource, epoch_order
+from gtzan_gpu.data.store import samples_intact
 from gtzan_gpu.errors import GtzanError
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -75,9 +75,7 @@ class StoreLoader:
         for number in np.unique(tracks[~self._verified[tracks]]):
             track = self.index.tracks[number]
             shard = self._shards[self._shard_of_track[number]]
-            samples = shard[track.offset:track.offset + track.samples]
-            if track.crc32 is not None and (len(samples) != track.samples or
-                                            zlib.crc32(np.ascontiguousarray(samples).tobytes()) != track.crc32):
+            if not samples_intact(shard[track.offset:track.offset + track.samples], track.samples, track.crc32):
                 raise GtzanError(f"store shard {self._shard_paths[self._shard_of_track[number]]} is damaged: "
                                  f"the samples of {track.track_id} do not match the index's crc32; run "
                                  f"`gtzan-gpu pack` again to repair it")
