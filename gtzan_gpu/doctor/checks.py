@@ -17,10 +17,9 @@ import torch.nn.functional as F
 
 from gtzan_gpu.data.device_corpus import DeviceCorpus
 from gtzan_gpu.data.segments import SegmentSpec, TrackSource
-from gtzan_gpu.features import MagnitudeSTFT, SpectrogramImage
+from gtzan_gpu.features import MagnitudeSTFT
 from gtzan_gpu.features.registry import frontend_names, frontend_of, get_frontend
 from gtzan_gpu.features.stft import STFT_BACKENDS
-from gtzan_gpu.features.time_frequency import LogMelSpectrogram
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
@@ -50,7 +49,7 @@ def _layers() -> dict[str, Callable[[], torch.nn.Module]]:
     layers = {}
     for name in frontend_names(selectable_only=False):
         spec = get_frontend(name)
-        backends = STFT_BACKENDS if spec.layer in (SpectrogramImage, LogMelSpectrogram) else (None,)
+        backends = STFT_BACKENDS if spec.stft else (None,)
         for backend in backends:
             features = FeatureConfig(frontend=name if spec.selectable else "image",
                                      stft_backend=backend or "nnaudio")

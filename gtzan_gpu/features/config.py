@@ -47,8 +47,10 @@ class FeatureConfig:
 
     def __post_init__(self):
         check_options(self)
-        if self.frontend == "cqt" and self.trainable_stft:
-            raise GtzanError("--trainable-stft applies to the STFT front ends (image, logmel), not cqt")
+        if self.trainable_stft and not get_frontend(self.frontend).stft:
+            stft_frontends = ", ".join(name for name in frontend_names() if get_frontend(name).stft)
+            raise GtzanError(f"--trainable-stft applies to the STFT front ends ({stft_frontends}), not "
+                             f"{self.frontend}")
         if self.db_reference != "max" and self.frontend == "image":
             raise GtzanError("--db-reference fixed applies to --frontend logmel or cqt (the seed's image is drawn "
                              "re each example's maximum, as specshow)")

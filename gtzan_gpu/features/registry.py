@@ -34,6 +34,7 @@ class FrontendSpec:
         display_name: the layer's short name in tags and figures.
         takes_spec_augment: whether SpecAugment masks its time-frequency values.
         selectable: offered as ``--frontend`` (the waveform view is a second view of fusion only).
+        stft: built on the STFT layer, so ``--stft-backend`` and ``--trainable-stft`` apply to it.
     """
 
     name: str
@@ -44,6 +45,7 @@ class FrontendSpec:
     display_name: str
     takes_spec_augment: bool = True
     selectable: bool = True
+    stft: bool = False
 
 
 def _image(features, sample_rate: int, spec_augment: nn.Module | None) -> SpectrogramImage:
@@ -86,8 +88,9 @@ def register_frontend(spec: FrontendSpec) -> FrontendSpec:
 
 for _spec in (
     FrontendSpec("image", "the seed's RGB spectrogram image (log-frequency axis, magma, ImageNet mean/std)",
-                 SpectrogramImage, _image, 3, "spectrogram"),
-    FrontendSpec("logmel", "1-channel log-mel map (128 Slaney mels, dB)", LogMelSpectrogram, _logmel, 1, "logmel"),
+                 SpectrogramImage, _image, 3, "spectrogram", stft=True),
+    FrontendSpec("logmel", "1-channel log-mel map (128 Slaney mels, dB)", LogMelSpectrogram, _logmel, 1, "logmel",
+                 stft=True),
     FrontendSpec("cqt", "1-channel nnAudio CQT (84 bins from C1, dB)", ConstantQ, _cqt, 1, "cqt"),
     FrontendSpec("waveform", "the seed's RGB filled-envelope waveform image (fusion's second view)", WaveformImage,
                  _waveform, 3, "waveform", takes_spec_augment=False, selectable=False),

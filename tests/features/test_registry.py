@@ -25,6 +25,9 @@ def test_every_front_end_builds_its_declared_image_and_is_recognised(name):
 def test_frontend_choices_and_channels_come_from_the_registry():
     assert frontend_names() == ("image", "logmel", "cqt")  # waveform is fusion's second view, not a choice
     assert [FeatureConfig(frontend=n).channels for n in frontend_names()] == [3, 1, 1]
+    assert [get_frontend(n).stft for n in frontend_names()] == [True, True, False]  # --stft-backend applies
+    with pytest.raises(GtzanError, match=r"--trainable-stft applies to the STFT front ends \(image, logmel\), not cqt"):
+        FeatureConfig(frontend="cqt", trainable_stft=True)
     with pytest.raises(GtzanError, match="unknown --frontend 'nope'"):
         get_frontend("nope")
     with pytest.raises(GtzanError, match="already registered"):
