@@ -43,6 +43,7 @@ from gtzan_gpu.data.corpus import Corpus, Track, register_corpus_source
 from gtzan_gpu.data.layout import DANGLING_LINK, ExcludedFile, find_genre_root, walk_layout
 from gtzan_gpu.data.segments import TrackSource
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.locking import LOCK_NAME
 from gtzan_gpu.progress import progress
 
 log = logging.getLogger(__name__)
@@ -343,7 +344,7 @@ def usable_cpus() -> int:
 def _store_owned(entry: Path) -> bool:
     """Whether ``entry`` is something ``pack`` writes: the lock, a temporary, a shard or a shard's sidecar."""
     name = entry.name
-    if name in (".lock", INDEX_NAME) or (name.startswith(".") and name.endswith(".tmp")):
+    if name in (LOCK_NAME, INDEX_NAME) or (name.startswith(".") and name.endswith(".tmp")):
         return True
     if not (name.startswith("shard-") and name.endswith((".npy", ".json"))):
         return False

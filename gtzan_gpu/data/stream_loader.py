@@ -49,7 +49,7 @@ class StreamLoader:
             yield (waveforms.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True),
                    tracks.to(self.device, non_blocking=True))
 
-    def gather(self, segments: torch.Tensor, crop: torch.Generator | None = None) -> Batch:
+    def gather(self, segments: torch.Tensor) -> Batch:
         """Segments by index -> (waveforms ``(B, T)``, labels ``(B,)``, track positions ``(B,)``) on the device."""
         chosen = segments.tolist()
         waveforms = torch.stack([self.dataset[i][0] for i in chosen]).to(self.device)

@@ -8,8 +8,10 @@ frequency), so the seed's CNN and ResNet18 take them at the same image size. The
   applied to the waveform changes nothing.
 - ``fixed``: dB relative to a constant (1.0, librosa's default ``ref``; ``amin`` sets a -100 dB floor for power,
   -100 dB for magnitude), scaled by ``(dB + 100) / 100`` and not clipped above, as PANNs feed their log-mel.
-  Loudness is kept, so ``--augment gain`` changes the input. Buffers (mel filters, CQT kernels) are built in ``__init__``;
-``forward`` is pure tensor code, in fp32 whatever the surrounding precision (see ``precision.full_fp32``).
+  Loudness is kept, so ``--augment gain`` changes the input.
+
+Buffers (mel filters, CQT kernels) are built in ``__init__``; ``forward`` is pure tensor code, in fp32 whatever
+the surrounding precision (see ``precision.full_fp32``).
 """
 from __future__ import annotations
 
