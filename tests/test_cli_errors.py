@@ -40,6 +40,8 @@ def one_line_error(capsys) -> str:
     (["--eval-hop-seconds", "3"], "--eval-hop-seconds 3 is longer than --segment-seconds 2"),
     (["--label-smoothing", "0.7"], "--label-smoothing must be <= 0.5"),
     (["--weight-decay", "-1"], "--weight-decay must be >= 0"),
+    (["--warmup-epochs", "-1"], "--warmup-epochs must be >= 0"),
+    (["--warmup-epochs", "nan"], "--warmup-epochs must be a finite number"),
 ])
 def test_bad_train_options_fail_before_any_work(options, message, tiny_corpus, tmp_path, capsys, monkeypatch):
     import gtzan_gpu.training.run_data as run_data
@@ -198,6 +200,9 @@ def test_bad_pack_and_bench_options_are_one_line(tiny_corpus, tmp_path, capsys):
 @pytest.mark.parametrize("argv, prefix", [
     (["train", "--bogus"], "gtzan-gpu train: error: unrecognized arguments: --bogus"),
     (["train", "--model", "nope"], "gtzan-gpu train: error: argument --model: invalid choice: 'nope'"),
+    (["train", "--optimizer", "sgd"], "gtzan-gpu train: error: argument --optimizer: invalid choice: 'sgd'"),
+    (["train", "--schedule", "step"], "gtzan-gpu train: error: argument --schedule: invalid choice: 'step'"),
+    (["train", "--db-reference", "peak"], "gtzan-gpu train: error: argument --db-reference: invalid choice"),
     (["evaluate"], "gtzan-gpu evaluate: error: the following arguments are required: run_dir"),
     (["frobnicate"], "gtzan-gpu: error: argument COMMAND: invalid choice: 'frobnicate'"),
 ])
