@@ -1,8 +1,9 @@
 """The Track table every later step starts from, and the registry of corpus sources that make it.
 
-A folder-per-genre corpus (layouts: :mod:`gtzan_gpu.data.layout`) is scanned here: the genre is the folder name,
-every file is decoded in full, and the ones that fail are excluded with a reason. Other kinds of DATA register a
-source (:func:`register_corpus_source`): a packed store (:mod:`gtzan_gpu.data.store`) is one.
+A catalogue (a folder per genre, :mod:`gtzan_gpu.data.layout`, or a label table, :mod:`gtzan_gpu.data.label_table`)
+is scanned here: every file is decoded in full, and the ones that fail are excluded with a reason. Other kinds of
+DATA register a source (:func:`register_corpus_source`): a packed store (:mod:`gtzan_gpu.data.store`) is one.
+A track's ``genre`` is its label, whatever the corpus calls it (FMA's top genre, a catalogue's class).
 """
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gtzan_gpu.data.audio import AudioDecodeError, validate_audio
-from gtzan_gpu.data.layout import ExcludedFile, walk_layout
+from gtzan_gpu.data.catalogue import CorpusSpec, catalogue_walk
+from gtzan_gpu.data.layout import ExcludedFile, LayoutWalk
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.progress import progress
 
-__all__ = ["Corpus", "ExcludedFile", "Track", "format_summary", "register_corpus_source", "scan_corpus",
-           "scan_folder", "summary_json"]
+__all__ = ["Corpus", "CorpusSpec", "ExcludedFile", "Track", "format_summary", "register_corpus_source",
+           "scan_corpus", "scan_folder", "summary_json"]
 
 
 @dataclass(frozen=True)
 class Track:
-    """One usable audio file. ``track_id`` is the file name without extension (GTZAN: 'blues.00000')."""
+    """One usable audio file. ``track_id`` is the file name without extension (GTZAN: 'blues.00000'; a label table
+    may name it); ``artist`` and ``split`` are known when a label table gives them."""
 
     track_id: str
     genre: str
@@ -31,6 +34,8 @@ class Track:
     sample_rate: int
     channels: int
     frames: int
+    artist: str | None = None
+    split: str | None = None  # the catalogue's own train / val / test (``split --scheme given``)
 
     @property
     def duration(self) -> float:
@@ -46,6 +51,8 @@ class Corpus:
     tracks: list[Track]
     excluded: list[ExcludedFile] = field(default_factory=list)
     store: Any = None  # the source's sample reader when samples come from elsewhere (a packed store's Store)
+    left_out: dict[str, int] = field(default_factory=dict)  # table rows left out by rule: reason -> count
+    source: dict = field(default_factory=dict)  # the label table it was read from, if any
 
     def absolute_path(self, track: Track) -> Path:
         return self.root / track.path
@@ -62,7 +69,7 @@ class Corpus:
             }
             for genre in self.genres
         }
-        return {
+        summary = {
             "root": str(self.root),
             "genres": self.genres,
             "tracks": len(self.tracks),
@@ -72,38 +79,53 @@ class Corpus:
             "channels": {str(k): v for k, v in sorted(Counter(t.channels for t in self.tracks).items())},
             "excluded": [asdict(e) for e in self.excluded],
         }
+        if self.source:  # a label table's corpus: where the labels came from, artists, the given split
+            summary["labels"] = dict(self.source)
+            summary["left_out"] = dict(self.left_out)
+            summary["artists"] = len({t.artist for t in self.tracks if t.artist is not None})
+            summary["given_split"] = {name: sum(1 for t in self.tracks if t.split == name)
+                                      for name in ("train", "val", "test")}
+        return summary
 
 
-CorpusOpener = Callable[[Path], "Corpus | None"]  # DATA -> its Corpus, or None when DATA is not of that kind
+CorpusOpener = Callable[[CorpusSpec], "Corpus | None"]  # DATA -> its Corpus, or None when not of that kind
 _SOURCES: dict[str, CorpusOpener] = {}
 
 
 def register_corpus_source(name: str, opener: CorpusOpener) -> None:
-    """Teach :func:`scan_corpus` another kind of DATA (a packed store, a label table, ...): ``opener(DATA)``
-    returns the Corpus when DATA is of its kind, else None. Sources are tried in registration order; a plain
-    folder-per-genre corpus is the fallback."""
+    """Teach :func:`scan_corpus` another kind of DATA (a packed store, a remote catalogue, ...): ``opener(spec)``
+    returns the Corpus when ``spec.data`` is of its kind, else None. Sources are tried in registration order; a
+    catalogue to decode (folder per genre, or DATA with a label table) is the fallback."""
     if name in _SOURCES:
         raise GtzanError(f"corpus source {name!r} is already registered")
     _SOURCES[name] = opener
 
 
-def scan_corpus(data: str | Path, on_file: Callable[[str], None] | None = None) -> Corpus:
-    """The Corpus at ``data``: a registered source's (a STORE made by ``gtzan-gpu pack``: its index is read,
-    nothing decoded), else a folder-per-genre corpus with every audio file decoded (:func:`scan_folder`)."""
+def scan_corpus(data: "str | Path | CorpusSpec", on_file: Callable[[str], None] | None = None, *,
+                labels: str | Path | None = None, fma_subset: str | None = None) -> Corpus:
+    """The Corpus at ``data`` (labelled by the table ``labels`` when given): a registered source's (a STORE made by
+    ``gtzan-gpu pack``: its index is read, nothing decoded), else the catalogue with every audio file decoded
+    (:func:`scan_folder`)."""
+    spec = CorpusSpec.of(data, labels, fma_subset)
     for opener in _SOURCES.values():
-        corpus = opener(Path(data))
+        corpus = opener(spec)
         if corpus is not None:
             return corpus
-    return scan_folder(data, on_file)
+    return scan_folder(spec, on_file)
 
 
-def scan_folder(data: str | Path, on_file: Callable[[str], None] | None = None) -> Corpus:
-    """Find the genre folders under ``data`` and decode every audio file in them (with a progress bar).
+def scan_folder(data: "str | Path | CorpusSpec", on_file: Callable[[str], None] | None = None) -> Corpus:
+    """Decode every audio file of the catalogue at ``data`` (genre folders, or a label table's rows), with a
+    progress bar.
 
-    Files that fail to decode, second files with an already-seen track id, and symbolic links that lead
-    nowhere are listed in ``Corpus.excluded`` with the reason; nothing raises for a bad file.
+    Files that fail to decode, second files with an already-seen track id, symbolic links that lead nowhere and
+    table rows without a file are listed in ``Corpus.excluded`` with the reason; nothing raises for a bad file.
     """
-    walk = walk_layout(data)
+    return scan_walk(catalogue_walk(CorpusSpec.of(data)), on_file)
+
+
+def scan_walk(walk: LayoutWalk, on_file: Callable[[str], None] | None = None) -> Corpus:
+    """Decode the files of ``walk``: the Corpus of those that decode, the rest excluded with the reason."""
     tracks: list[Track] = []
     excluded = list(walk.excluded)
     kept: Counter = Counter()
@@ -123,18 +145,33 @@ def scan_folder(data: str | Path, on_file: Callable[[str], None] | None = None) 
             excluded.append(ExcludedFile(file.relative, f"cannot read ({error.strerror})"))
             continue
         walk.keep(file)
-        tracks.append(Track(file.track_id, file.genre, file.relative, info.sample_rate, info.channels, info.frames))
+        tracks.append(Track(file.track_id, file.genre, file.relative, info.sample_rate, info.channels, info.frames,
+                            file.artist, file.split))
         kept[file.genre] += 1
     genres = [genre for genre in walk.genres if kept[genre]]
-    return Corpus(root=walk.root, genres=genres, tracks=tracks, excluded=excluded)
+    return Corpus(root=walk.root, genres=genres, tracks=tracks, excluded=excluded, left_out=dict(walk.left_out),
+                  source=dict(walk.source))
 
 
 def format_summary(summary: dict) -> str:
     """Human-readable scan report."""
-    lines = [f"corpus: {summary['root']}", f"{'genre':<12}{'tracks':>8}{'minutes':>10}"]
+    width = max([12] + [len(genre) + 2 for genre in summary["per_genre"]])
+    lines = [f"corpus: {summary['root']}"]
+    if "labels" in summary:
+        source = summary["labels"]
+        lines.append(f"labels: {source['labels']} ({source['format']}"
+                     + (f", subset {source['fma_subset']})" if source.get("fma_subset") else ")"))
+    lines.append(f"{'genre':<{width}}{'tracks':>8}{'minutes':>10}")
     for genre, row in summary["per_genre"].items():
-        lines.append(f"{genre:<12}{row['tracks']:>8}{row['seconds'] / 60:>10.1f}")
-    lines.append(f"{'total':<12}{summary['tracks']:>8}{summary['total_seconds'] / 60:>10.1f}")
+        lines.append(f"{genre:<{width}}{row['tracks']:>8}{row['seconds'] / 60:>10.1f}")
+    lines.append(f"{'total':<{width}}{summary['tracks']:>8}{summary['total_seconds'] / 60:>10.1f}")
+    lines.append(f"genres: {len(summary['genres'])}")
+    if "labels" in summary:
+        given = summary["given_split"]
+        lines.append(f"artists: {summary['artists'] or 'not given'}; given split: " +
+                     (", ".join(f"{name} {n}" for name, n in given.items()) if any(given.values()) else "none"))
+        for reason, count in summary["left_out"].items():
+            lines.append(f"left out: {count} {reason}")
     lines.append("sample rates: " + ", ".join(f"{rate} Hz x {n}" for rate, n in summary["sample_rates"].items()))
     lines.append("channels: " + ", ".join(f"{ch} x {n}" for ch, n in summary["channels"].items()))
     lines.append(f"excluded: {len(summary['excluded'])}")

@@ -31,12 +31,15 @@ class ExcludedFile:
 
 @dataclass(frozen=True)
 class AudioFile:
-    """One audio file of the layout: its track id (file name without extension), genre and paths."""
+    """One audio file of a catalogue: its track id (here the file name without extension), genre (the label) and
+    paths; a label table (:mod:`gtzan_gpu.data.label_table`) may also give the artist and a split."""
 
     track_id: str
     genre: str
     path: Path
-    relative: str  # to the genre root, with '/' separators
+    relative: str  # to the catalogue root, with '/' separators (absolute when the file is outside it)
+    artist: str | None = None
+    split: str | None = None  # train, val or test, when the catalogue gives one
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -80,12 +83,16 @@ def find_genre_root(data: str | Path) -> Path:
 
 @dataclass
 class LayoutWalk:
-    """The files of a genre root in scan order, and what was excluded before any decoding."""
+    """The files of a catalogue (a genre root's folders, or a label table's rows) in scan order, what was excluded
+    before any decoding, and how many rows were left out by rule (``left_out``: reason -> count, e.g. rows of
+    another FMA subset: not files of this corpus, so not listed one by one)."""
 
     root: Path
     genres: list[str]
     files: list[AudioFile]
     excluded: list[ExcludedFile] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+    source: dict = field(default_factory=dict)  # what the catalogue was read from, for the scan report
     _kept: dict[str, str] = field(default_factory=dict)
 
     def duplicate_of(self, file: AudioFile) -> ExcludedFile | None:

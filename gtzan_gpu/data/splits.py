@@ -5,6 +5,9 @@ cut test first (``test_fraction`` of the genre), then val (``val_fraction`` of w
 come from the exact fractions by largest remainder, so each subset is within one track of its share.
 ``fault-filtered``: torchaudio's 443/197/290 lists of Sturm's fault-filtered GTZAN split, minus the
 tracks the scan excluded or that the corpus lacks.
+``given``: the split a label table gives (FMA's official ``set.split``); tracks without one are not used.
+``artist``: a seeded split grouped by artist (no artist on two sides), each subset's per-label counts as close to
+its share as the groups allow (:func:`grouped_parts`); a track without an artist is a group of its own.
 No track is in two subsets; segments are cut from tracks afterwards, so no segment leaks either.
 """
 from __future__ import annotations
@@ -13,17 +16,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from gtzan_gpu.atomic import atomic_write_text
-from gtzan_gpu.data.corpus import Corpus
+from gtzan_gpu.data.corpus import Corpus, Track
 from gtzan_gpu.errors import GtzanError
 
 MANIFEST_FORMAT = "gtzan-gpu/split-manifest"
 MANIFEST_VERSION = 1
 SUBSETS = ("train", "val", "test")
-SCHEMES = ("random", "fault-filtered")
 
 
 @dataclass
@@ -38,6 +41,7 @@ class SplitManifest:
     subsets: dict[str, list[str]]
     not_used: list[str] = field(default_factory=list)  # listed by the scheme but excluded or missing
     fold: tuple[int, int] | None = None  # (fold, folds) of a k-fold split: test is fold `fold` of `folds`
+    grouped_by: str | None = None  # "artist": a k-fold split whose parts keep every artist on one side
 
     def __post_init__(self):
         # canonical in memory as on disk: a manifest made now and one read back index tracks identically
@@ -58,6 +62,8 @@ class SplitManifest:
         }
         if self.fold is not None:  # only k-fold manifests carry it: the others stay byte-identical
             document["fold"] = {"fold": self.fold[0], "folds": self.fold[1]}
+        if self.grouped_by is not None:
+            document["grouped_by"] = self.grouped_by
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
     @property
@@ -88,6 +94,7 @@ class SplitManifest:
             subsets={name: list(document["subsets"][name]) for name in SUBSETS},
             not_used=list(document.get("not_used", [])),
             fold=(document["fold"]["fold"], document["fold"]["folds"]) if "fold" in document else None,
+            grouped_by=document.get("grouped_by"),
         )
 
     @classmethod
@@ -158,15 +165,78 @@ def fault_filtered_split(corpus: Corpus) -> SplitManifest:
     return SplitManifest("fault-filtered", None, None, None, list(corpus.genres), subsets, not_used)
 
 
+def artist_groups(tracks: list[Track]) -> list[list[Track]]:
+    """Tracks grouped by artist (sorted by artist, each group by id); a track without an artist is its own group."""
+    groups: dict[str, list[Track]] = {}
+    for track in sorted(tracks, key=lambda t: t.track_id):
+        key = f"artist:{track.artist}" if track.artist is not None else f"track:{track.track_id}"
+        groups.setdefault(key, []).append(track)
+    return [groups[key] for key in sorted(groups)]
+
+
+def grouped_parts(groups: list[list[Track]], shares: list[float], genres: list[str],
+                  rng: np.random.Generator) -> list[list[str]]:
+    """Track ids of each part, every group whole in one part, each part's per-label counts as close to its share
+    of that label's tracks as the groups allow.
+
+    Greedy, largest group first (ties in a seeded order): each group goes to the part where it most reduces the
+    squared distance between the part's label counts and its targets (ties: the part furthest below its total).
+    """
+    counts = np.zeros((len(groups), len(genres)))
+    column = {genre: i for i, genre in enumerate(genres)}
+    for g, group in enumerate(groups):
+        for track in group:
+            counts[g, column[track.genre]] += 1
+    targets = np.outer(shares, counts.sum(axis=0))
+    current = np.zeros_like(targets)
+    order = rng.permutation(len(groups))
+    order = sorted(order, key=lambda g: -counts[g].sum())  # stable: the seeded order among equal sizes
+    parts: list[list[str]] = [[] for _ in shares]
+    for g in order:
+        change = (counts[g] * (counts[g] + 2 * (current - targets))).sum(axis=1)
+        room = targets.sum(axis=1) - current.sum(axis=1)
+        part = min(range(len(shares)), key=lambda p: (change[p], -room[p], p))
+        current[part] += counts[g]
+        parts[part] += [track.track_id for track in groups[g]]
+    return parts
+
+
+def artist_split(corpus: Corpus, seed: int = 42, test_fraction: float = 0.2, val_fraction: float = 0.2) -> SplitManifest:
+    """Test, val and train with no artist on two sides (:func:`grouped_parts`, seeded by ``seed``)."""
+    if not any(track.artist is not None for track in corpus.tracks):
+        raise GtzanError(f"--scheme artist needs artists: {corpus.root} gives none (a label table with an artist "
+                         f"column, or FMA's tracks.csv)")
+    shares = [test_fraction, (1 - test_fraction) * val_fraction, (1 - test_fraction) * (1 - val_fraction)]
+    rng = np.random.default_rng(_genre_seed(seed, "artist"))
+    test, val, train = grouped_parts(artist_groups(corpus.tracks), shares, corpus.genres, rng)
+    return SplitManifest("artist", seed, test_fraction, val_fraction, list(corpus.genres),
+                         {"train": train, "val": val, "test": test})
+
+
+def given_split(corpus: Corpus, seed: int = 42) -> SplitManifest:
+    """The corpus's own split (a label table's split column, FMA's ``set.split``); tracks without one: not used."""
+    subsets: dict[str, list[str]] = {name: [] for name in SUBSETS}
+    not_used = []
+    for track in corpus.tracks:
+        (subsets[track.split] if track.split in subsets else not_used).append(track.track_id)
+    if not_used and len(not_used) == len(corpus.tracks):
+        raise GtzanError(f"--scheme given needs a split column: {corpus.root} gives no split (a label table with "
+                         f"a split column, or FMA's tracks.csv)")
+    return SplitManifest("given", None, None, None, list(corpus.genres), subsets, not_used)
+
+
 def kfold_split(corpus: Corpus, folds: int, fold: int, seed: int = 42, val_fraction: float = 0.2) -> SplitManifest:
     """Stratified track-level K-fold: per genre, the sorted ids shuffled by (seed, genre) are cut into ``folds``
     parts (sizes within one, by largest remainder); part ``fold`` is the test subset, and ``val_fraction`` of the
     rest (largest remainder, per genre) is carved out as validation. Over the K folds every track is in test
-    exactly once."""
+    exactly once. When the corpus knows its artists the folds (and the validation carved from them) are grouped
+    by artist instead (:func:`grouped_parts`): no artist on two sides."""
     if not 2 <= folds <= 100:
         raise GtzanError(f"--folds must be in [2, 100], got {folds}")
     if not 0 <= fold < folds:
         raise ValueError(f"fold {fold} is not in [0, {folds})")
+    if any(track.artist is not None for track in corpus.tracks):
+        return _artist_kfold_split(corpus, folds, fold, seed, val_fraction)
     subsets: dict[str, list[str]] = {name: [] for name in SUBSETS}
     for genre in corpus.genres:
         ids = sorted(t.track_id for t in corpus.tracks if t.genre == genre)
@@ -183,9 +253,29 @@ def kfold_split(corpus: Corpus, folds: int, fold: int, seed: int = 42, val_fract
     return SplitManifest("kfold", seed, 1 / folds, val_fraction, list(corpus.genres), subsets, fold=(fold, folds))
 
 
+def _artist_kfold_split(corpus: Corpus, folds: int, fold: int, seed: int, val_fraction: float) -> SplitManifest:
+    groups = artist_groups(corpus.tracks)
+    parts = grouped_parts(groups, [1 / folds] * folds, corpus.genres, np.random.default_rng(_genre_seed(seed, "folds")))
+    test = set(parts[fold])
+    rest = [group for group in groups if group[0].track_id not in test]
+    rng = np.random.default_rng(_genre_seed(seed, f"val:{fold}"))
+    val, train = grouped_parts(rest, [val_fraction, 1 - val_fraction], corpus.genres, rng)
+    return SplitManifest("kfold", seed, 1 / folds, val_fraction, list(corpus.genres),
+                         {"train": train, "val": val, "test": sorted(test)}, fold=(fold, folds), grouped_by="artist")
+
+
+SplitScheme = Callable[[Corpus, int], SplitManifest]  # (corpus, seed) -> manifest
+SPLIT_SCHEMES: dict[str, SplitScheme] = {
+    "random": random_split,
+    "fault-filtered": lambda corpus, seed: fault_filtered_split(corpus),
+    "given": given_split,
+    "artist": artist_split,
+}
+SCHEMES = tuple(SPLIT_SCHEMES)
+
+
 def make_split(corpus: Corpus, scheme: str = "random", seed: int = 42) -> SplitManifest:
-    if scheme == "random":
-        return random_split(corpus, seed)
-    if scheme == "fault-filtered":
-        return fault_filtered_split(corpus)
-    raise GtzanError(f"unknown --scheme {scheme!r} (choose from {', '.join(SCHEMES)})")
+    """The ``scheme`` split of ``corpus`` (:data:`SPLIT_SCHEMES`)."""
+    if scheme not in SPLIT_SCHEMES:
+        raise GtzanError(f"unknown --scheme {scheme!r} (choose from {', '.join(SCHEMES)})")
+    return SPLIT_SCHEMES[scheme](corpus, seed)

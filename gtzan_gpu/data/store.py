@@ -4,7 +4,8 @@
 the corpus rate, and writes::
 
     STORE/store.json          the index: every track (id, genre, shard, offset, length, source path, size,
-                              mtime, crc32) and the scan report (excluded files with reasons)
+                              mtime, crc32; artist and given split from a label table) and the scan report
+                              (excluded files with reasons, table rows left out by rule)
     STORE/shard-00000.npy     int16, 1-D: the tracks of this shard back to back
     STORE/shard-00000.json    what the shard was packed from (so an unchanged shard is never packed again)
 
@@ -39,8 +40,9 @@ import torch
 from gtzan_gpu.atomic import atomic_write_text, atomic_write_with, remove_stale_temporaries
 from gtzan_gpu.data.audio import (AudioDecodeError, decode_failure_reason, decode_validated, native_stderr_silenced,
                                   resampled_length, to_int16)
+from gtzan_gpu.data.catalogue import CorpusSpec, catalogue_walk
 from gtzan_gpu.data.corpus import Corpus, Track, register_corpus_source
-from gtzan_gpu.data.layout import DANGLING_LINK, ExcludedFile, find_genre_root, walk_layout
+from gtzan_gpu.data.layout import ExcludedFile, LayoutWalk
 from gtzan_gpu.data.segments import TrackSource
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.locking import LOCK_NAME
@@ -73,6 +75,8 @@ class StoredTrack:
     source_rate: int
     channels: int
     frames: int
+    artist: str | None = None  # from a label table
+    split: str | None = None
 
 
 def shard_name(index: int) -> str:
@@ -83,9 +87,14 @@ def is_store(path: str | Path) -> bool:
     return (Path(path) / INDEX_NAME).is_file()
 
 
-def open_store_corpus(data: Path) -> Corpus | None:
-    """The corpus source of a packed store: the store's Corpus when ``data`` holds a store index, else None."""
-    return Store.open(data).corpus() if is_store(data) else None
+def open_store_corpus(spec: CorpusSpec) -> Corpus | None:
+    """The corpus source of a packed store: the store's Corpus when ``spec.data`` holds a store index, else None.
+    A store keeps the labels it was packed with, so a label table beside it is refused."""
+    if not is_store(spec.data):
+        return None
+    if spec.labels is not None:
+        raise GtzanError(f"{spec.data} is a store: it keeps the labels it was packed with; leave out --labels")
+    return Store.open(spec.data).corpus()
 
 
 def _damaged(root: Path, what: str) -> GtzanError:
@@ -118,6 +127,8 @@ class Store:
         self.genres: list[str] = list(index["genres"])
         self.tracks = [StoredTrack(**t) for t in index["tracks"]]
         self.excluded = [ExcludedFile(**e) for e in index["excluded"]]
+        self.labels: dict = dict(index.get("labels", {}))  # the label table packed from, if any
+        self.left_out: dict[str, int] = dict(index.get("left_out", {}))
         self.shard_samples: list[int] = list(index["shard_samples"])
         self._by_id = {t.track_id: t for t in self.tracks}
         self._maps: dict[int, np.ndarray] = {}
@@ -182,9 +193,10 @@ class Store:
 
     def corpus(self) -> Corpus:
         """The store as a Corpus: the source's track ids, genres, rates and exclusions; samples come from here."""
-        tracks = [Track(t.track_id, t.genre, t.source, t.source_rate, t.channels, t.frames) for t in self.tracks]
+        tracks = [Track(t.track_id, t.genre, t.source, t.source_rate, t.channels, t.frames, t.artist, t.split)
+                  for t in self.tracks]
         return Corpus(root=self.root, genres=list(self.genres), tracks=tracks, excluded=list(self.excluded),
-                      store=self)
+                      store=self, left_out=dict(self.left_out), source=dict(self.labels))
 
 
 @dataclass(frozen=True)
@@ -250,13 +262,14 @@ class _Source:
     size: int
     mtime_ns: int
     estimate: int      # samples at the store rate, from the header
+    artist: str | None = None
+    split: str | None = None
 
 
-def _probe(root: Path, target_rate: int) -> tuple[list[_Source], list[ExcludedFile], list[str]]:
-    """Every audio file of the corpus from headers only (cheap): (sources, exclusions, every file's relative
+def _probe(walk: LayoutWalk, target_rate: int) -> tuple[list[_Source], list[ExcludedFile], list[str]]:
+    """Every audio file of the catalogue from headers only (cheap): (sources, exclusions, every file's relative
     path in scan order). Files that cannot be audio and duplicate ids are excluded with the scan's reasons
-    (the same walk as ``scan``: :func:`gtzan_gpu.data.layout.walk_layout`)."""
-    walk = walk_layout(root)
+    (the same walk as ``scan``: :func:`gtzan_gpu.data.catalogue.catalogue_walk`)."""
     sources, excluded = [], list(walk.excluded)
     for file in walk.files:
         duplicate = walk.duplicate_of(file)
@@ -275,7 +288,8 @@ def _probe(root: Path, target_rate: int) -> tuple[list[_Source], list[ExcludedFi
             continue
         walk.keep(file)
         sources.append(_Source(file.track_id, file.genre, file.relative, str(file.path), stat.st_size,
-                               stat.st_mtime_ns, resampled_length(max(info.frames, 0), info.samplerate, target_rate)))
+                               stat.st_mtime_ns, resampled_length(max(info.frames, 0), info.samplerate, target_rate),
+                               file.artist, file.split))
     return sources, excluded, [file.relative for file in walk.files]
 
 
@@ -314,6 +328,14 @@ def _decode_one(path: str, target_rate: int) -> tuple[dict | None, np.ndarray | 
     except OSError as error:
         return None, None, f"cannot read ({error.strerror})"
     return asdict(info), to_int16(mono).numpy(), None
+
+
+def _labelled(stored: list[dict], shard: list[_Source]) -> list[dict]:
+    """A shard's stored tracks with the id, label, artist and split the catalogue gives them now: a label table
+    edited since the pack relabels the store without decoding anything again."""
+    by_path = {source.relative: source for source in shard}
+    return [dict(track, track_id=by_path[track["source"]].track_id, genre=by_path[track["source"]].genre,
+                 artist=by_path[track["source"]].artist, split=by_path[track["source"]].split) for track in stored]
 
 
 def _sidecar_sources(shard: list[_Source]) -> list[list]:
@@ -356,8 +378,9 @@ def _store_owned(entry: Path) -> bool:
         return False
 
 
-def check_pack_target(data: str | Path, out: str | Path, workers: int, shard_gb: float) -> Path:
-    """The corpus root to pack, after every check that needs no decoding; raises a one-line GtzanError.
+def check_pack_target(data: "str | Path | CorpusSpec", out: str | Path, workers: int, shard_gb: float) -> LayoutWalk:
+    """The catalogue to pack (its files, before decoding), after every check that needs no decoding; raises a
+    one-line GtzanError.
 
     Called before ``out`` is locked (so a refused pack leaves nothing behind). ``out`` must be absent, empty, a
     store, or what a killed ``pack`` left (shards and sidecars without an index); any other folder is refused,
@@ -370,9 +393,11 @@ def check_pack_target(data: str | Path, out: str | Path, workers: int, shard_gb:
     if not 0 < shard_gb <= 1024:
         raise GtzanError(f"--shard-gb must be in (0, 1024], got {shard_gb}")
     out = Path(out)
-    if is_store(data):
-        raise GtzanError(f"{data} is already a store; pack its source folder instead")
-    root = find_genre_root(data)
+    spec = CorpusSpec.of(data)
+    if is_store(spec.data):
+        raise GtzanError(f"{spec.data} is already a store; pack its source folder instead")
+    walk = catalogue_walk(spec)
+    root = walk.root
     if out.resolve() == root.resolve() or root.resolve() in out.resolve().parents:
         raise GtzanError(f"--out {out} is inside the corpus {root}; put the store elsewhere")
     if out.exists() and not out.is_dir():
@@ -391,16 +416,18 @@ def check_pack_target(data: str | Path, out: str | Path, workers: int, shard_gb:
             raise GtzanError(f"--out {out} is not empty and is not a store (it holds {foreign[0]}"
                              f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}); choose an empty "
                              f"folder or an existing store")
-    return root
+    return walk
 
 
-def pack_corpus(data: str | Path, out: str | Path, workers: int = 1, shard_gb: float = DEFAULT_SHARD_GB,
-                sample_rate: int = DEFAULT_SAMPLE_RATE) -> dict:
-    """Pack the corpus at ``data`` into a store at ``out`` (see the module docstring). Returns what was done:
-    ``{"tracks", "excluded", "shards", "packed", "reused", "changed"}``. Call it with ``out`` locked."""
-    root = check_pack_target(data, out, workers, shard_gb)
+def pack_corpus(data: "str | Path | CorpusSpec", out: str | Path, workers: int = 1,
+                shard_gb: float = DEFAULT_SHARD_GB, sample_rate: int = DEFAULT_SAMPLE_RATE) -> dict:
+    """Pack the corpus at ``data`` (a folder, or a CorpusSpec with a label table) into a store at ``out`` (see the
+    module docstring). Returns what was done: ``{"tracks", "excluded", "shards", "packed", "reused", "changed"}``.
+    Call it with ``out`` locked."""
+    walk = check_pack_target(data, out, workers, shard_gb)
+    root = walk.root
     out = Path(out)
-    sources, excluded, file_order = _probe(root, sample_rate)
+    sources, excluded, file_order = _probe(walk, sample_rate)
     plan = _plan_shards(sources, int(shard_gb * 2 ** 30))
     tracks: list[dict] = []
     shard_samples: list[int] = []
@@ -418,7 +445,7 @@ def pack_corpus(data: str | Path, out: str | Path, workers: int = 1, shard_gb: f
             else:
                 reused += 1
             shard_samples.append(sidecar["samples"])
-            tracks += sidecar["tracks"]
+            tracks += _labelled(sidecar["tracks"], shard)
             decode_excluded += [ExcludedFile(**e) for e in sidecar["excluded"]]
     finally:
         if pool is not None:
@@ -428,13 +455,16 @@ def pack_corpus(data: str | Path, out: str | Path, workers: int = 1, shard_gb: f
             stale.unlink()
             stale.with_suffix(".json").unlink(missing_ok=True)
     position = {relative: i for i, relative in enumerate(file_order)}
-    all_excluded = sorted(excluded + decode_excluded,  # as scan_corpus lists them: links, then files in order
-                          key=lambda e: (0, 0) if e.reason == DANGLING_LINK else (1, position[e.path]))
+    before = {id(e): i for i, e in enumerate(walk.excluded)}  # links, missing table files: as scan lists them first
+    all_excluded = sorted(excluded + decode_excluded,  # then the files in scan order
+                          key=lambda e: (0, before[id(e)]) if id(e) in before else (1, position[e.path]))
     kept_genres = {t["genre"] for t in tracks}
-    genres = [g for g in dict.fromkeys(s.genre for s in sources) if g in kept_genres]
+    genres = [g for g in walk.genres if g in kept_genres]  # the scan's order
     index = {"format": STORE_FORMAT, "version": STORE_VERSION, "sample_rate": sample_rate,
              "source_root": str(root.resolve()), "genres": genres, "shard_samples": shard_samples,
              "tracks": tracks, "excluded": [asdict(e) for e in all_excluded]}
+    if walk.source:  # packed from a label table: the store keeps where its labels came from
+        index.update(labels=walk.source, left_out=walk.left_out)
     text = json.dumps(index, indent=1) + "\n"
     changed = not (out / INDEX_NAME).is_file() or (out / INDEX_NAME).read_text() != text
     if changed:
@@ -457,7 +487,8 @@ def _pack_shard(out: Path, number: int, shard: list[_Source], sample_rate: int, 
         pieces.append(samples)
         tracks.append(asdict(StoredTrack(
             source.track_id, source.genre, number, offset, len(samples), zlib.crc32(samples.tobytes()),
-            source.relative, source.size, source.mtime_ns, info["sample_rate"], info["channels"], info["frames"])))
+            source.relative, source.size, source.mtime_ns, info["sample_rate"], info["channels"], info["frames"],
+            source.artist, source.split)))
         offset += len(samples)
     array = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
     out.mkdir(parents=True, exist_ok=True)

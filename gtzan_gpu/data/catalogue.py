@@ -1,0 +1,51 @@
+"""Where a corpus is and how it is labelled: DATA alone (folder per genre, or a packed store), or DATA with a label
+table (``--labels``, and ``--fma-subset`` for FMA's tracks.csv). Every command that takes DATA takes these three."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gtzan_gpu.data.label_table import FMA_SUBSETS, read_label_table
+from gtzan_gpu.data.layout import LayoutWalk, walk_layout
+from gtzan_gpu.errors import GtzanError
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """DATA and its optional label table; checked on construction (one line naming the option)."""
+
+    data: Path
+    labels: Path | None = None
+    fma_subset: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "data", Path(self.data))
+        if self.labels is not None:
+            object.__setattr__(self, "labels", Path(self.labels))
+        if self.fma_subset is not None:
+            if self.fma_subset not in FMA_SUBSETS:
+                raise GtzanError(f"unknown --fma-subset {self.fma_subset!r} (choose from {', '.join(FMA_SUBSETS)})")
+            if self.labels is None:
+                raise GtzanError("--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE")
+
+    @classmethod
+    def of(cls, data: "str | Path | CorpusSpec", labels: str | Path | None = None,
+           fma_subset: str | None = None) -> "CorpusSpec":
+        """``data`` as a spec (a spec passes through unchanged when no table is given)."""
+        if isinstance(data, CorpusSpec):
+            return data if labels is None and fma_subset is None else cls(data.data, labels, fma_subset)
+        return cls(Path(data), labels, fma_subset)
+
+    def describe(self) -> str:
+        """How the corpus is named in messages: 'DATA' or 'DATA labelled by TABLE (FMA small)'."""
+        if self.labels is None:
+            return str(self.data)
+        subset = f" (FMA {self.fma_subset})" if self.fma_subset else ""
+        return f"{self.data} labelled by {self.labels}{subset}"
+
+
+def catalogue_walk(spec: CorpusSpec) -> LayoutWalk:
+    """The files of the catalogue ``spec`` names, before decoding: a label table's rows, or the genre folders."""
+    if spec.labels is not None:
+        return read_label_table(spec.data, spec.labels, spec.fma_subset)
+    return walk_layout(spec.data)

@@ -1,0 +1,192 @@
+"""Label tables: FMA's tracks.csv (subsets, top genre, artists, official split) and plain CSV / TSV catalogues."""
+import csv
+import json
+
+import pytest
+
+from gtzan_gpu.cli import main
+from gtzan_gpu.data.catalogue import CorpusSpec
+from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.label_table import read_label_table
+from gtzan_gpu.data.splits import kfold_split, make_split
+from gtzan_gpu.data.store import Store, pack_corpus
+from gtzan_gpu.data.synth_fma import FMA_SMALL_GENRES, MEDIUM_ONLY_GENRE
+from gtzan_gpu.errors import GtzanError
+from tests.conftest import write_tone
+
+EMPTY_MP3 = "000011"  # the first genre's last track of the fixture (6 per genre), written empty on purpose
+
+
+def fma_spec(fma_corpus, subset="small"):
+    return CorpusSpec(fma_corpus / "fma_small", fma_corpus / "fma_metadata" / "tracks.csv", subset)
+
+
+def tracks_csv_rows(fma_corpus):
+    """tracks.csv read independently of the project: (track id, subset, split, genre_top, artist id) per row."""
+    with open(fma_corpus / "fma_metadata" / "tracks.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    column = {(group, field): i for i, (group, field) in enumerate(zip(rows[0], rows[1]))}
+    return [{"id": f"{int(row[0]):06d}", "subset": row[column["set", "subset"]], "split": row[column["set", "split"]],
+             "genre": row[column["track", "genre_top"]], "artist": row[column["artist", "id"]]} for row in rows[3:]]
+
+
+def test_fma_small_has_its_8_genres_and_excludes_the_empty_mp3(fma_corpus):
+    corpus = scan_corpus(fma_spec(fma_corpus))
+    assert corpus.genres == sorted(FMA_SMALL_GENRES) and "Hip-Hop" in corpus.genres
+    assert [(e.path, e.reason) for e in corpus.excluded] == [(f"000/{EMPTY_MP3}.mp3", "empty file")]
+    small = [r for r in tracks_csv_rows(fma_corpus) if r["subset"] == "small"]
+    assert sorted(t.track_id for t in corpus.tracks) == sorted(r["id"] for r in small if r["id"] != EMPTY_MP3)
+    assert corpus.left_out == {"rows of a bigger FMA subset": 13}
+    assert {t.artist for t in corpus.tracks} == {r["artist"] for r in small}
+    summary = corpus.summary()
+    assert summary["artists"] == 24 and summary["labels"]["fma_subset"] == "small"
+
+
+def test_rows_of_the_medium_subset_are_not_used_with_small(fma_corpus):
+    rows = tracks_csv_rows(fma_corpus)
+    medium = {r["id"] for r in rows if r["subset"] == "medium"}
+    small = scan_corpus(fma_spec(fma_corpus))
+    assert medium and not medium & {t.track_id for t in small.tracks}
+    assert not medium & {e.path.split("/")[1][:6] for e in small.excluded}
+    bigger = read_label_table(fma_corpus / "fma_small", fma_corpus / "fma_metadata" / "tracks.csv", "medium")
+    missing = [e for e in bigger.excluded if "file not found" in e.reason]
+    assert {e.path.split("/")[1][:6] for e in missing} == medium  # listed, their audio is not in fma_small
+    assert bigger.left_out == {"rows of a bigger FMA subset": 3}
+    everything = read_label_table(fma_corpus / "fma_small", fma_corpus / "fma_metadata" / "tracks.csv", "large")
+    assert everything.left_out == {"rows without a top genre": 3}
+    assert MEDIUM_ONLY_GENRE not in everything.genres  # a label with no file is no class
+
+
+def test_given_split_reproduces_fma_test_rows_exactly(fma_corpus, tmp_path, capsys):
+    table = fma_corpus / "fma_metadata" / "tracks.csv"
+    assert main(["-q", "split", str(fma_corpus / "fma_small"), "--labels", str(table), "--fma-subset", "small",
+                 "--scheme", "given", "--out", str(tmp_path / "given.json")]) == 0
+    manifest = json.loads((tmp_path / "given.json").read_text())
+    rows = [r for r in tracks_csv_rows(fma_corpus) if r["subset"] == "small" and r["id"] != EMPTY_MP3]
+    for fma_name, ours in (("test", "test"), ("validation", "val"), ("training", "train")):
+        assert manifest["subsets"][ours] == sorted(r["id"] for r in rows if r["split"] == fma_name)
+    assert manifest["scheme"] == "given" and len(manifest["genres"]) == 8
+    assert main(["-q", "split", str(fma_corpus / "fma_small"), "--labels", str(table), "--fma-subset", "small",
+                 "--scheme", "given", "--out", str(tmp_path / "again.json")]) == 0
+    assert (tmp_path / "again.json").read_bytes() == (tmp_path / "given.json").read_bytes()
+
+
+def artists_by_subset(manifest, corpus):
+    artist_of = {t.track_id: t.artist for t in corpus.tracks}
+    return {name: {artist_of[i] for i in ids} for name, ids in manifest.subsets.items()}
+
+
+def test_artist_split_puts_no_artist_on_two_sides(fma_corpus):
+    corpus = scan_corpus(fma_spec(fma_corpus))
+    for seed in (0, 1, 2):
+        manifest = make_split(corpus, "artist", seed)
+        sides = artists_by_subset(manifest, corpus)
+        assert not sides["train"] & sides["val"] and not sides["train"] & sides["test"]
+        assert not sides["val"] & sides["test"]
+        assert sorted(sum(manifest.subsets.values(), [])) == sorted(t.track_id for t in corpus.tracks)
+        genre_of = {t.track_id: t.genre for t in corpus.tracks}
+        assert {genre_of[i] for i in manifest.subsets["test"]} == set(corpus.genres)  # each label tested
+    assert make_split(corpus, "artist", 5).to_json() == make_split(corpus, "artist", 5).to_json()
+    assert make_split(corpus, "artist", 5).to_json() != make_split(corpus, "artist", 6).to_json()
+
+
+def test_kfold_groups_by_artist_when_artists_are_known(fma_corpus):
+    corpus = scan_corpus(fma_spec(fma_corpus))
+    tested = []
+    for fold in range(3):
+        manifest = kfold_split(corpus, 3, fold, seed=1)
+        sides = artists_by_subset(manifest, corpus)
+        assert not sides["test"] & (sides["train"] | sides["val"]) and not sides["train"] & sides["val"]
+        assert manifest.grouped_by == "artist" and '"grouped_by": "artist"' in manifest.to_json()
+        tested += manifest.subsets["test"]
+    assert sorted(tested) == sorted(t.track_id for t in corpus.tracks)  # every track in test exactly once
+
+
+def test_given_and_artist_schemes_need_their_columns(tiny_corpus):
+    corpus = scan_corpus(tiny_corpus)
+    with pytest.raises(GtzanError, match="needs a split column"):
+        make_split(corpus, "given")
+    with pytest.raises(GtzanError, match="needs artists"):
+        make_split(corpus, "artist")
+
+
+def write_catalogue(tmp_path, delimiter=","):
+    """Audio in no genre folders; a table naming path (relative and absolute), label, split and artist."""
+    data = tmp_path / "audio"
+    outside = tmp_path / "elsewhere" / "x.flac"
+    for i in range(4):
+        write_tone(data / "mix" / f"a{i}.wav", 1.0, 22050, frequency=220 + 50 * i)
+        write_tone(data / "other" / f"a{i}.wav", 1.0, 22050, frequency=660 + 50 * i)
+    write_tone(outside, 1.0, 22050)
+    rows = [["Path", "Label", "Split", "Artist"]]
+    rows += [[f"mix/a{i}.wav", "Old-Time / Historic", "training" if i < 2 else "test", f"ann{i // 2}"]
+             for i in range(4)]
+    rows += [[f"other/a{i}.wav", "Hip-Hop", "train" if i < 2 else "val", f"bob{i // 2}"] for i in range(4)]
+    rows += [[str(outside), "Hip-Hop", "", ""], ["missing.wav", "Hip-Hop", "test", "cy"], ["mix/a0.wav", "", "", ""]]
+    table = tmp_path / ("labels.tsv" if delimiter == "\t" else "labels.csv")
+    with open(table, "w", newline="") as handle:
+        csv.writer(handle, delimiter=delimiter).writerows(rows)
+    return data, table
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t"])
+def test_a_plain_table_labels_files_anywhere(tmp_path, delimiter):
+    data, table = write_catalogue(tmp_path, delimiter)
+    corpus = scan_corpus(data, labels=table)
+    assert corpus.genres == ["Hip-Hop", "Old-Time / Historic"]
+    assert len(corpus.tracks) == 9 and corpus.source["format"] == ("tsv" if delimiter == "\t" else "csv")
+    by_id = corpus.tracks_by_id()
+    assert by_id["mix/a0"].genre == "Old-Time / Historic" and by_id["mix/a0"].artist == "ann0"
+    assert by_id["other/a3"].split == "val" and by_id["mix/a3"].split == "test"
+    assert any(t.path.endswith("elsewhere/x.flac") and t.split is None for t in corpus.tracks)
+    assert [(e.path, e.reason) for e in corpus.excluded] == [
+        ("missing.wav", "file not found (listed on line 11 of the label table)")]
+    assert corpus.left_out == {"rows without a label": 1}
+    given = make_split(corpus, "given")
+    assert given.subsets["test"] == ["mix/a2", "mix/a3"] and len(given.not_used) == 1
+
+
+def test_bad_tables_are_one_line_errors_naming_the_table(tmp_path):
+    data, _ = write_catalogue(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,genre\nmix/a0.wav,x\n")
+    with pytest.raises(GtzanError, match="bad.csv: the header row has no path or label column"):
+        read_label_table(data, bad)
+    bad.write_text("path,label,split\nmix/a0.wav,x,holdout\n")
+    with pytest.raises(GtzanError, match="bad.csv line 2: split 'holdout'"):
+        read_label_table(data, bad)
+    with pytest.raises(GtzanError, match="no such file"):
+        read_label_table(data, tmp_path / "nope.csv")
+    with pytest.raises(GtzanError, match="is for FMA's tracks.csv"):
+        read_label_table(data, tmp_path / "labels.csv", "small")
+    with pytest.raises(GtzanError, match="give it with --labels"):
+        CorpusSpec(data, None, "small")
+
+
+def test_cli_refuses_fma_table_without_subset_and_labels_on_a_store(fma_corpus, tmp_path, capsys):
+    table = str(fma_corpus / "fma_metadata" / "tracks.csv")
+    assert main(["scan", str(fma_corpus / "fma_small"), "--labels", table]) == 2
+    assert "choose its rows with --fma-subset" in capsys.readouterr().err
+    assert main(["scan", str(fma_corpus / "fma_small"), "--fma-subset", "small"]) == 2
+    assert "give it with --labels" in capsys.readouterr().err
+    store = tmp_path / "store"
+    assert main(["-q", "pack", str(fma_corpus / "fma_small"), "--labels", table, "--fma-subset", "small",
+                 "--out", str(store), "--workers", "1"]) == 0
+    assert main(["scan", str(store), "--labels", table]) == 2
+    assert "keeps the labels it was packed with" in capsys.readouterr().err
+
+
+def test_a_store_packed_from_a_table_keeps_labels_artists_and_split(tmp_path):
+    data, table = write_catalogue(tmp_path)
+    store = tmp_path / "store"
+    pack_corpus(CorpusSpec(data, table), store)
+    scanned, packed = scan_corpus(data, labels=table), scan_corpus(store)
+    assert [(t.track_id, t.genre, t.artist, t.split) for t in packed.tracks] == \
+        [(t.track_id, t.genre, t.artist, t.split) for t in scanned.tracks]
+    assert packed.excluded == scanned.excluded and packed.left_out == scanned.left_out
+    for scheme in ("given", "artist"):
+        assert make_split(packed, scheme, 3).to_json() == make_split(scanned, scheme, 3).to_json()
+    table.write_text(table.read_text().replace("Hip-Hop", "Rap"))  # relabelled: nothing decoded again
+    done = pack_corpus(CorpusSpec(data, table), store)
+    assert done["packed"] == 0 and done["changed"]
+    assert Store.open(store).genres == ["Old-Time / Historic", "Rap"]
