@@ -16,13 +16,15 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.plugins import load_all as load_all_plugins
 
 log = logging.getLogger("gtzan_gpu")
-PATH_OPTIONS = ("data", "manifest", "weights")
+PATH_OPTIONS = ("data", "labels", "manifest", "weights")
 WEIGHT_WORDS = ("none", "imagenet")
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from gtzan_gpu.data.synth import write_synthetic_corpus
 
+    if args.layout == "fma":
+        return _synth_fma(args)
     root = write_synthetic_corpus(args.out, args.tracks_per_genre, args.seconds, args.seed,
                                   difficulty=args.difficulty)
     print(f"wrote {args.tracks_per_genre} x 10 {args.difficulty} synthetic tracks of {args.seconds:g} s "
@@ -31,10 +33,29 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scan(data: str, quiet: bool = False):
+def _corpus_spec(args: argparse.Namespace):
+    """DATA and its label table, as the command line gave them (``--labels``, ``--fma-subset``)."""
+    from gtzan_gpu.data.catalogue import CorpusSpec
+
+    return CorpusSpec(args.data, args.labels, args.fma_subset)
+
+
+def _synth_fma(args: argparse.Namespace) -> int:
+    from gtzan_gpu.data.synth_fma import write_synthetic_fma
+
+    if args.difficulty != "easy":
+        raise GtzanError("--difficulty is for the GTZAN layout; the FMA layout draws each genre in its own style")
+    done = write_synthetic_fma(args.out, args.tracks_per_genre, args.seconds, args.seed)
+    print(f"wrote {done['small_tracks']} synthetic FMA-small tracks of {args.seconds:g} s (8 genres; "
+          f"{done['empty_track']}.mp3 empty on purpose) under {done['audio']}, and {done['tracks_csv']} "
+          f"({done['other_rows']} more rows of the medium and large subsets)")
+    return 0
+
+
+def _scan(args: argparse.Namespace, quiet: bool = False):
     from gtzan_gpu.data.corpus import scan_corpus
 
-    corpus = scan_corpus(data)
+    corpus = scan_corpus(_corpus_spec(args))
     for entry in corpus.excluded:
         if not quiet:
             log.warning("excluded %s: %s", entry.path, entry.reason)
@@ -44,7 +65,7 @@ def _scan(data: str, quiet: bool = False):
 def _cmd_scan(args: argparse.Namespace) -> int:
     from gtzan_gpu.data.corpus import format_summary, summary_json
 
-    corpus = _scan(args.data, quiet=args.json)
+    corpus = _scan(args, quiet=args.json)
     summary = corpus.summary()
     print(summary_json(summary) if args.json else format_summary(summary))
     return 0
@@ -54,11 +75,12 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     from gtzan_gpu.data.store import check_pack_target, pack_corpus
     from gtzan_gpu.locking import exclusive_lock, remove_if_only_lock
 
-    check_pack_target(args.data, args.out, args.workers, args.shard_gb)  # before the lock: a refusal leaves nothing
+    spec = _corpus_spec(args)
+    check_pack_target(spec, args.out, args.workers, args.shard_gb)  # before the lock: a refusal leaves nothing
     created = not Path(args.out).exists()
     try:
         with exclusive_lock(args.out, "store"):
-            done = pack_corpus(args.data, args.out, args.workers, args.shard_gb)
+            done = pack_corpus(spec, args.out, args.workers, args.shard_gb)
     except BaseException:
         if created:
             remove_if_only_lock(Path(args.out))
@@ -75,7 +97,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise GtzanError(f"--out {out} is a directory; give the manifest's file name")
-    corpus = _scan(args.data)
+    corpus = _scan(args)
     manifest = make_split(corpus, args.scheme, args.seed)
     manifest.check_usable(f"the {args.scheme} split of {corpus.root}")
     manifest.save(out)
@@ -133,7 +155,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from gtzan_gpu.training.evaluate import format_report, public, score_run, write_evaluation
 
-    report = score_run(args.run_dir, args.split, args.device, data=args.data)
+    report = score_run(args.run_dir, args.split, args.device, data=args.data, labels=args.labels,
+                       fma_subset=args.fma_subset)
     if int(os.environ.get("RANK", "0")) > 0:  # under torchrun rank 0 reports and writes
         return 0
     print(json.dumps(public(report), indent=2) if args.json else format_report(report))
@@ -270,7 +293,10 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     suffix = (f"-{args.folds}fold" if args.folds else "") + (f"-x{args.repeats}" if args.repeats else "")
     out = args.out or f"experiments/results/{grid.name}{suffix}"
     only = [item for part in (args.only or []) for item in part.split(",") if item]
-    result = run_experiment(grid, out, args.data, only, args.device)
+    spec = _corpus_spec(args) if args.data is not None else None
+    if spec is None and (args.labels or args.fma_subset):
+        raise GtzanError("--labels and --fma-subset describe --data DATA: give --data too")
+    result = run_experiment(grid, out, spec, only, args.device)
     print(Path(out, "results.md").read_text())
     print(f"{len(result['cells'])} cell(s) in {out}; TensorBoard: tensorboard --logdir {Path(out) / 'runs'}")
     return 0
@@ -313,13 +339,31 @@ def _resumable_flags() -> list[str]:
 
     return [flag_of(field) for _, field in option_names(TrainConfig).values() if field.metadata.get("resumable")]
 
+def _add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--labels`` and ``--fma-subset``, with train's help and choices (declared once, on TrainConfig)."""
+    from gtzan_gpu.options import choices_of, flag_of, option_names
+    from gtzan_gpu.training.config import TrainConfig
+
+    names = option_names(TrainConfig)
+    for name in ("labels", "fma_subset"):
+        field = names[name][1]
+        parser.add_argument(flag_of(field), dest=name, choices=choices_of(field), help=field.metadata["help"],
+                            metavar=None if choices_of(field) else "TABLE")
+
+
 def _add_synth_parser(commands) -> None:
-    synth = commands.add_parser("synth", help="write a synthetic corpus in the Kaggle GTZAN layout",
+    synth = commands.add_parser("synth", help="write a synthetic corpus in the Kaggle GTZAN layout (or FMA's)",
                                 description="Write OUT/genres_original/<genre>/<genre>.000NN.wav (22,050 Hz, "
-                                            "16-bit mono) whose genres a spectrogram CNN can learn.")
+                                            "16-bit mono) whose genres a spectrogram CNN can learn; with --layout "
+                                            "fma: OUT/fma_small/NNN/NNNNNN.mp3 and OUT/fma_metadata/tracks.csv "
+                                            "in FMA's form (8 genres, artists, the official split, rows of the "
+                                            "bigger subsets, one empty mp3).")
     synth.add_argument("out", help="output folder")
+    synth.add_argument("--layout", choices=("gtzan", "fma"), default="gtzan",
+                       help="gtzan: the Kaggle GTZAN folders; fma: FMA-small's mp3 folders and tracks.csv "
+                            "(default: gtzan)")
     synth.add_argument("--tracks-per-genre", type=int, default=10, help="tracks per genre (default: 10)")
-    synth.add_argument("--seconds", type=float, default=30.0, help="track length (default: 30, as GTZAN)")
+    synth.add_argument("--seconds", type=float, default=30.0, help="track length (default: 30, as GTZAN and FMA)")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--difficulty", choices=("easy", "hard"), default="easy",
                        help="easy: each genre its own style (a CNN nears 1.0); hard: every track's style is blended "
@@ -330,7 +374,9 @@ def _add_synth_parser(commands) -> None:
 def _add_scan_parser(commands) -> None:
     scan = commands.add_parser("scan", help="decode every file of a corpus and report what is usable",
                                description="Validate a corpus by decoding every file; list exclusions.")
-    scan.add_argument("data", help="corpus folder (Kaggle, tarball or folder-per-genre layout)")
+    scan.add_argument("data", help="corpus folder (Kaggle, tarball or folder-per-genre layout; with --labels: "
+                                   "the audio root)")
+    _add_corpus_arguments(scan)
     scan.add_argument("--json", action="store_true", help="machine-readable output")
     scan.set_defaults(run=_cmd_scan)
 
@@ -342,6 +388,7 @@ def _add_pack_parser(commands) -> None:
                                            "the STORE too. Resumes where it stopped; an unchanged corpus is not "
                                            "packed again; a changed file re-packs its shard.")
     pack.add_argument("data", help="corpus folder")
+    _add_corpus_arguments(pack)
     pack.add_argument("--out", required=True, help="store folder")
     pack.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)),
                       help="decoding processes (default: the CPU count, at most 8)")
@@ -355,8 +402,12 @@ def _add_split_parser(commands) -> None:
     split = commands.add_parser("split", help="write a track-level train/val/test manifest",
                                 description="Split the validated tracks at track level into a JSON manifest.")
     split.add_argument("data", help="corpus folder")
+    _add_corpus_arguments(split)
     split.add_argument("--out", required=True, help="manifest JSON to write")
-    split.add_argument("--scheme", choices=SCHEMES, default="random")
+    split.add_argument("--scheme", choices=SCHEMES, default="random",
+                       help="random: per genre, seeded; fault-filtered: Sturm's GTZAN lists; given: the label "
+                            "table's split column (FMA's official split); artist: seeded, no artist on two sides "
+                            "(default: random)")
     split.add_argument("--seed", type=int, default=42)
     split.set_defaults(run=_cmd_split)
 
@@ -382,6 +433,7 @@ def _add_evaluate_parser(commands) -> None:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--split", choices=EVAL_SPLITS, default="test")
     evaluate.add_argument("--data", help="where the run's corpus is now, if it moved since training")
+    _add_corpus_arguments(evaluate)
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_cmd_evaluate)
@@ -482,6 +534,7 @@ def _add_experiment_parser(commands) -> None:
                                                  "write results.json, results.md, bar charts and the confusion "
                                                  "matrix of the best cell on validation.")
     experiment.add_argument("--data", help="corpus folder (not needed with --quick)")
+    _add_corpus_arguments(experiment)
     experiment.add_argument("--quick", action="store_true",
                             help="the whole grid on a small synthetic corpus, on CPU in a few minutes")
     experiment.add_argument("--only", action="append", metavar="MODEL:SECONDS",

@@ -30,8 +30,16 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+LEGEND_LIMIT = 20        # more labels than this: per-label legends are left out (the title says so)
+COUNTS_LIMIT = 24        # more labels than this: confusion cells are shaded only, not numbered
+TICK_LABEL_LIMIT = 64    # more labels than this: every k-th label is named on the confusion axes
+
+
 def palette(count: int) -> list:
-    return list(colormaps["tab10" if count <= 10 else "tab20"].colors)
+    """``count`` distinct colours: tab10, tab20, then evenly spaced along a perceptual rainbow (turbo)."""
+    if count <= 20:
+        return list(colormaps["tab10" if count <= 10 else "tab20"].colors)
+    return [colormaps["turbo"](x) for x in np.linspace(0.05, 0.95, count)]
 
 
 def mm_ss(seconds: float, _position=None) -> str:
@@ -40,23 +48,31 @@ def mm_ss(seconds: float, _position=None) -> str:
 
 def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str], title: str = "") -> Figure:
     """A ``(C, C)`` confusion matrix (rows: true genre, columns: predicted): each cell shaded by its share of
-    the true genre's examples (row-normalised, so classes of any size compare) and labelled with its count."""
+    the true genre's examples (row-normalised, so classes of any size compare) and labelled with its count.
+
+    Readable at 16 labels (FMA-medium); beyond :data:`COUNTS_LIMIT` the cells are shaded only, and beyond
+    :data:`TICK_LABEL_LIMIT` (FMA-large's 161) every k-th label is named, the figure growing to at most 16 in."""
     counts = np.asarray(confusion, dtype=np.int64)
     rows = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
     n = len(labels)
-    side = min(6.2, max(3.6, 0.42 * n + 2.0))
+    side = min(6.2, max(3.6, 0.42 * n + 2.0)) if n <= COUNTS_LIMIT else min(16.0, 0.1 * n + 2.0)
     figure = Figure(figsize=(side + 1.1, side), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
     image = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
     font = 9 if n <= 12 else SMALLEST_FONT
-    for i in range(n):
-        for j in range(n):
-            if counts[i, j]:
-                axes.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=font,
-                          color="white" if share[i, j] > 0.55 else "black")
-    axes.set_xticks(range(n), labels, rotation=45, ha="right", rotation_mode="anchor", fontsize=font)
-    axes.set_yticks(range(n), labels, fontsize=font)
+    if n <= COUNTS_LIMIT:
+        for i in range(n):
+            for j in range(n):
+                if counts[i, j]:
+                    axes.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=font,
+                              color="white" if share[i, j] > 0.55 else "black")
+    every = max(1, -(-n // TICK_LABEL_LIMIT))
+    ticks = list(range(0, n, every))
+    names = [labels[i] for i in ticks]
+    axes.set_xticks(ticks, names, rotation=45 if n <= COUNTS_LIMIT else 90, ha="right", rotation_mode="anchor",
+                    fontsize=font)
+    axes.set_yticks(ticks, names, fontsize=font)
     axes.set_xlabel("predicted genre", fontsize=10)
     axes.set_ylabel("true genre", fontsize=10)
     total = int(counts.sum())
@@ -102,8 +118,11 @@ def pr_curves_figure(probabilities: np.ndarray, labels: np.ndarray, genres: Sequ
     axes.set_xlabel("recall", fontsize=10)
     axes.set_ylabel("precision", fontsize=10)
     axes.grid(alpha=0.3)
-    axes.set_title(f"{title}\nmacro average precision {np.mean(averages):.3f}", fontsize=10)
-    axes.legend(fontsize=SMALLEST_FONT, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    many = len(genres) > LEGEND_LIMIT
+    axes.set_title(f"{title}\nmacro average precision {np.mean(averages):.3f}"
+                   + (f" over {len(genres)} labels (legend left out)" if many else ""), fontsize=10)
+    if not many:
+        axes.legend(fontsize=SMALLEST_FONT, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return figure
 
 
@@ -131,9 +150,11 @@ def embedding_figure(features: np.ndarray, labels: np.ndarray, predicted: np.nda
     axes.set_xlabel(f"principal component 1 ({100 * explained[0]:.0f} % of variance)", fontsize=10)
     axes.set_ylabel(f"principal component 2 ({100 * (explained[1] if len(explained) > 1 else 0):.0f} %)",
                     fontsize=10)
-    axes.set_title(title, fontsize=10)
+    many = len(genres) > LEGEND_LIMIT
+    axes.set_title(title + (f" ({len(genres)} labels, legend left out)" if many else ""), fontsize=10)
     axes.tick_params(labelsize=SMALLEST_FONT)
-    axes.legend(fontsize=SMALLEST_FONT, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    if not many:
+        axes.legend(fontsize=SMALLEST_FONT, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return figure
 
 

@@ -22,6 +22,17 @@ def tiny_corpus(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def fma_corpus(tmp_path_factory) -> Path:
+    """A synthetic corpus in FMA's layout: OUT/fma_small/NNN/NNNNNN.mp3 (8 genres x 6 tracks of 4 s, 3 artists per
+    genre, one empty mp3) and OUT/fma_metadata/tracks.csv (three header rows; rows of the medium and large subsets)."""
+    from gtzan_gpu.data.synth_fma import write_synthetic_fma
+
+    out = tmp_path_factory.mktemp("fma")
+    write_synthetic_fma(out, tracks_per_genre=6, seconds=4.0, seed=0)
+    return out
+
+
 @pytest.fixture
 def corpus_copy(tiny_corpus, tmp_path) -> Path:
     """A writable copy of the tiny corpus, for tests that damage files."""

@@ -110,3 +110,26 @@ def test_the_demo_runs_end_to_end_small(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "tensorboard --logdir" in out and "jazz.00054.wav: error: cannot decode" in out
     assert result["test"]["split"] == "test" and (tmp_path / "demo" / "run" / "best.pt").is_file()
+
+
+def test_fma_layout_from_tracks_csv_to_an_8_label_evaluation(fma_corpus, tmp_path, capsys):
+    """FMA's done-when: scan, the official split, an 8-label model trained and evaluated with FMA's genre names."""
+    labels = ["--labels", str(fma_corpus / "fma_metadata" / "tracks.csv"), "--fma-subset", "small"]
+    audio = str(fma_corpus / "fma_small")
+    assert main(["-q", "scan", audio, *labels, "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["genres"]) == 8
+    assert main(["-q", "split", audio, *labels, "--scheme", "given", "--out", str(tmp_path / "m.json")]) == 0
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--data", audio, *labels, "--manifest", str(tmp_path / "m.json"), "--model", "cnn",
+                 "--image-size", "32", "--segment-seconds", "2", "--epochs", "1", "--batch-size", "16",
+                 "--device", "cpu", "--out", str(run), "--saliency-every", "0"]) == 0
+    capsys.readouterr()
+    assert main(["-q", "evaluate", str(run), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["genres"]) == 8 and "Hip-Hop" in report["genres"]
+    assert len(report["segment"]["confusion"]) == 8 and report["tracks"] == len(json.load(open(tmp_path / "m.json"))
+                                                                             ["subsets"]["test"])
+    from tests.training.test_engine import event_tags
+    assert "test_pr/Hip-Hop" in event_tags(run / "tb")
+    assert main(["-q", "predict", str(run), str(next((fma_corpus / "fma_small").rglob("000002.mp3")))]) == 0
+    assert capsys.readouterr().out.split()[1] in report["genres"]

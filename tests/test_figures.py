@@ -50,6 +50,42 @@ def test_confusion_matrix_has_counts_row_shares_axis_titles_and_every_genre():
     assert_readable(figure, widest_px=760)
 
 
+def test_confusion_matrix_stays_readable_at_16_labels_and_degrades_gracefully_at_161():
+    rng = np.random.default_rng(1)
+    fma_medium = ["Blues", "Classical", "Country", "Easy Listening", "Electronic", "Experimental", "Folk", "Hip-Hop",
+                  "Instrumental", "International", "Jazz", "Old-Time / Historic", "Pop", "Rock", "Soul-RnB", "Spoken"]
+    counts = rng.integers(0, 3, size=(16, 16)) + np.diag(rng.integers(10, 40, size=16))
+    figure = confusion_figure(counts.tolist(), fma_medium, "test")
+    axes = figure.axes[0]
+    assert [t.get_text() for t in axes.get_yticklabels()] == fma_medium
+    assert len(axes.texts) == int((counts > 0).sum())  # every count still written
+    assert_readable(figure, widest_px=760)
+    labels = [f"genre {i}" for i in range(161)]  # FMA-large's top genres
+    counts = rng.integers(0, 2, size=(161, 161)) + np.diag(rng.integers(1, 9, size=161))
+    figure = confusion_figure(counts.tolist(), labels)
+    axes = figure.axes[0]
+    named = [t.get_text() for t in axes.get_yticklabels()]
+    assert not axes.texts and 40 <= len(named) <= 64 and named[:2] == ["genre 0", "genre 3"]
+    small = [t.get_text() for t in texts(figure) if t.get_fontsize() < SMALLEST_FONT]
+    assert not small and figure.get_size_inches()[0] <= 17.1
+    assert Image.open(io.BytesIO(png_bytes(figure))).format == "PNG"
+
+
+def test_pr_and_embedding_figures_leave_out_legends_beyond_20_labels():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 30, 300)
+    probabilities = rng.dirichlet(np.ones(30), 300)
+    names = [f"g{i}" for i in range(30)]
+    figure = pr_curves_figure(probabilities, labels, names, "test")
+    assert figure.axes[0].get_legend() is None and "30 labels (legend left out)" in figure.axes[0].get_title()
+    assert len({tuple(line.get_color()) for line in figure.axes[0].lines}) == 30  # a colour per label
+    figure = embedding_figure(rng.standard_normal((300, 8)), labels, labels, names, "test")
+    assert figure.axes[0].get_legend() is None
+    few = pr_curves_figure(probabilities[:, :8] / probabilities[:, :8].sum(1, keepdims=True), labels % 8,
+                           names[:8], "test")
+    assert len(few.axes[0].get_legend().get_texts()) == 8
+
+
 def test_accuracy_bars_draw_each_cell_with_track_markers_and_intervals():
     cells = [{"model": "cnn", "seconds": 3.0, "segment": 0.7, "track": 0.8, "segment_ci95": 0.05, "track_ci95": 0.04},
              {"model": "cnn", "seconds": 5.0, "segment": 0.6, "track": 0.65},

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
+from gtzan_gpu.data.catalogue import CorpusSpec
 from gtzan_gpu.data.splits import SCHEMES
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.models.registry import get_model_spec, model_names
@@ -98,12 +99,15 @@ class Grid:
             raise GtzanError(f"--only {','.join(only)} matches no cell of grid {self.name!r}")
         return chosen
 
-    def cell_config(self, cell: Cell, data: str | None, manifest: str | None, run_dir: str | None,
+    def cell_config(self, cell: Cell, data: "str | CorpusSpec | None", manifest: str | None, run_dir: str | None,
                     device: str | None = None) -> TrainConfig:
         """The cell's TrainConfig: the grid's [train] settings, the cell's model, length and scheme, and the
         model's seed hyper-parameters where the grid sets none. ``weights`` applies to models with pretrained
-        trunks only."""
+        trunks only. ``data``: DATA, or a CorpusSpec (DATA with its label table)."""
         settings = dict(self.train)
+        if isinstance(data, CorpusSpec):
+            settings.update(labels=str(data.labels) if data.labels else None, fma_subset=data.fma_subset)
+            data = str(data.data)
         recipe = dict(self.recipes.get(cell.model, {"model": cell.model}))  # a recipe names its model
         model = recipe.pop("model")
         settings.update(recipe)

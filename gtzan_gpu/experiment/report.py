@@ -20,6 +20,11 @@ def corpus_label(corpus: str | None) -> str:
     return "synthetic corpus (built in; not GTZAN)" if corpus is None else f"corpus {corpus}"
 
 
+def _short(corpus: str) -> str:
+    """A corpus description short enough for a chart title: its last 48 characters."""
+    return corpus if len(corpus) <= 48 else "..." + corpus[-45:]
+
+
 def markdown_table(grid, results: list[dict], corpus: str | None = None) -> str:
     lengths = sorted({r["seconds"] for r in results})
     models = [m for m in grid.models if any(r["model"] == m for r in results)]
@@ -118,7 +123,7 @@ def accuracy_chart_png(grid, results: list[dict], scheme: str, corpus: str | Non
     cells = accuracy_cells(grid, results, scheme)
     runs = max((c["n"] for c in cells), default=1)
     title = (f"{grid.name}, {scheme} split: test accuracy" + (f"\nmean of {runs} runs, 95 % CI," if runs > 1 else "\n")
-             + (" on the synthetic corpus (not GTZAN)" if corpus is None else f" on {Path(corpus).name}"))
+             + (" on the synthetic corpus (not GTZAN)" if corpus is None else f" on {_short(corpus)}"))
     return png_bytes(accuracy_bars_figure(cells, [m for m in grid.models if any(c["model"] == m for c in cells)],
                                           sorted({c["seconds"] for c in cells}), title))
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_text
+from gtzan_gpu.data.catalogue import CorpusSpec, catalogue_walk
 from gtzan_gpu.data.corpus import scan_corpus
-from gtzan_gpu.data.layout import find_genre_root
 from gtzan_gpu.data.splits import kfold_split, make_split
 from gtzan_gpu.data.store import is_store
 from gtzan_gpu.data.synth import ensure_synthetic_corpus
@@ -28,9 +28,10 @@ from gtzan_gpu.training.run_dir import LAST
 log = logging.getLogger(__name__)
 
 
-def run_experiment(grid: Grid, out: str | Path, data: str | None = None, only: list[str] | None = None,
-                   device: str = "auto") -> dict:
-    """Run (or finish) every selected cell of ``grid`` and write the report under ``out`` (locked meanwhile)."""
+def run_experiment(grid: Grid, out: str | Path, data: "str | CorpusSpec | None" = None,
+                   only: list[str] | None = None, device: str = "auto") -> dict:
+    """Run (or finish) every selected cell of ``grid`` on ``data`` (DATA, or DATA with its label table; None: the
+    built-in synthetic corpus) and write the report under ``out`` (locked meanwhile)."""
     cells = grid.cells(only)  # options first: a bad --only fails before any work
     resolve_device(device)
     out = Path(out)
@@ -38,15 +39,16 @@ def run_experiment(grid: Grid, out: str | Path, data: str | None = None, only: l
         return _run_locked(grid, cells, out, data, device)
 
 
-def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, device: str) -> dict:
+def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: "str | CorpusSpec | None", device: str) -> dict:
     synthetic = data is None
     if data is None:
-        data = str(ensure_synthetic_corpus(out / "corpus", grid.tracks_per_genre, grid.track_seconds,
-                                           difficulty=grid.difficulty).resolve())
+        data = CorpusSpec(ensure_synthetic_corpus(out / "corpus", grid.tracks_per_genre, grid.track_seconds,
+                                                  difficulty=grid.difficulty).resolve())
     else:
-        data = str(Path(data).resolve())
-        if not is_store(data):
-            find_genre_root(data)  # a missing corpus fails now, not after the first cell's setup
+        spec = CorpusSpec.of(data)
+        data = CorpusSpec(spec.data.resolve(), spec.labels.resolve() if spec.labels else None, spec.fma_subset)
+        if not is_store(data.data):
+            catalogue_walk(data)  # a missing corpus or a bad table fails now, not after the first cell's setup
     corpus = None
     manifests = {}
     for cell in cells:  # fixed once per (scheme, repeat, fold): every model and length trains on the same tracks
@@ -86,5 +88,5 @@ def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: str | None, devi
     order = {cell.key: i for i, cell in enumerate(grid.cells())}
     results = sorted((json.loads(p.read_text()) for p in (out / "cells").glob("*.json")),
                      key=lambda r: (order.get(r["cell"], len(order)), r["cell"]))
-    write_experiment_report(grid, results, out, None if synthetic else data)
+    write_experiment_report(grid, results, out, None if synthetic else data.describe())
     return {"out": str(out), "cells": results}

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, fields
 
 from gtzan_gpu.augment import AUGMENTATIONS
 from gtzan_gpu.augment.settings import AugmentSettings
+from gtzan_gpu.data.catalogue import CorpusSpec
+from gtzan_gpu.data.label_table import FMA_SUBSETS
 from gtzan_gpu.data.splits import SCHEMES
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.config import FeatureConfig
@@ -29,6 +31,11 @@ class TrainConfig:
 
     data: str | None = option(None, help="corpus folder (may move between runs: the manifest pins the tracks)",
                               kind=str, resumable=True)
+    labels: str | None = option(None, help="label table of DATA: a CSV or TSV with a header naming path and label "
+                                           "(optional split, artist, id), or FMA's tracks.csv with --fma-subset; "
+                                           "DATA is then the audio root", kind=str, resumable=True)
+    fma_subset: str | None = option(None, help="rows of FMA's tracks.csv to use (nested: small is in medium is in "
+                                               "large)", choices=FMA_SUBSETS, kind=str)
     out: str | None = option(None, help="run directory (checkpoints, TensorBoard logs, reports); default "
                                         "runs/<model>-<seconds>s-<scheme>-seed<seed>", kind=str)
     model: ModelConfig = nested(ModelConfig)
@@ -103,6 +110,8 @@ class TrainConfig:
         if isinstance(self.features, dict):
             self.features = FeatureConfig(**self.features)
         check_options(self)
+        if self.fma_subset is not None and self.labels is None:
+            raise GtzanError("--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE")
         spec = self.model.spec
         if self.features.frontend not in spec.frontends:
             raise GtzanError(f"--model {self.model.name} takes --frontend {' or '.join(spec.frontends)}, not "
@@ -127,6 +136,12 @@ class TrainConfig:
         if self.hop_seconds is not None and self.hop_seconds > self.segment_seconds:
             raise GtzanError(f"--hop-seconds {self.hop_seconds:g} is longer than --segment-seconds "
                              f"{self.segment_seconds:g} (segments would skip audio)")
+
+    def corpus_spec(self) -> CorpusSpec:
+        """The run's DATA with its label table, as every corpus reader takes it."""
+        if not self.data:
+            raise GtzanError("no corpus: pass --data DATA")
+        return CorpusSpec(self.data, self.labels, self.fma_subset)
 
     @property
     def augmentations(self) -> tuple[str, ...]:

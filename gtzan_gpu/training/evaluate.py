@@ -50,11 +50,11 @@ def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto",
 
 
 def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None,
-              data: str | None = None) -> dict:
+              data: str | None = None, labels: str | None = None, fma_subset: str | None = None) -> dict:
     """The run's segment- and track-level figures on ``split``; writes nothing.
 
-    ``corpus``: the run's corpus already scanned, to skip scanning it again; ``data``: where the corpus is now,
-    if it moved since training (the manifest pins the tracks)."""
+    ``corpus``: the run's corpus already scanned, to skip scanning it again; ``data`` (and ``labels``, its label
+    table, ``fma_subset``): where the corpus is now, if it moved since training (the manifest pins the tracks)."""
     if split not in EVAL_SPLITS:
         raise GtzanError(f"--split must be test or val, not {split!r}")
     run_dir = Path(run_dir)
@@ -63,6 +63,12 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
     config.device = target.type
     if data is not None:
         config.data = str(Path(data).resolve())
+    if labels is not None:
+        config.labels = str(Path(labels).resolve())
+    if fma_subset is not None:
+        config.fma_subset = fma_subset
+    if config.fma_subset is not None and config.labels is None:
+        raise GtzanError("--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE")
     manifest = SplitManifest.from_json(checkpoint["manifest"])
     if distributed.active and corpus is None:  # decode-validate once, on rank 0
         corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)

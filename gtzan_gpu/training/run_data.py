@@ -10,7 +10,6 @@ from gtzan_gpu.data.corpus import Corpus, scan_corpus
 from gtzan_gpu.data.sampler import EpochSampler
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import SplitManifest, make_split
-from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.training.batches import SegmentBatches
 from gtzan_gpu.training.config import TrainConfig
 
@@ -44,14 +43,13 @@ class RunData:
 def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None, corpus: Corpus | None = None) -> RunData:
     """Corpus, split and segment spec of ``config``. Pass ``corpus`` when ``config.data`` is already scanned
     (a scan decodes every file), e.g. by a grid that trains and evaluates many runs on one corpus."""
-    if not config.data:
-        raise GtzanError("no corpus: pass --data DATA")
+    spec = config.corpus_spec()
     if corpus is None:
-        corpus = scan_corpus(config.data)
+        corpus = scan_corpus(spec)
         for entry in corpus.excluded:
             log.warning("excluded %s: %s", entry.path, entry.reason)
     if manifest is None:
         manifest = SplitManifest.load(config.manifest) if config.manifest else \
             make_split(corpus, config.split_scheme, config.split_seed)
-    manifest.check_usable(f"the {manifest.scheme} split of {config.data}")
+    manifest.check_usable(f"the {manifest.scheme} split of {spec.describe()}")
     return RunData(corpus, manifest, SegmentSpec(config.segment_seconds, config.sample_rate, config.hop_seconds))

@@ -3,11 +3,25 @@ Grad-CAM, PR curves, mistakes to listen to and the projector. Figures come from 
 the same code that draws the PNG files."""
 from __future__ import annotations
 
+import re
+
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from gtzan_gpu.figures import confusion_figure, feature_grid_figure, gradcam_figure
 from gtzan_gpu.training.inspection import collect_saliency, displayable, view_name
+
+
+def tag_names(labels: list[str]) -> list[str]:
+    """Labels as TensorBoard tag parts: runs of characters other than letters, digits, ``.``, ``-`` and ``_`` become
+    one ``_`` (a ``/`` would open a new tag group); two labels that end up alike get their index appended."""
+    names = [re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "label" for label in labels]
+    return [f"{name}_{index}" if names.count(name) > 1 else name for index, name in enumerate(names)]
+
+
+def metadata_safe(text: str) -> str:
+    """A projector metadata cell: the file is tab-separated, one row per line."""
+    return re.sub(r"[\t\r\n]+", " ", text)
 
 
 class RunLogger:
@@ -63,9 +77,10 @@ class RunLogger:
         self.writer.add_figure("features/grid", feature_grid_figure(views, captions), step, close=True)
 
     def pr_curves(self, prefix: str, probabilities: torch.Tensor, labels: torch.Tensor, step: int) -> None:
-        """One precision-recall curve per genre (one-vs-rest over segments): ``<prefix>/<genre>``."""
-        for index, genre in enumerate(self.genres):
-            self.writer.add_pr_curve(f"{prefix}/{genre}", labels == index, probabilities[:, index], step)
+        """One precision-recall curve per genre (one-vs-rest over segments): ``<prefix>/<genre>``, the label made
+        tag-safe (:func:`tag_names`: FMA's "Old-Time / Historic" -> ``Old-Time_Historic``)."""
+        for index, name in enumerate(tag_names(self.genres)):
+            self.writer.add_pr_curve(f"{prefix}/{name}", labels == index, probabilities[:, index], step)
 
     def mistakes(self, prefix: str, waveforms: torch.Tensor, images: torch.Tensor, mistakes: list[tuple],
                  step: int, sample_rate: int) -> None:
@@ -83,7 +98,8 @@ class RunLogger:
                   predicted: torch.Tensor, thumbnails: torch.Tensor, step: int) -> None:
         """Penultimate features of each track in the embedding projector, with genre, prediction and correctness
         as metadata and a thumbnail of the track's image as the sprite."""
-        metadata = [[self.genres[int(t)], self.genres[int(p)], str(bool(t == p)), track]
+        metadata = [[metadata_safe(self.genres[int(t)]), metadata_safe(self.genres[int(p)]), str(bool(t == p)),
+                     metadata_safe(track)]
                     for t, p, track in zip(labels, predicted, track_ids)]
         self.writer.add_embedding(features, metadata=metadata, label_img=thumbnails, global_step=step, tag=tag,
                                   metadata_header=["genre", "predicted", "correct", "track"])

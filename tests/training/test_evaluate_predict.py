@@ -152,3 +152,11 @@ def test_predict_of_a_text_file_named_mp3_is_one_quiet_line_with_the_right_reaso
     assert "Note:" not in err and "possibly a pipe" not in err
     assert err.strip() == f"gtzan-gpu predict: {fake}: cannot decode (not a readable audio file (no audio format " \
                           f"recognised in its data))"
+
+
+def test_label_names_become_tensorboard_tag_parts_without_new_groups_or_collisions():
+    from gtzan_gpu.training.tensorboard_log import metadata_safe, tag_names
+
+    assert tag_names(["blues", "Hip-Hop", "Old-Time / Historic", "Rock/Pop", "Rock Pop", "  "]) == \
+        ["blues", "Hip-Hop", "Old-Time_Historic", "Rock_Pop_3", "Rock_Pop_4", "label"]
+    assert metadata_safe("a\tb\nc") == "a b c"
