@@ -128,6 +128,19 @@ def test_run_names_say_model_length_split_and_seed_and_repeats_change_both_seeds
     assert recipes.run_name(recipes.cells(["cnn10-logmel:3"])[0]) == "cnn10-logmel-3s-random-seed0"
 
 
+def test_a_grid_on_a_labelled_catalogue_passes_the_table_to_every_cell(fma_corpus, tmp_path, capsys):
+    from gtzan_gpu.cli import main
+    from gtzan_gpu.data.catalogue import CorpusSpec
+
+    grid = load_grid("seed-grid", quick=True)
+    spec = CorpusSpec(fma_corpus / "fma_small", fma_corpus / "fma_metadata" / "tracks.csv", "small")
+    config = grid.cell_config(grid.cells(["cnn:3"])[0], spec, "m", "r")
+    assert (config.data, config.labels, config.fma_subset) == (str(spec.data), str(spec.labels), "small")
+    assert config.corpus_spec() == spec
+    assert main(["experiment", "--quick", "--labels", str(spec.labels), "--out", str(tmp_path / "x")]) == 2
+    assert "give --data too" in capsys.readouterr().err
+
+
 def test_recipes_are_models_with_overrides_and_the_builtin_recipes_grid_checks(tiny_corpus, tmp_path):
     grid = load_grid("recipes")
     assert grid.models == ["seed", "cnn10-logmel"] and grid.segment_seconds == [2.0]
