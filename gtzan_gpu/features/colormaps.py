@@ -91,10 +91,18 @@ def colormap_table(name: str) -> torch.Tensor:
 
 
 def apply_colormap(values: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """Values in [0, 1] ``(B, H, W)`` -> RGB ``(B, 3, H, W)``, linear interpolation between table entries."""
+    """Values in [0, 1] ``(B, H, W)`` -> RGB ``(B, 3, H, W)``, linear interpolation between ``(N, 3)`` table entries.
+
+    Channel-major lookups (``torch.take`` of each pixel's entry and slope, then one multiply-add): two gathers
+    straight into the ``(B, 3, H, W)`` layout, no permuted copy. Any affine per-channel map (ImageNet
+    normalisation) can be folded into ``table`` beforehand: interpolation commutes with it."""
     entries = table.shape[0]
+    channel_major = table.t()                                                   # (3, N)
+    slopes = torch.cat([channel_major[:, 1:] - channel_major[:, :-1], channel_major[:, -1:] * 0], dim=1)
     position = values.clamp(0.0, 1.0) * (entries - 1)
-    lower = position.detach().floor().clamp_(max=entries - 2).long()
-    fraction = (position - lower).unsqueeze(-1)
-    rgb = table[lower] * (1.0 - fraction) + table[lower + 1] * fraction
-    return rgb.permute(0, 3, 1, 2)
+    lower = position.detach().floor().clamp_(max=entries - 2)
+    fraction = (position - lower).unsqueeze(1)                                  # (B, 1, H, W)
+    offsets = torch.arange(table.shape[1], device=values.device).view(1, -1, 1, 1) * entries
+    index = lower.long().unsqueeze(1) + offsets                                 # (B, 3, H, W)
+    return torch.addcmul(torch.take(channel_major.contiguous(), index), torch.take(slopes.contiguous(), index),
+                         fraction)

@@ -7,7 +7,7 @@ from torch import nn
 
 from gtzan_gpu.features.colormaps import apply_colormap, colormap_table
 from gtzan_gpu.features.display import ImageNetNormalize
-from gtzan_gpu.features.frequency_axis import frequency_area_matrix
+from gtzan_gpu.features.frequency_axis import FrequencyAreaMap
 from gtzan_gpu.features.functional import relative_decibels
 from gtzan_gpu.features.precision import autocast_off
 from gtzan_gpu.features.stft import MagnitudeSTFT
@@ -16,15 +16,15 @@ from gtzan_gpu.features.stft import MagnitudeSTFT
 class SpectrogramImage(nn.Module):
     """``(B, T)`` waveform -> ``(B, 3, H, W)`` spectrogram image, as the seed's models saw it.
 
-    Steps, all on the input's device:
-      1. magnitude STFT (n_fft 2048, hop 512, Hann, centred, zero padding), fp32 even under autocast/TF32;
-      2. dB relative to each example's own maximum, ``amin`` 1e-5, floor ``top_db`` below the maximum
-         (``librosa.amplitude_to_db(|S|, ref=np.max)``);
-      3. frequency axis mapped like ``specshow(y_axis='log')`` (or ``linear`` / ``mel``) and time axis,
-         both area-averaged to ``height x width``;
+    Steps, all on the input's device, frames first until the image is small:
+      1. power STFT (n_fft 2048, hop 512, Hann, centred, zero padding), fp32 even under autocast/TF32;
+      2. dB relative to each example's own maximum, ``amin`` 1e-5 on the magnitude, floor ``top_db`` below the
+         maximum (``librosa.amplitude_to_db(|S|, ref=np.max)``, from the power: no square root);
+      3. frequency axis mapped like ``specshow(y_axis='log')`` (or ``linear`` / ``mel``) by a running integral
+         (:class:`FrequencyAreaMap`), and time axis, both area-averaged to ``height x width``;
       4. colour scale from each example's min to max dB (matplotlib's autoscaled norm), then the colormap
          as a device lookup (``magma``, or ``gray`` repeated to 3 channels): RGB in [0, 1];
-      5. ImageNet mean/std when ``normalize``.
+      5. ImageNet mean/std when ``normalize`` (folded into the lookup table: one pass writes the image).
 
     Args:
         sample_rate: corpus rate; sets the Hz of each STFT bin.
@@ -51,35 +51,40 @@ class SpectrogramImage(nn.Module):
         self.amin = amin
         self.normalize = normalize
         self.stft = MagnitudeSTFT(n_fft, hop_length, backend, trainable)
-        self.register_buffer("frequency_weights",
-                             frequency_area_matrix(self.stft.n_bins, sample_rate, n_fft, height, frequency_scale),
-                             persistent=False)
+        self.frequency_map = FrequencyAreaMap(self.stft.n_bins, sample_rate, n_fft, height, frequency_scale)
         self.register_buffer("colormap_table", colormap_table(colormap), persistent=False)
         self.imagenet = ImageNetNormalize() if normalize else nn.Identity()
+        # the colours as the model sees them: ImageNet normalisation folded into the table (exact: it is affine
+        # per channel, and the lookup interpolates linearly), so the image is written once
+        self.register_buffer("display_table", self.imagenet(self.colormap_table.t()[None, :, :, None])[0, :, :, 0].t()
+                             .contiguous(), persistent=False)
         self.spec_augment: nn.Module | None = None  # set by build_classifier for --augment specaugment
 
     @property
     def trainable(self) -> bool:
         return self.stft.trainable
 
+    def frame_decibels(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` -> ``(B, frames, F)`` dB relative to each example's maximum, floored at -top_db."""
+        power = self.stft.power_frames(waveform)
+        with autocast_off(power.device.type):
+            return relative_decibels(power, power=True, amin=self.amin ** 2, top_db=self.top_db)
+
     def decibels(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, F, frames)`` dB relative to each example's maximum, floored at -top_db."""
-        magnitude = self.stft(waveform)
-        with autocast_off(magnitude.device.type):
-            return relative_decibels(magnitude, power=False, amin=self.amin, top_db=self.top_db)
+        return self.frame_decibels(waveform).transpose(1, 2)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        db = self.decibels(waveform)
+        db = self.frame_decibels(waveform)
         with autocast_off(db.device.type):
             low = db.amin(dim=(1, 2)).view(-1, 1, 1)
             span = db.amax(dim=(1, 2)).view(-1, 1, 1) - low
-            rows = torch.einsum("hf,bfn->bhn", self.frequency_weights, db)
+            rows = self.frequency_map(db).transpose(1, 2)  # (B, height, frames)
             pixels = F.adaptive_avg_pool1d(rows, self.width)
             if self.spec_augment is not None:  # training only: masked cells take the floor colour
                 pixels = self.spec_augment(pixels, low)
             scale = torch.where(span > 0, 1.0 / span.clamp_min(1e-12), torch.zeros_like(span))
-            rgb = apply_colormap((pixels - low) * scale, self.colormap_table)
-            return self.imagenet(rgb)
+            return apply_colormap((pixels - low) * scale, self.display_table)
 
     def extra_repr(self) -> str:
         return (f"sample_rate={self.sample_rate}, size=({self.height}, {self.width}), "

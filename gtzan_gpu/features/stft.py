@@ -1,15 +1,17 @@
 """Magnitude STFT with librosa's framing, computed in fp32 whatever the surrounding precision.
 
 Two backends give the same numbers: ``nnaudio`` (nnAudio's conv1d STFT, optionally with trainable
-Fourier kernels) and ``torch`` (``torch.stft``, cuFFT/pocketfft). Framing is librosa's default:
-periodic Hann window, ``center=True`` with zero padding of ``n_fft // 2`` on each side.
+Fourier kernels) and ``torch`` (framed ``torch.fft.rfft``, cuFFT/pocketfft: what ``torch.stft`` computes, without
+its transposed complex output). Framing is librosa's default: periodic Hann window, ``center=True`` with zero
+padding of ``n_fft // 2`` on each side.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from gtzan_gpu.features.precision import full_fp32
+from gtzan_gpu.features.precision import autocast_off, full_fp32
 
 STFT_BACKENDS = ("nnaudio", "torch")
 
@@ -46,17 +48,34 @@ class MagnitudeSTFT(nn.Module):
     def n_bins(self) -> int:
         return self.n_fft // 2 + 1
 
-    # torch.compile runs this eagerly (one graph break): the precision switches are host-side settings
-    # that dynamo cannot trace, and the STFT must not be compiled down to TF32 kernels.
-    @torch.compiler.disable
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` -> ``(B, F, frames)`` magnitude."""
+        if self.backend == "nnaudio":
+            return self._nnaudio_magnitude(waveform)
+        return self.power_frames(waveform).sqrt().transpose(1, 2)
+
+    def power_frames(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` -> ``(B, frames, F)`` power ``|X|^2``, frames first (the FFT's own layout: no transpose).
+
+        ``torch`` backend: the frames are a strided view of the padded waveform, windowed and sent to one batched
+        ``rfft``; the power is read from the real and imaginary parts (``view_as_real``) without a magnitude or a
+        transposed copy. No precision switch is needed (an FFT has no TF32 path), so ``torch.compile`` traces it
+        whole. ``nnaudio``: the conv STFT in forced IEEE fp32 (run eagerly: one graph break)."""
+        if self.backend == "nnaudio":
+            return self._nnaudio_magnitude(waveform).square().transpose(1, 2)
+        with autocast_off(waveform.device.type):
+            half = self.n_fft // 2
+            padded = F.pad(waveform.float().unsqueeze(1), (half, half)).squeeze(1)
+            frames = padded.unfold(-1, self.n_fft, self.hop_length) * self.window  # (B, frames, n_fft)
+            parts = torch.view_as_real(torch.fft.rfft(frames))                      # (B, frames, F, 2)
+            return parts[..., 0].square() + parts[..., 1].square()
+
+    # torch.compile runs this eagerly (one graph break): the precision switches are host-side settings that dynamo
+    # cannot trace, and a conv STFT must not be compiled down to TF32 kernels (its sums cancel: -60 dB noise floor).
+    @torch.compiler.disable
+    def _nnaudio_magnitude(self, waveform: torch.Tensor) -> torch.Tensor:
         with full_fp32(waveform.device.type):
-            waveform = waveform.float()
-            if self.backend == "nnaudio":
-                return self.kernels(waveform)
-            spectrum = torch.stft(waveform, self.n_fft, self.hop_length, window=self.window, center=True,
-                                  pad_mode="constant", return_complex=True)
-            return spectrum.abs()
+            return self.kernels(waveform.float())
 
     def extra_repr(self) -> str:
         return f"n_fft={self.n_fft}, hop_length={self.hop_length}, backend={self.backend!r}, trainable={self.trainable}"

@@ -53,14 +53,27 @@ class WaveformImage(nn.Module):
     def band(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, T)`` -> (low, high) ``(B, data_columns)``: the band of each data sub-column, peak-normalised."""
         y = waveform.float()
-        y = y / (y.abs().amax(dim=-1, keepdim=True) + 1e-9)
-        per_column = -(-y.shape[-1] // self.data_columns)
-        padding = per_column * self.data_columns - y.shape[-1]
-        y = torch.cat([y, y[:, -1:].expand(-1, padding)], dim=-1).view(y.shape[0], self.data_columns, per_column)
-        if self.envelope == "symmetric":
-            high = y.abs().amax(dim=-1)
+        if self.envelope == "symmetric":  # one pass: each column's peak; the track's peak is the largest of them
+            high = self._columns(y.abs(), torch.amax)
+            high = high / (high.amax(dim=-1, keepdim=True) + 1e-9)
             return -high, high
-        return y.amin(dim=-1), y.amax(dim=-1)
+        peak = y.abs().amax(dim=-1, keepdim=True) + 1e-9
+        return self._columns(y, torch.amin) / peak, self._columns(y, torch.amax) / peak
+
+    def _columns(self, y: torch.Tensor, reduce) -> torch.Tensor:
+        """``(B, T)`` -> ``(B, data_columns)``: ``reduce`` over each column's ``ceil(T / columns)`` samples (the
+        last column's are fewer: the samples it would take past the end repeat the last one, which changes no
+        extreme; columns wholly past the end hold only that sample), read in place from a view, without a padded
+        copy."""
+        per_column = -(-y.shape[-1] // self.data_columns)
+        full = y.shape[-1] // per_column
+        columns = [reduce(y[:, :full * per_column].view(y.shape[0], full, per_column), dim=-1)]
+        if y.shape[-1] > full * per_column:
+            columns.append(reduce(y[:, full * per_column:], dim=-1, keepdim=True))
+        missing = self.data_columns - sum(c.shape[-1] for c in columns)
+        if missing:
+            columns.append(y[:, -1:].expand(-1, missing))
+        return torch.cat(columns, dim=-1)
 
     def coverage(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
         """Band limits ``(B, D)`` -> fraction of each pixel covered ``(B, H, W)``."""
