@@ -45,10 +45,31 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
     }
 
 
+COMPILED_SUFFIX = " (compiled)"
+COMPILED_METHODS = ("spectrogram (torch.stft)", "waveform", "logmel (torch.stft)")  # whole graphs: nothing runs eagerly
+
+
+def compiled_methods(methods: dict) -> dict:
+    """``torch.compile`` (inductor; dynamic shapes, so one compile serves every batch size and length) of the front
+    ends that trace whole. The nnAudio and CQT front ends run their conv kernels eagerly under a precision switch
+    (one graph break), so compiling them would time the same kernels again."""
+    return {name + COMPILED_SUFFIX: torch.compile(methods[name], dynamic=True) for name in COMPILED_METHODS}
+
+
+def graph_breaks(module: torch.nn.Module, samples: int = 22050) -> int:
+    """How many times ``torch.compile`` (dynamo) leaves the graph tracing ``module`` on a ``(2, samples)`` batch."""
+    torch._dynamo.reset()
+    with torch.no_grad():
+        explained = torch._dynamo.explain(module)(torch.randn(2, samples))
+    torch._dynamo.reset()
+    return int(explained.graph_break_count)
+
+
 def bench_feature_layers(device: torch.device, lengths: tuple[float, ...], batch_sizes: tuple[int, ...],
                          repeats: int, budget_seconds: float, sample_rate: int = 22050,
-                         max_call_seconds: float | None = None) -> list[dict]:
-    """Segments/s per method, segment length and batch size. A cell whose call would take longer than
+                         max_call_seconds: float | None = None, compiled: bool = True) -> list[dict]:
+    """Segments/s per method, segment length and batch size (``compiled``: also the :data:`COMPILED_METHODS` under
+    ``torch.compile``, their first call, the compile, untimed). A cell whose call would take longer than
     ``max_call_seconds`` (estimated from the same method's measured per-segment time at the previous batch
     size) is recorded as skipped with that estimate, not timed."""
     rows = []
@@ -57,6 +78,8 @@ def bench_feature_layers(device: torch.device, lengths: tuple[float, ...], batch
     for module in methods.values():
         if isinstance(module, torch.nn.Module):
             module.to(device)
+    if compiled:
+        methods.update(compiled_methods(methods))
     generator = torch.Generator().manual_seed(0)
     for seconds in lengths:
         samples = int(round(seconds * sample_rate))
@@ -75,7 +98,8 @@ def bench_feature_layers(device: torch.device, lengths: tuple[float, ...], batch
                 per_segment[(name, seconds)] = timing["median_s"] / batch
                 rows.append({"method": name, "seconds": seconds, "batch": batch, **timing,
                              "segments_per_s": batch / timing["median_s"],
-                             "audio_seconds_per_s": batch * seconds / timing["median_s"], **memory.as_dict()})
+                             "audio_seconds_per_s": batch * seconds / timing["median_s"],
+                             "audio_hours_per_s": batch * seconds / timing["median_s"] / 3600, **memory.as_dict()})
     return rows
 
 
@@ -135,4 +159,4 @@ def bench_seed_pipeline(lengths: tuple[float, ...], segments: int, sample_rate: 
     return rows
 
 
-__all__ = ["bench_feature_layers", "bench_seed_pipeline", "feature_methods"]
+__all__ = ["bench_feature_layers", "bench_seed_pipeline", "compiled_methods", "feature_methods", "graph_breaks"]

@@ -108,17 +108,24 @@ def _roofline_section(roofline: dict) -> list[str]:
              f"Measured here: fp32 matmul (IEEE) {limits['matmul_fp32_gflops']:,.0f} GFLOP/s, memory copy "
              f"{limits['copy_gb_s']:,.1f} GB/s (read + write), FFT (2048-point rfft, 2.5 N log2 N) "
              f"{limits['fft_gflops']:,.1f} GFLOP/s.", "",
-             "| front end | segment | GFLOP / segment | MB / segment | bound (segments/s) | binds | measured (best batch) "
-             "| fraction of bound |", "|---|---|---|---|---|---|---|---|"]
+             "Bound: the lower-bound work (waveform in and image out once, FFT FLOPs, the filterbank products; see "
+             "`gtzan_gpu/bench/roofline.py`). Measured: best batch, eager and `torch.compile` (inductor).", "",
+             "| front end | segment | GFLOP / segment | MB / segment | bound (segments/s) | binds | graph breaks "
+             "| measured eager | compiled | hours of audio / s (best) | fraction of bound (best) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in roofline["frontends"]:
-        measured = f"{row['measured_segments_per_s']:,.0f}" if row["measured_segments_per_s"] else "-"
+        def rate(key):
+            return f"{row[key]:,.0f}" if row.get(key) else "-"
         fraction = f"{100 * row['fraction_of_bound']:.0f} %" if row["fraction_of_bound"] else "-"
+        hours = f"{row['best_audio_hours_per_s']:.2f}" if row.get("best_audio_hours_per_s") else "-"
         lines.append(f"| {row['frontend']} | {row['seconds']:g} s | {row['flops'] / 1e9:.3f} | {row['bytes'] / 1e6:.2f} "
-                     f"| {row['bound_segments_per_s']:,.0f} | {row['binding']} | {measured} | {fraction} |")
+                     f"| {row['bound_segments_per_s']:,.0f} | {row['binding']} | {row.get('graph_breaks', '-')} "
+                     f"| {rate('measured_segments_per_s')} | {rate('compiled_segments_per_s')} | {hours} "
+                     f"| {fraction} |")
     lines += ["", "Training-step FLOPs per segment (forward + backward, 128-px images): " + ", ".join(
         f"{name} {flops / 1e9:.2f} GFLOP" for name, flops in roofline["model_step_flops"].items()) + ".", "",
-        "**GPU model (published dense peaks, not a measurement)**: each STFT backend's ceiling at 5 s and the "
-        "front end's minimum share of a resnet18 bf16 training step, both running at their peak.", "",
+        "**GPU model (published dense peaks, not a measurement)**: each front end's ceiling at 5 s from its "
+        "lower-bound work and its minimum share of a resnet18 bf16 training step, both running at their peak.", "",
         "| GPU | front end | ceiling (segments/s) | binds | >= 100,000/s possible | min share of resnet18 step |",
         "|---|---|---|---|---|---|"]
     for row in roofline["gpu_model"]:

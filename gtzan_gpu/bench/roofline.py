@@ -1,11 +1,14 @@
 """A roofline for the front ends: this machine's measured limits, the work per segment, how far each measured
-throughput is from its bound, and the same bounds for H100 / H200 from their published peaks (a model,
-labelled as such, never a measurement).
+throughput (eager and compiled) is from its bound, and the same bounds for H100 / H200 from their published peaks
+(a model, labelled as such, never a measurement).
 
-Work per segment: FLOPs from ``torch.utils.flop_counter`` where it counts (convolutions and matrix products:
-nnAudio's conv STFT, the frequency-axis resampling, the models), plus the standard 5 N log2 N per complex FFT
-(2.5 N log2 N for a real FFT of N points) for ``torch.stft``, which the counter does not see. Bytes: a lower
-bound, the waveform read once and the STFT's complex output written and read once.
+The bound is a lower bound on the work, what no implementation of the front end can avoid, never the traffic the
+current code happens to make: the waveform read once and the image written once (bytes); 2.5 N log2 N per real
+FFT of N points; the filterbank products a front end is defined by (log-mel: the mel matrix over the power
+frames; CQT and nnAudio's STFT: their convolution kernels, counted by ``torch.utils.flop_counter``); the spectrogram
+image's frequency map at its sparse size (2 per non-zero weight per frame). Decibels, colour lookup and pooling
+are left out (elementwise on data already counted), so every measured fraction is an upper estimate of what is
+left to gain.
 """
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from gtzan_gpu.bench.timing import synchronize
-from gtzan_gpu.features import SpectrogramImage, WaveformImage
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
 
@@ -71,20 +73,35 @@ def _counted_flops(module: torch.nn.Module, x: torch.Tensor, backward: bool = Fa
     return counter.get_total_flops()
 
 
-def frontend_work(seconds: float) -> dict[str, dict]:
-    """FLOPs (matrix/convolution FLOPs and FFT FLOPs apart: they run at different rates) and bytes per segment
-    of each front end at ``seconds``."""
-    samples = int(round(seconds * 22050))
+def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> dict[str, dict]:
+    """Lower-bound work per segment of every built-in front end at ``seconds`` (see the module docstring):
+    ``flops`` (matrix / convolution products, at the matmul rate), ``fft_flops`` (at the FFT rate), ``bytes``."""
+    from gtzan_gpu.features.frequency_axis import frequency_area_matrix
+    from gtzan_gpu.features.stft import MagnitudeSTFT
+    from gtzan_gpu.features.time_frequency import ConstantQ
+
+    samples = int(round(seconds * sample_rate))
     frames = 1 + samples // HOP
     x = torch.randn(1, samples)
-    fft_flops = frames * 2.5 * N_FFT * math.log2(N_FFT)
-    stft_bytes = 4 * samples + 2 * frames * BINS * 8
-    return {"spectrogram (nnAudio)": {"flops": _counted_flops(SpectrogramImage(), x), "fft_flops": 0.0,
-                                      "bytes": stft_bytes},
-            "spectrogram (torch.stft)": {"flops": _counted_flops(SpectrogramImage(backend="torch"), x),
-                                         "fft_flops": fft_flops, "bytes": stft_bytes},
-            "waveform": {"flops": _counted_flops(WaveformImage(), x), "fft_flops": 0.0,
-                         "bytes": 4 * samples + 3 * 128 * 128 * 4}}
+    fft = frames * 2.5 * N_FFT * math.log2(N_FFT)
+    conv_stft = _counted_flops(MagnitudeSTFT(), x)
+    image_map = 2 * int((frequency_area_matrix(BINS, sample_rate, N_FFT, size) > 0).sum()) * frames
+    mel = 2 * BINS * size * frames
+    rgb, unit = 4 * samples + 3 * size * size * 4, 4 * samples + size * size * 4
+    return {"spectrogram (nnAudio)": {"flops": conv_stft + image_map, "fft_flops": 0.0, "bytes": rgb},
+            "spectrogram (torch.stft)": {"flops": image_map, "fft_flops": fft, "bytes": rgb},
+            "waveform": {"flops": 0, "fft_flops": 0.0, "bytes": rgb},
+            "logmel (nnAudio)": {"flops": conv_stft + mel, "fft_flops": 0.0, "bytes": unit},
+            "logmel (torch.stft)": {"flops": mel, "fft_flops": fft, "bytes": unit},
+            "cqt": {"flops": _counted_flops(ConstantQ(sample_rate, HOP, size), x), "fft_flops": 0.0, "bytes": unit}}
+
+
+def frontend_graph_breaks() -> dict[str, int]:
+    """Graph breaks of each built-in front end under ``torch.compile`` (dynamo's count; 0: one whole graph)."""
+    from gtzan_gpu.bench.features import feature_methods, graph_breaks
+
+    methods = feature_methods(22050)
+    return {name: graph_breaks(methods[name]) for name in frontend_work(1.0)}
 
 
 def model_step_flops(image_size: int = 128) -> dict[str, int]:
@@ -112,35 +129,49 @@ def _bound(work: dict, limits: dict) -> tuple[float, str]:
     return 1 / (matmul_s + fft_s), "FFT" if fft_s > matmul_s else "fp32 matmul"
 
 
+def _best(features: list[dict], method: str, seconds: float) -> dict | None:
+    rows = [r for r in features if r["method"] == method and r["seconds"] == seconds and "skipped" not in r]
+    return max(rows, key=lambda r: r["segments_per_s"]) if rows else None
+
+
 def roofline(device: torch.device, features: list[dict], lengths: tuple[float, ...]) -> dict:
-    """The measured limits, each front end's work, bound and measured fraction of it, and the GPU model."""
+    """The measured limits, each front end's work, bound, graph breaks and measured fraction of the bound (eager
+    and compiled, best batch), and the GPU model."""
+    from gtzan_gpu.bench.features import COMPILED_SUFFIX
+
     limits = measure_limits(device)
     steps = model_step_flops()
+    breaks = frontend_graph_breaks()
     rows = []
     for seconds in lengths:
         for name, work in frontend_work(seconds).items():
             ceiling, binding = _bound(work, limits)
-            measured = [r["segments_per_s"] for r in features if r["method"] == name and r["seconds"] == seconds
-                        and "skipped" not in r]
-            best = max(measured) if measured else None
+            eager, compiled = _best(features, name, seconds), _best(features, name + COMPILED_SUFFIX, seconds)
+            best = max([r for r in (eager, compiled) if r], key=lambda r: r["segments_per_s"], default=None)
             rows.append({"frontend": name, "seconds": seconds, "flops": work["flops"] + work["fft_flops"],
-                         "bytes": work["bytes"],
-                         "bound_segments_per_s": ceiling, "binding": binding, "measured_segments_per_s": best,
-                         "fraction_of_bound": best / ceiling if best else None})
-    return {"limits": limits, "frontends": rows, "model_step_flops": steps, "gpu_model": gpu_model(steps)}
+                         "bytes": work["bytes"], "bound_segments_per_s": ceiling, "binding": binding,
+                         "graph_breaks": breaks[name],
+                         "measured_segments_per_s": eager["segments_per_s"] if eager else None,
+                         "compiled_segments_per_s": compiled["segments_per_s"] if compiled else None,
+                         "best_audio_hours_per_s": best["segments_per_s"] * seconds / 3600 if best else None,
+                         "fraction_of_bound": best["segments_per_s"] / ceiling if best else None})
+    return {"limits": limits, "frontends": rows, "graph_breaks": breaks, "model_step_flops": steps,
+            "gpu_model": gpu_model(steps)}
 
 
 def gpu_model(step_flops: dict[str, int], seconds: float = 5.0) -> list[dict]:
-    """From published peaks: each STFT backend's ceiling in segments/s at ``seconds``, and the front end's minimum
-    share of a resnet18 bf16 training step (both parts at their peak). A model, not a measurement."""
+    """From published peaks: each spectrogram front end's ceiling in segments/s at ``seconds`` and its minimum share
+    of a resnet18 bf16 training step (both parts at their peak), from the lower-bound work above: a 2048-point
+    cuFFT is memory-bound, so its FLOPs add no time beyond the bytes, which are now the waveform in and the image
+    out. A model, not a measurement: reaching it needs the framing, FFT, dB and map fused into the bytes'
+    single pass (``torch.compile`` fuses all but the FFT, which stays a library call reading its frames)."""
     work = frontend_work(seconds)
     rows = []
     for gpu, peak in GPU_PEAKS.items():
         limits = {"matmul_fp32_gflops": peak["fp32_tflops"] * 1e3, "copy_gb_s": peak["memory_tb_s"] * 1e3,
-                  # a 2048-point cuFFT is memory-bound: its FLOPs add no time beyond the memory term
                   "fft_gflops": math.inf}
         resnet_step_s = step_flops["resnet18"] / (peak["bf16_tflops"] * 1e12)
-        for name in ("spectrogram (nnAudio)", "spectrogram (torch.stft)"):
+        for name in ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "logmel (torch.stft)"):
             ceiling, binding = _bound(work[name], limits)
             frontend_s = 1 / ceiling
             rows.append({"gpu": gpu, "frontend": name, "seconds": seconds, "ceiling_segments_per_s": ceiling,

@@ -50,6 +50,7 @@ class BenchConfig:
     pack_workers: tuple[int, ...] = (1, 2)
     ddp_ranks: tuple[int, ...] = (1, 2)
     stages: tuple[str, ...] = STAGES
+    compiled: bool = True              # also time the front ends torch.compile traces whole (inductor)
 
     @classmethod
     def preset(cls, device: torch.device, quick: bool) -> "BenchConfig":
@@ -86,7 +87,8 @@ def run_benchmarks(config: BenchConfig, device: torch.device) -> dict:
         def features():
             log.info("feature extraction on %s", report["machine"]["device"])
             report["features"] = bench_feature_layers(device, config.lengths, config.batch_sizes, config.repeats,
-                                                      config.budget_seconds, max_call_seconds=config.max_call_seconds)
+                                                      config.budget_seconds, max_call_seconds=config.max_call_seconds,
+                                                      compiled=config.compiled)
 
         def seed_pipeline():
             log.info("the seed's render-to-PNG pipeline (%d segments per length)", config.seed_segments)

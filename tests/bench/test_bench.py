@@ -14,7 +14,7 @@ from gtzan_gpu.bench.report import render_markdown, write_report  # noqa: E402
 def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
     config = BenchConfig(lengths=(1.0,), batch_sizes=(1, 2), repeats=1, budget_seconds=0.5, seed_segments=1,
                          tracks_per_genre=1, track_seconds=3.0, loading_epochs=1, loading_seconds=1.0, train_lengths=(1.0,),
-                         train_batch_sizes={"cnn": 2}, train_steps=1)
+                         train_batch_sizes={"cnn": 2}, train_steps=1, compiled=False)  # compiling: not in a unit test
     report = run_benchmarks(config, torch.device("cpu"))
     methods = {row["method"] for row in report["features"]}
     assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform", "logmel (nnAudio)",
@@ -100,17 +100,33 @@ def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
     from gtzan_gpu.bench.roofline import frontend_work, gpu_model, model_step_flops, roofline
 
     work = frontend_work(5.0)
+    assert set(work) == {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform", "logmel (nnAudio)",
+                         "logmel (torch.stft)", "cqt"}
     # nnAudio's conv STFT: 2 x (2 x 1025 kernels x 2048 taps) multiply-adds per frame, 216 frames
-    assert abs(work["spectrogram (nnAudio)"]["flops"] / (2 * 2 * 1025 * 2048 * 216) - 1) < 0.05
-    assert work["spectrogram (torch.stft)"]["flops"] < work["spectrogram (nnAudio)"]["flops"] / 10
-    features = [{"method": "spectrogram (torch.stft)", "seconds": 1.0, "segments_per_s": 50.0}]
+    conv = 2 * 2 * 1025 * 2048 * 216
+    assert abs((work["spectrogram (nnAudio)"]["flops"] - work["spectrogram (torch.stft)"]["flops"]) / conv - 1) < 0.05
+    assert work["logmel (torch.stft)"]["flops"] == 2 * 1025 * 128 * 216  # the mel product, nothing else
+    assert work["spectrogram (torch.stft)"]["fft_flops"] == 216 * 2.5 * 2048 * 11
+    assert work["waveform"]["bytes"] == 4 * 110250 + 3 * 128 * 128 * 4  # read once, written once
+    features = [{"method": "spectrogram (torch.stft)", "seconds": 1.0, "segments_per_s": 50.0},
+                {"method": "spectrogram (torch.stft) (compiled)", "seconds": 1.0, "segments_per_s": 70.0}]
     report = roofline(torch.device("cpu"), features, (1.0,))
     assert all(v > 0 for v in report["limits"].values())
     row = next(r for r in report["frontends"] if r["frontend"] == "spectrogram (torch.stft)")
-    assert row["fraction_of_bound"] == 50.0 / row["bound_segments_per_s"]
+    assert row["fraction_of_bound"] == 70.0 / row["bound_segments_per_s"] and row["measured_segments_per_s"] == 50.0
+    assert row["best_audio_hours_per_s"] == 70.0 / 3600 and row["graph_breaks"] == 0
     steps = model_step_flops(64)
     assert steps["fusion"] > steps["resnet18"] > steps["cnn"] > 0
     assert {r["gpu"] for r in gpu_model(steps)} == {"H100 SXM", "H200 SXM"}
+
+
+def test_graph_breaks_are_counted_per_front_end():
+    from gtzan_gpu.bench.features import feature_methods, graph_breaks
+
+    methods = feature_methods(22050)
+    for name in ("spectrogram (torch.stft)", "waveform", "logmel (torch.stft)"):  # one whole graph each
+        assert graph_breaks(methods[name]) == 0, name
+    assert graph_breaks(methods["spectrogram (nnAudio)"]) >= 1  # its conv STFT runs eagerly in IEEE fp32
 
 
 def test_the_cpu_presets_time_every_registered_model():
