@@ -193,9 +193,13 @@ def read_track(path: str | Path, target_rate: int) -> torch.Tensor:
     return mono
 
 
+INT16_FULL_SCALE = 32768.0
+INT16_SCALE = 1.0 / INT16_FULL_SCALE  # int16 sample -> float in [-1, 1): the inverse of to_int16
+
+
 def to_int16(waveform: torch.Tensor) -> torch.Tensor:
     """float in [-1, 1] -> int16, rounding and saturating (exact for audio that was 16-bit PCM)."""
-    return (waveform * 32768.0).round().clamp_(-32768, 32767).to(torch.int16)
+    return (waveform * INT16_FULL_SCALE).round().clamp_(-32768, 32767).to(torch.int16)
 
 
 def _fit_length(waveform: torch.Tensor, length: int) -> torch.Tensor:

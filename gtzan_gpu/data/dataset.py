@@ -4,7 +4,6 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
-from gtzan_gpu.data.reading import segment_float
 from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource
 
 
@@ -23,7 +22,7 @@ class SegmentDataset(Dataset):
     def __init__(self, tracks: list[TrackSource], spec: SegmentSpec):
         self.spec = spec
         self.index = SegmentIndex.build(tracks, spec)
-        self._shards: dict = {}  # memory maps of store shards, opened lazily in each worker
+        self._read_cache: dict = {}  # what track sources keep between reads (store shard memory maps), per worker
 
     def __len__(self) -> int:
         return len(self.index)
@@ -31,7 +30,7 @@ class SegmentDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
         track = self.index.tracks[int(self.index.track_of_segment[i])]
         start = int(self.index.start_of_segment[i])
-        waveform = segment_float(track, start, self.spec.length, self.spec.sample_rate, self._shards)
+        waveform = track.read_float(start, self.spec.length, self.spec.sample_rate, self._read_cache)
         return waveform, track.label, track.track_id
 
     @property

@@ -12,7 +12,7 @@ from typing import Iterator
 import torch
 
 from gtzan_gpu.data.audio import describe_decode_error
-from gtzan_gpu.data.reading import INT16_SCALE, track_int16
+from gtzan_gpu.data.audio import INT16_SCALE
 from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource, epoch_order
 from gtzan_gpu.errors import GtzanError
 
@@ -39,7 +39,7 @@ class DeviceCorpus:
         kept: list[TrackSource] = []
         for track in tracks:
             try:
-                waveform = track_int16(track, spec.sample_rate)
+                waveform = track.read_int16(spec.sample_rate)
             except GtzanError:  # a damaged store: never train on wrong samples
                 raise
             except Exception as error:  # the file changed since the scan: report it, keep the rest

@@ -38,8 +38,8 @@ import soundfile as sf
 import torch
 
 from gtzan_gpu.atomic import atomic_write_text, atomic_write_with, remove_stale_temporaries
-from gtzan_gpu.data.audio import (AudioDecodeError, decode_failure_reason, decode_validated, native_stderr_silenced,
-                                  resampled_length, to_int16)
+from gtzan_gpu.data.audio import (INT16_SCALE, AudioDecodeError, decode_failure_reason, decode_validated,
+                                  native_stderr_silenced, resampled_length, to_int16)
 from gtzan_gpu.data.catalogue import CorpusSpec, catalogue_walk
 from gtzan_gpu.data.corpus import Corpus, Track, register_corpus_source
 from gtzan_gpu.data.layout import ExcludedFile, LayoutWalk
@@ -55,7 +55,6 @@ STORE_VERSION = 1
 INDEX_NAME = "store.json"
 DEFAULT_SHARD_GB = 2.0
 DEFAULT_SAMPLE_RATE = 22050
-INT16_SCALE = 1.0 / 32768.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 

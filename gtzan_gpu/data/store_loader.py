@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from gtzan_gpu.data.reading import INT16_SCALE
+from gtzan_gpu.data.audio import INT16_SCALE
 from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource, epoch_order
 from gtzan_gpu.data.store import samples_intact
 from gtzan_gpu.errors import GtzanError

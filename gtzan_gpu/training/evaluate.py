@@ -13,7 +13,6 @@ from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
 from gtzan_gpu.data.corpus import Corpus
-from gtzan_gpu.data.reading import track_int16
 from gtzan_gpu.data.segments import track_sources
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
@@ -36,7 +35,7 @@ def audio_digest(run_data, track_ids: list[str], sample_rate: int) -> str:
     a folder and the store packed from it, different for two corpora that reuse track ids (``compare`` checks
     it)."""
     tracks = track_sources(run_data.corpus, sorted(track_ids), sample_rate, run_data.genres)
-    lines = [f"{track.track_id} {zlib.crc32(track_int16(track, sample_rate).numpy().tobytes()):08x}"
+    lines = [f"{track.track_id} {zlib.crc32(track.read_int16(sample_rate).numpy().tobytes()):08x}"
              for track in tracks]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 

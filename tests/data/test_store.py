@@ -8,7 +8,6 @@ import torch
 
 from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.device_corpus import DeviceCorpus
-from gtzan_gpu.data.reading import track_int16
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import make_split
 from gtzan_gpu.data.store import Store, pack_corpus
@@ -35,7 +34,7 @@ def test_a_store_is_the_same_corpus_and_the_same_samples(tiny_corpus, packed):
     ids = [t.track_id for t in folder.tracks]
     for a, b in zip(track_sources(folder, ids, 22050), track_sources(store, ids, 22050)):
         assert b.stored and not a.stored
-        assert torch.equal(track_int16(a, 22050), track_int16(b, 22050))
+        assert torch.equal(a.read_int16(22050), b.read_int16(22050))
 
 
 def test_a_resampled_stereo_file_round_trips_as_decoding_gives_it(tmp_path):
@@ -46,7 +45,7 @@ def test_a_resampled_stereo_file_round_trips_as_decoding_gives_it(tmp_path):
     folder, store = scan_corpus(tmp_path / "c"), scan_corpus(tmp_path / "s")
     ids = [t.track_id for t in folder.tracks]
     for a, b in zip(track_sources(folder, ids, 22050), track_sources(store, ids, 22050)):
-        assert torch.equal(track_int16(a, 22050), track_int16(b, 22050))
+        assert torch.equal(a.read_int16(22050), b.read_int16(22050))
     assert store.summary()["sample_rates"] == {"16000": 2, "44100": 2}
 
 
@@ -80,7 +79,7 @@ def test_an_unchanged_corpus_is_not_packed_again_and_a_changed_file_is(tiny_corp
     store = scan_corpus(tmp_path / "s")
     [rock] = track_sources(store, ["rock.00002"], 22050)
     [fresh] = track_sources(scan_corpus(source), ["rock.00002"], 22050)
-    assert torch.equal(track_int16(rock, 22050), track_int16(fresh, 22050))
+    assert torch.equal(rock.read_int16(22050), fresh.read_int16(22050))
 
 
 def test_an_interrupted_pack_resumes_at_the_first_missing_shard(tiny_corpus, tmp_path, monkeypatch):
@@ -132,7 +131,7 @@ def test_a_damaged_store_is_a_one_line_error_naming_the_shard(packed, tmp_path, 
     with pytest.raises(GtzanError, match=message.replace("(", "\\(")):
         corpus = scan_corpus(store)
         for track in track_sources(corpus, [t.track_id for t in corpus.tracks], 22050):
-            track_int16(track, 22050)
+            track.read_int16(22050)
 
 
 def test_pack_refuses_bad_arguments_in_one_line(tiny_corpus, tmp_path, capsys):
