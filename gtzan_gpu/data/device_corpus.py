@@ -11,9 +11,8 @@ from typing import Iterator
 
 import torch
 
-from gtzan_gpu.data.audio import describe_decode_error
-from gtzan_gpu.data.audio import INT16_SCALE
-from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource, epoch_order
+from gtzan_gpu.data.audio import INT16_SCALE, describe_decode_error
+from gtzan_gpu.data.segments import Batch, SegmentIndex, SegmentSpec, TrackSource, epoch_order
 from gtzan_gpu.errors import GtzanError
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ class DeviceCorpus:
         return [t.track_id for t in self.index.tracks]
 
     def gather(self, segments: torch.Tensor, crop: torch.Generator | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               ) -> Batch:
         """Segment indices ``(B,)`` on ``device`` -> (waveforms ``(B, T)`` float32, labels ``(B,)``, track ``(B,)``).
         With ``crop`` (a generator on ``device``), each segment starts at a random sample of its track instead."""
         if crop is None:
@@ -93,7 +92,7 @@ class DeviceCorpus:
 
     def batches(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None,
                 drop_last: bool = False, crop: torch.Generator | None = None
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+                ) -> Iterator[Batch]:
         """One epoch of ``(B, T)`` batches; the order is drawn once per epoch on the CPU generator."""
         order = epoch_order(len(self), shuffle, generator).to(self.device)
         stop = len(self) - (len(self) % batch_size if drop_last else 0)

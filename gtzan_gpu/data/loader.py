@@ -11,11 +11,9 @@ from typing import Callable, Iterator, Protocol
 import torch
 
 from gtzan_gpu.data.device_corpus import DeviceCorpus
-from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource
+from gtzan_gpu.data.segments import Batch, SegmentIndex, SegmentSpec, TrackSource
 from gtzan_gpu.data.store_loader import StoreLoader
 from gtzan_gpu.data.stream_loader import StreamLoader
-
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class Loader(Protocol):

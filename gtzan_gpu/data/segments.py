@@ -49,6 +49,9 @@ class SegmentSpec:
         return list(range(0, num_samples - self.length + 1, self.hop))
 
 
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # every loader's: waveforms (B, T), labels (B,), tracks (B,)
+
+
 def epoch_order(count: int, shuffle: bool, generator: torch.Generator | None = None) -> torch.Tensor:
     """Segment visiting order for one epoch, ``(count,)`` int64 on the CPU: every loader draws it here, so
     DeviceCorpus and SegmentDataset batches visit segments in the same order for the same generator."""

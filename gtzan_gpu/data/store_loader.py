@@ -16,11 +16,10 @@ import numpy as np
 import torch
 
 from gtzan_gpu.data.audio import INT16_SCALE
-from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource, epoch_order
+from gtzan_gpu.data.segments import Batch, SegmentIndex, SegmentSpec, TrackSource, epoch_order
 from gtzan_gpu.data.store import samples_intact
 from gtzan_gpu.errors import GtzanError
 
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 _DONE = object()
 
 

@@ -11,10 +11,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from gtzan_gpu.data.dataset import SegmentDataset
-from gtzan_gpu.data.segments import SegmentSpec, TrackSource, epoch_order
+from gtzan_gpu.data.segments import Batch, SegmentSpec, TrackSource, epoch_order
 from gtzan_gpu.errors import GtzanError
-
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class StreamLoader:

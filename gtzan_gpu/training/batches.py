@@ -11,11 +11,10 @@ import torch
 from gtzan_gpu.data.loader import CROP_ON_DEVICE, Loader
 from gtzan_gpu.data.loader import LOADERS as LOADER_BUILDERS
 from gtzan_gpu.data.sampler import EpochSampler, epoch_generator
-from gtzan_gpu.data.segments import SegmentSpec, TrackSource
+from gtzan_gpu.data.segments import Batch, SegmentSpec, TrackSource
 
 log = logging.getLogger(__name__)
 
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 __all__ = ["Batch", "LOADERS", "SegmentBatches", "choose_loader", "epoch_generator"]
 LOADERS = ("auto", *LOADER_BUILDERS)  # --loader choices: auto; DeviceCorpus; StoreLoader; StreamLoader
 DEVICE_MEMORY_SHARE = 0.5  # --loader auto keeps a split on the device when it takes at most this share of free memory
@@ -58,10 +57,11 @@ class SegmentBatches:
     def __len__(self) -> int:
         return len(self.source)
 
-    def epoch(self, sampler: EpochSampler | None = None, crop_seed: int | None = None) -> Iterator[Batch]:
-        """One epoch of batches in ``sampler``'s order (index order without one); with ``crop_seed`` each segment
-        starts at a random sample of its track (device and store loaders), drawn from a generator seeded with it."""
-        sampler = sampler or EpochSampler(len(self))
+    def epoch(self, crop_seed: int | None = None) -> Iterator[Batch]:
+        """One epoch of batches in :attr:`sampler`'s order (``set_epoch`` it first when it shuffles); with
+        ``crop_seed`` each segment starts at a random sample of its track (device and store loaders), drawn from a
+        generator seeded with it."""
+        sampler = self.sampler
         crop = None
         if crop_seed is not None:
             crop = torch.Generator(self.device if self.loader in CROP_ON_DEVICE else "cpu").manual_seed(crop_seed)

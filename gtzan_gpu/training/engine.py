@@ -71,7 +71,7 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     seen = step = 0
     crop_seed = seed + 211 if "crop" in augment.names else None
     train.sampler.set_epoch(epoch)
-    batches = itertools.islice(train.epoch(train.sampler, crop_seed), steps_per_epoch)
+    batches = itertools.islice(train.epoch(crop_seed), steps_per_epoch)
     total_steps = config.epochs * steps_per_epoch
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
     smoothing = config.label_smoothing
