@@ -11,13 +11,12 @@ def benchmark_figure(report: dict) -> Figure | None:
     """A benchmark report's throughput panels, from what it measured: feature extraction against batch size
     (5-s segments, log-log, the seed's pipeline as dashed lines), the best batch per segment length, and
     training segments/s per model, and DDP ranks. None when the report has none of those stages."""
-    panels = [panel for panel in (_feature_batch_panel, _feature_length_panel, _training_panel, _scaling_panel)
-              if panel(report, None)]
+    panels = [(draw, rows) for select, draw in PANELS if (rows := select(report))]
     if not panels:
         return None
     figure = Figure(figsize=(min(6.0 * len(panels), 16.0), 5.6), dpi=DPI, layout="constrained")
-    for index, panel in enumerate(panels, 1):
-        panel(report, figure.add_subplot(1, len(panels), index))
+    for index, (draw, rows) in enumerate(panels, 1):
+        draw(report, rows, figure.add_subplot(1, len(panels), index))
     figure.suptitle(f"{report['machine']['device']}, torch {report['machine']['torch']}\n(measured; raw figures in "
                     f"the JSON beside this plot)", fontsize=10)
     return figure
@@ -31,12 +30,25 @@ def _measured(rows: list[dict]) -> list[dict]:
     return [row for row in rows if "skipped" not in row]
 
 
-def _feature_batch_panel(report: dict, axes) -> bool:
-    rows = _measured(report.get("features", []))
-    if not rows:
-        return False
-    if axes is None:
-        return True
+def _feature_rows(report: dict) -> list[dict]:
+    return _measured(report.get("features", []))
+
+
+def _length_rows(report: dict) -> list[dict]:
+    """Feature and seed-pipeline rows, when they span two segment lengths or more."""
+    rows = _measured(report.get("features", []) + report.get("seed_pipeline", []))
+    return rows if len({r["seconds"] for r in rows}) >= 2 else []
+
+
+def _training_rows(report: dict) -> list[dict]:
+    return _measured(report.get("training", []))
+
+
+def _scaling_rows(report: dict) -> list[dict]:
+    return _measured((report.get("scaling") or {}).get("ddp", []))
+
+
+def _feature_batch_panel(report: dict, rows: list[dict], axes) -> None:
     seconds = 5.0 if any(r["seconds"] == 5.0 for r in rows) else rows[0]["seconds"]
     for method in sorted({r["method"] for r in rows}):
         points = sorted((r["batch"], r["segments_per_s"]) for r in rows
@@ -54,16 +66,10 @@ def _feature_batch_panel(report: dict, axes) -> bool:
     axes.set_title(f"feature extraction, {seconds:g}-s segments", fontsize=10)
     axes.grid(True, which="both", alpha=0.3)
     _legend_below(axes)
-    return True
 
 
-def _feature_length_panel(report: dict, axes) -> bool:
-    rows = _measured(report.get("features", []) + report.get("seed_pipeline", []))
+def _feature_length_panel(report: dict, rows: list[dict], axes) -> None:
     lengths = sorted({r["seconds"] for r in rows})
-    if len(lengths) < 2:
-        return False
-    if axes is None:
-        return True
     methods = sorted({r["method"] for r in rows}, key=lambda m: (m.startswith("seed"), m))
     colours = palette(len(methods))
     width = 0.8 / len(methods)
@@ -80,15 +86,9 @@ def _feature_length_panel(report: dict, axes) -> bool:
     axes.grid(axis="y", which="both", alpha=0.3)
     axes.set_axisbelow(True)
     _legend_below(axes)
-    return True
 
 
-def _training_panel(report: dict, axes) -> bool:
-    rows = _measured(report.get("training", []))
-    if not rows:
-        return False
-    if axes is None:
-        return True
+def _training_panel(report: dict, rows: list[dict], axes) -> None:
     models = list(dict.fromkeys(r["model"] for r in rows))
     lengths = sorted({r["seconds"] for r in rows})
     colours = palette(len(lengths))
@@ -106,15 +106,9 @@ def _training_panel(report: dict, axes) -> bool:
     axes.grid(axis="y", alpha=0.3)
     axes.set_axisbelow(True)
     axes.legend(fontsize=SMALLEST_FONT)
-    return True
 
 
-def _scaling_panel(report: dict, axes) -> bool:
-    rows = _measured((report.get("scaling") or {}).get("ddp", []))
-    if not rows:
-        return False
-    if axes is None:
-        return True
+def _scaling_panel(report: dict, rows: list[dict], axes) -> None:
     bars = axes.bar(range(len(rows)), [r["segments_per_s"] for r in rows], 0.6, color=palette(1)[0])
     axes.set_xticks(range(len(rows)), [str(r["ranks"]) for r in rows])
     axes.bar_label(bars, [f"efficiency {r.get('efficiency', 1.0):.2f}" for r in rows], fontsize=SMALLEST_FONT,
@@ -124,4 +118,8 @@ def _scaling_panel(report: dict, axes) -> bool:
     axes.set_title("data-parallel training", fontsize=10)
     axes.grid(axis="y", alpha=0.3)
     axes.set_axisbelow(True)
-    return True
+
+
+# (rows a panel draws from the report, or none: the panel is left out; the panel drawn from them), in order
+PANELS = ((_feature_rows, _feature_batch_panel), (_length_rows, _feature_length_panel),
+          (_training_rows, _training_panel), (_scaling_rows, _scaling_panel))
