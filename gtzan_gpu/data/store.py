@@ -42,7 +42,7 @@ from gtzan_gpu.data.audio import (INT16_SCALE, AudioDecodeError, decode_failure_
                                   native_stderr_silenced, resampled_length, to_int16)
 from gtzan_gpu.data.catalogue import CorpusSpec, catalogue_walk
 from gtzan_gpu.data.corpus import Corpus, Track, register_corpus_source
-from gtzan_gpu.data.layout import ExcludedFile, LayoutWalk
+from gtzan_gpu.data.layout import AudioFile, ExcludedFile, LayoutWalk
 from gtzan_gpu.data.segments import TrackSource
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.locking import LOCK_NAME
@@ -254,15 +254,21 @@ def read_stored_track(shard: Path, offset: int, length: int, crc32: int | None =
 
 @dataclass(frozen=True)
 class _Source:
-    track_id: str
-    genre: str
-    relative: str
-    path: str
+    """A catalogue file to pack, with what its stat and header say."""
+
+    file: AudioFile
     size: int
     mtime_ns: int
     estimate: int      # samples at the store rate, from the header
-    artist: str | None = None
-    split: str | None = None
+
+    @property
+    def relative(self) -> str:
+        return self.file.relative
+
+
+def _catalogue_fields(file: AudioFile) -> dict:
+    """What the catalogue says of a stored track (the rest of a StoredTrack comes from its samples and source)."""
+    return {"track_id": file.track_id, "genre": file.genre, "artist": file.artist, "split": file.split}
 
 
 def _probe(walk: LayoutWalk, target_rate: int) -> tuple[list[_Source], list[ExcludedFile], list[str]]:
@@ -286,9 +292,8 @@ def _probe(walk: LayoutWalk, target_rate: int) -> tuple[list[_Source], list[Excl
             excluded.append(ExcludedFile(file.relative, f"not a readable audio file ({decode_failure_reason(error)})"))
             continue
         walk.keep(file)
-        sources.append(_Source(file.track_id, file.genre, file.relative, str(file.path), stat.st_size,
-                               stat.st_mtime_ns, resampled_length(max(info.frames, 0), info.samplerate, target_rate),
-                               file.artist, file.split))
+        sources.append(_Source(file, stat.st_size, stat.st_mtime_ns,
+                               resampled_length(max(info.frames, 0), info.samplerate, target_rate)))
     return sources, excluded, [file.relative for file in walk.files]
 
 
@@ -332,9 +337,8 @@ def _decode_one(path: str, target_rate: int) -> tuple[dict | None, np.ndarray | 
 def _labelled(stored: list[dict], shard: list[_Source]) -> list[dict]:
     """A shard's stored tracks with the id, label, artist and split the catalogue gives them now: a label table
     edited since the pack relabels the store without decoding anything again."""
-    by_path = {source.relative: source for source in shard}
-    return [dict(track, track_id=by_path[track["source"]].track_id, genre=by_path[track["source"]].genre,
-                 artist=by_path[track["source"]].artist, split=by_path[track["source"]].split) for track in stored]
+    by_path = {source.relative: source.file for source in shard}
+    return [dict(track, **_catalogue_fields(by_path[track["source"]])) for track in stored]
 
 
 def _sidecar_sources(shard: list[_Source]) -> list[list]:
@@ -474,7 +478,7 @@ def pack_corpus(data: "str | Path | CorpusSpec", out: str | Path, workers: int =
 
 def _pack_shard(out: Path, number: int, shard: list[_Source], sample_rate: int, pool) -> dict:
     """Decode the shard's tracks (in ``pool`` when given), write ``shard-N.npy`` then its sidecar, atomically."""
-    paths = [s.path for s in shard]
+    paths = [str(s.file.path) for s in shard]
     results = pool.map(_decode_one, paths, [sample_rate] * len(paths)) if pool is not None else \
         (_decode_one(p, sample_rate) for p in paths)
     pieces, tracks, excluded = [], [], []
@@ -485,9 +489,9 @@ def _pack_shard(out: Path, number: int, shard: list[_Source], sample_rate: int, 
             continue
         pieces.append(samples)
         tracks.append(asdict(StoredTrack(
-            source.track_id, source.genre, number, offset, len(samples), zlib.crc32(samples.tobytes()),
-            source.relative, source.size, source.mtime_ns, info["sample_rate"], info["channels"], info["frames"],
-            source.artist, source.split)))
+            **_catalogue_fields(source.file), shard=number, offset=offset, length=len(samples),
+            crc32=zlib.crc32(samples.tobytes()), source=source.relative, size=source.size, mtime_ns=source.mtime_ns,
+            source_rate=info["sample_rate"], channels=info["channels"], frames=info["frames"])))
         offset += len(samples)
     array = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
     out.mkdir(parents=True, exist_ok=True)
