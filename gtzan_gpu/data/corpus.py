@@ -52,7 +52,7 @@ class Corpus:
     excluded: list[ExcludedFile] = field(default_factory=list)
     store: Any = None  # the source's sample reader when samples come from elsewhere (a packed store's Store)
     left_out: dict[str, int] = field(default_factory=dict)  # table rows left out by rule: reason -> count
-    source: dict = field(default_factory=dict)  # the label table it was read from, if any
+    label_table: dict = field(default_factory=dict)  # the label table read (path, format, FMA subset), if any
 
     def absolute_path(self, track: Track) -> Path:
         return self.root / track.path
@@ -79,8 +79,8 @@ class Corpus:
             "channels": {str(k): v for k, v in sorted(Counter(t.channels for t in self.tracks).items())},
             "excluded": [asdict(e) for e in self.excluded],
         }
-        if self.source:  # a label table's corpus: where the labels came from, artists, the given split
-            summary["labels"] = dict(self.source)
+        if self.label_table:  # a label table's corpus: where the labels came from, artists, the given split
+            summary["labels"] = dict(self.label_table)
             summary["left_out"] = dict(self.left_out)
             summary["artists"] = len({t.artist for t in self.tracks if t.artist is not None})
             summary["given_split"] = {name: sum(1 for t in self.tracks if t.split == name)
@@ -150,7 +150,7 @@ def scan_walk(walk: LayoutWalk, on_file: Callable[[str], None] | None = None) ->
         kept[file.genre] += 1
     genres = [genre for genre in walk.genres if kept[genre]]
     return Corpus(root=walk.root, genres=genres, tracks=tracks, excluded=excluded, left_out=dict(walk.left_out),
-                  source=dict(walk.source))
+                  label_table=dict(walk.label_table))
 
 
 def format_summary(summary: dict) -> str:

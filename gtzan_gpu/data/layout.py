@@ -92,7 +92,7 @@ class LayoutWalk:
     files: list[AudioFile]
     excluded: list[ExcludedFile] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)
-    source: dict = field(default_factory=dict)  # what the catalogue was read from, for the scan report
+    label_table: dict = field(default_factory=dict)  # the label table read (path, format, FMA subset), if any
     _kept: dict[str, str] = field(default_factory=dict)
 
     def duplicate_of(self, file: AudioFile) -> ExcludedFile | None:

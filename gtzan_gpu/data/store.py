@@ -126,7 +126,7 @@ class Store:
         self.genres: list[str] = list(index["genres"])
         self.tracks = [StoredTrack(**t) for t in index["tracks"]]
         self.excluded = [ExcludedFile(**e) for e in index["excluded"]]
-        self.labels: dict = dict(index.get("labels", {}))  # the label table packed from, if any
+        self.label_table: dict = dict(index.get("labels", {}))  # the label table packed from, if any
         self.left_out: dict[str, int] = dict(index.get("left_out", {}))
         self.shard_samples: list[int] = list(index["shard_samples"])
         self._by_id = {t.track_id: t for t in self.tracks}
@@ -195,7 +195,7 @@ class Store:
         tracks = [Track(t.track_id, t.genre, t.source, t.source_rate, t.channels, t.frames, t.artist, t.split)
                   for t in self.tracks]
         return Corpus(root=self.root, genres=list(self.genres), tracks=tracks, excluded=list(self.excluded),
-                      store=self, left_out=dict(self.left_out), source=dict(self.labels))
+                      store=self, left_out=dict(self.left_out), label_table=dict(self.label_table))
 
 
 @dataclass(frozen=True)
@@ -466,8 +466,8 @@ def pack_corpus(data: "str | Path | CorpusSpec", out: str | Path, workers: int =
     index = {"format": STORE_FORMAT, "version": STORE_VERSION, "sample_rate": sample_rate,
              "source_root": str(root.resolve()), "genres": genres, "shard_samples": shard_samples,
              "tracks": tracks, "excluded": [asdict(e) for e in all_excluded]}
-    if walk.source:  # packed from a label table: the store keeps where its labels came from
-        index.update(labels=walk.source, left_out=walk.left_out)
+    if walk.label_table:  # packed from a label table: the store keeps where its labels came from
+        index.update(labels=walk.label_table, left_out=walk.left_out)
     text = json.dumps(index, indent=1) + "\n"
     changed = not (out / INDEX_NAME).is_file() or (out / INDEX_NAME).read_text() != text
     if changed:

@@ -47,15 +47,15 @@ class SegmentBatches:
                  batch_size: int, workers: int = 0, sampler: EpochSampler | None = None):
         self.device = device
         self.batch_size = batch_size
-        self.loader = choose_loader(loader, tracks, device)
+        self.loader_name = choose_loader(loader, tracks, device)
         self.workers = workers
-        self.source: Loader = LOADER_BUILDERS[self.loader](tracks, spec, device, workers)
-        self.track_ids = self.source.track_ids
+        self.loader: Loader = LOADER_BUILDERS[self.loader_name](tracks, spec, device, workers)
+        self.track_ids = self.loader.track_ids
         self.sampler = sampler or EpochSampler(0)  # the order of every epoch (``set_epoch`` it before each)
-        self.sampler.num_segments = len(self.source)
+        self.sampler.num_segments = len(self.loader)
 
     def __len__(self) -> int:
-        return len(self.source)
+        return len(self.loader)
 
     def epoch(self, crop_seed: int | None = None) -> Iterator[Batch]:
         """One epoch of batches in :attr:`sampler`'s order (``set_epoch`` it first when it shuffles); with
@@ -64,13 +64,13 @@ class SegmentBatches:
         sampler = self.sampler
         crop = None
         if crop_seed is not None:
-            crop = torch.Generator(self.device if self.loader in CROP_ON_DEVICE else "cpu").manual_seed(crop_seed)
-        yield from self.source.batches(self.batch_size, sampler.shuffle, sampler.generator(), crop=crop)
+            crop = torch.Generator(self.device if self.loader_name in CROP_ON_DEVICE else "cpu").manual_seed(crop_seed)
+        yield from self.loader.batches(self.batch_size, sampler.shuffle, sampler.generator(), crop=crop)
 
     @property
     def index(self):
         """The :class:`~gtzan_gpu.data.segments.SegmentIndex` of this subset's segments (epoch order)."""
-        return self.source.index
+        return self.loader.index
 
     def showcase(self, count: int) -> list[int]:
         """Indices of up to ``count`` segments for TensorBoard's fixed batch, as varied as the subset allows:
@@ -105,4 +105,4 @@ class SegmentBatches:
 
     def segments(self, indices: list[int]) -> torch.Tensor:
         """Segments by index (the unshuffled epoch order), ``(len(indices), T)`` on the device."""
-        return self.source.gather(torch.tensor(indices, dtype=torch.long, device=self.device))[0]
+        return self.loader.gather(torch.tensor(indices, dtype=torch.long, device=self.device))[0]

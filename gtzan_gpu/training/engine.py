@@ -239,7 +239,7 @@ def _start_session(config: TrainConfig, run_dir: Path, device: torch.device, res
     log.info("%s on %s: %d train / %d val segments of %g s%s, %s, %s loader, weights: %s", config.model.name,
              device, len(train), len(val), config.segment_seconds,
              f" on rank 0 of {distributed.world_size} ({steps_per_epoch} steps per epoch on every rank)"
-             if distributed.active else "", data.manifest.scheme, train.loader, config.model.describe_weights())
+             if distributed.active else "", data.manifest.scheme, train.loader_name, config.model.describe_weights())
     _open_logger(session, first_run=checkpoint is None)
     return session
 
