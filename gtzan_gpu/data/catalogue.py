@@ -10,6 +10,16 @@ from gtzan_gpu.data.layout import LayoutWalk, walk_layout
 from gtzan_gpu.errors import GtzanError
 
 
+def check_label_options(labels: "str | Path | None", fma_subset: str | None) -> None:
+    """``--fma-subset`` is one of FMA's subsets and comes with ``--labels``; a one-line GtzanError otherwise."""
+    if fma_subset is None:
+        return
+    if fma_subset not in FMA_SUBSETS:
+        raise GtzanError(f"unknown --fma-subset {fma_subset!r} (choose from {', '.join(FMA_SUBSETS)})")
+    if labels is None:
+        raise GtzanError("--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE")
+
+
 @dataclass(frozen=True)
 class CorpusSpec:
     """DATA and its optional label table; checked on construction (one line naming the option)."""
@@ -22,11 +32,7 @@ class CorpusSpec:
         object.__setattr__(self, "data", Path(self.data))
         if self.labels is not None:
             object.__setattr__(self, "labels", Path(self.labels))
-        if self.fma_subset is not None:
-            if self.fma_subset not in FMA_SUBSETS:
-                raise GtzanError(f"unknown --fma-subset {self.fma_subset!r} (choose from {', '.join(FMA_SUBSETS)})")
-            if self.labels is None:
-                raise GtzanError("--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE")
+        check_label_options(self.labels, self.fma_subset)
 
     @classmethod
     def of(cls, data: "str | Path | CorpusSpec", labels: str | Path | None = None,

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields
 
 from gtzan_gpu.augment import AUGMENTATIONS
 from gtzan_gpu.augment.settings import AugmentSettings
-from gtzan_gpu.data.catalogue import CorpusSpec
+from gtzan_gpu.data.catalogue import CorpusSpec, check_label_options
 from gtzan_gpu.data.label_table import FMA_SUBSETS
 from gtzan_gpu.data.splits import SCHEMES
 from gtzan_gpu.errors import GtzanError
@@ -110,8 +110,7 @@ class TrainConfig:
         if isinstance(self.features, dict):
             self.features = FeatureConfig(**self.features)
         check_options(self)
-        if self.fma_subset is not None and self.labels is None:
-            raise GtzanError("--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE")
+        check_label_options(self.labels, self.fma_subset)
         spec = self.model.spec
         if self.features.frontend not in spec.frontends:
             raise GtzanError(f"--model {self.model.name} takes --frontend {' or '.join(spec.frontends)}, not "

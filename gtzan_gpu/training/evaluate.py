@@ -66,8 +66,7 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
         config.labels = str(Path(labels).resolve())
     if fma_subset is not None:
         config.fma_subset = fma_subset
-    if config.fma_subset is not None and config.labels is None:
-        raise GtzanError("--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE")
+    config.corpus_spec()  # the corpus options as changed here, checked before any work
     manifest = SplitManifest.from_json(checkpoint["manifest"])
     if distributed.active and corpus is None:  # decode-validate once, on rank 0
         corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)
