@@ -42,6 +42,7 @@ def one_line_error(capsys) -> str:
     (["--weight-decay", "-1"], "--weight-decay must be >= 0"),
     (["--warmup-epochs", "-1"], "--warmup-epochs must be >= 0"),
     (["--warmup-epochs", "nan"], "--warmup-epochs must be a finite number"),
+    (["--fma-subset", "small"], "--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE"),
 ])
 def test_bad_train_options_fail_before_any_work(options, message, tiny_corpus, tmp_path, capsys, monkeypatch):
     import gtzan_gpu.training.run_data as run_data
@@ -217,3 +218,27 @@ def test_quiet_and_verbose_work_after_the_command(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nowhere"), "-q"]) == 2
     assert one_line_error(capsys) == f"gtzan-gpu evaluate: error: run directory not found: {tmp_path / 'nowhere'}"
     assert main(["scan", str(tmp_path / "nowhere"), "-v"]) == 2
+
+
+def test_bad_label_table_and_fma_options_are_one_line(fma_corpus, trained_run, tmp_path, capsys):
+    audio, table = str(fma_corpus / "fma_small"), str(fma_corpus / "fma_metadata" / "tracks.csv")
+    cases = [
+        (["scan", audio, "--labels", table, "--fma-subset", "huge"], "argument --fma-subset: invalid choice"),
+        (["scan", audio, "--labels", str(tmp_path / "none.csv")], "none.csv: no such file"),
+        (["split", audio, "--labels", table, "--fma-subset", "small", "--scheme", "nope", "--out",
+          str(tmp_path / "m.json")], "argument --scheme: invalid choice"),
+        (["pack", audio, "--fma-subset", "small", "--out", str(tmp_path / "s")], "give it with --labels TABLE"),
+        (["evaluate", str(trained_run), "--fma-subset", "small"], "give it with --labels TABLE"),
+        (["evaluate", str(trained_run), "--labels", table], "is FMA's tracks.csv: choose its rows"),
+        (["synth", str(tmp_path / "f"), "--layout", "fma", "--difficulty", "hard"], "--difficulty is for the GTZAN"),
+        (["synth", str(tmp_path / "g"), "--layout", "fma", "--tracks-per-genre", "1"], "--tracks-per-genre must be"),
+        (["synth", str(tmp_path / "h"), "--layout", "mp3"], "argument --layout: invalid choice"),
+    ]
+    for argv, message in cases:
+        try:
+            status = main(argv)
+        except SystemExit as stop:  # argparse's own errors (a choice not offered) leave through SystemExit
+            status = stop.code
+        assert status == 2, argv
+        assert message in one_line_error(capsys), argv
+    assert not (tmp_path / "s").exists() and not (tmp_path / "f").exists() and not (tmp_path / "g").exists()

@@ -22,6 +22,7 @@ or the pack, as in a folder corpus.
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -50,26 +51,45 @@ class TableRow:
     artist: str | None
 
 
-def _open_rows(table: Path) -> tuple[list[list[str]], str]:
-    """Every row of ``table`` as lists of cells, and the delimiter used; a GtzanError naming the table if unreadable."""
+NumberedRows = Iterator[tuple[int, list[str]]]  # (line number, cells) of each row, read lazily
+
+
+def _open_table(table: Path) -> tuple[str, NumberedRows]:
+    """The delimiter of ``table`` (tab for a ``.tsv`` file or a first line with tabs and no commas) and its rows,
+    streamed from the file (FMA-large's tracks.csv is 260 MB: never held as lists of cells); a one-line
+    GtzanError naming the table when it cannot be read."""
     try:
-        text = table.read_text(encoding="utf-8-sig")
+        handle = open(table, newline="", encoding="utf-8-sig")
     except FileNotFoundError:
         raise GtzanError(f"--labels {table}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise GtzanError(f"--labels {table}: cannot read it as UTF-8 text ({error})") from None
-    first = text.split("\n", 1)[0]
-    delimiter = "\t" if table.suffix.lower() == ".tsv" or ("\t" in first and "," not in first) else ","
+    except OSError as error:
+        raise GtzanError(f"--labels {table}: cannot read it ({error.strerror})") from None
     try:
-        rows = list(csv.reader(text.splitlines(keepends=True), delimiter=delimiter))
-    except csv.Error as error:
-        raise GtzanError(f"--labels {table}: not a readable CSV ({error})") from None
-    return rows, delimiter
+        first = handle.readline()
+        handle.seek(0)
+    except (OSError, UnicodeDecodeError) as error:
+        handle.close()
+        raise GtzanError(f"--labels {table}: cannot read it as UTF-8 text ({error})") from None
+    delimiter = "\t" if table.suffix.lower() == ".tsv" or ("\t" in first and "," not in first) else ","
+    return delimiter, _numbered_rows(handle, table, delimiter)
 
 
-def is_fma_table(rows: list[list[str]]) -> bool:
+def _numbered_rows(handle, table: Path, delimiter: str) -> NumberedRows:
+    """Each row with the line it ends on (``csv.reader.line_num``: right even after a quoted field spanning
+    lines, as FMA's free-text columns do); the file is closed when the rows run out."""
+    with handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise GtzanError(f"--labels {table} line {reader.line_num}: not readable as a CSV of UTF-8 text "
+                             f"({error})") from None
+
+
+def is_fma_table(head: list[list[str]]) -> bool:
     """FMA's three header rows: groups, fields, then a row that starts with ``track_id``."""
-    return len(rows) >= FMA_HEADER_ROWS and rows[2][:1] == ["track_id"] and "set" in rows[0] and "split" in rows[1]
+    return len(head) >= FMA_HEADER_ROWS and head[2][:1] == ["track_id"] and "set" in head[0] and "split" in head[1]
 
 
 def _split_name(value: str, table: Path, line: int) -> str | None:
@@ -94,18 +114,19 @@ def _fma_audio_path(data: Path, track_id: int) -> Path:
     return data / name[:3] / f"{name}.mp3"
 
 
-def fma_rows(rows: list[list[str]], table: Path, data: Path, subset: str,
+def fma_rows(head: list[list[str]], body: NumberedRows, table: Path, data: Path, subset: str,
              left_out: dict[str, int]) -> Iterator[TableRow]:
-    """The rows of FMA's tracks.csv in ``subset`` (and the smaller subsets it holds) that have a top genre."""
+    """The rows of FMA's tracks.csv (``head``: its three header rows) in ``subset`` (and the smaller subsets it
+    holds) that have a top genre."""
     columns = {}
-    for index, key in enumerate(zip(rows[0], rows[1])):
+    for index, key in enumerate(zip(head[0], head[1])):
         if key in FMA_COLUMNS:
             columns[FMA_COLUMNS[key]] = index
     missing = [f"{group}.{field}" for (group, field), name in FMA_COLUMNS.items() if name not in columns]
     if missing:
         raise GtzanError(f"--labels {table}: FMA's tracks.csv without column(s) {', '.join(missing)}")
     allowed = set(FMA_SUBSETS[:FMA_SUBSETS.index(subset) + 1])
-    for line, row in enumerate(rows[FMA_HEADER_ROWS:], start=FMA_HEADER_ROWS + 1):
+    for line, row in body:
         if not row or not row[0].strip():
             continue
         try:
@@ -125,15 +146,16 @@ def fma_rows(rows: list[list[str]], table: Path, data: Path, subset: str,
                        _split_name(cells["split"], table, line), cells["artist"].strip() or None)
 
 
-def plain_rows(rows: list[list[str]], table: Path, data: Path, left_out: dict[str, int]) -> Iterator[TableRow]:
+def plain_rows(header_row: list[str], body: NumberedRows, table: Path, data: Path,
+               left_out: dict[str, int]) -> Iterator[TableRow]:
     """The rows of a table with a ``path,label[,split,artist,id]`` header."""
-    header = [cell.strip().lower() for cell in rows[0]] if rows else []
+    header = [cell.strip().lower() for cell in header_row]
     missing = [name for name in ("path", "label") if name not in header]
     if missing:
         raise GtzanError(f"--labels {table}: the header row has no {' or '.join(missing)} column (found: "
                          f"{', '.join(header) or 'nothing'}; expected path,label[,split,artist,id])")
     where = {name: header.index(name) for name in PLAIN_COLUMNS if name in header}
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in body:
         if not any(cell.strip() for cell in row):
             continue
         cells = {name: row[index].strip() if index < len(row) else "" for name, index in where.items()}
@@ -176,23 +198,26 @@ def read_label_table(data: str | Path, table: str | Path, fma_subset: str | None
     if not data.is_dir():
         raise GtzanError(f"corpus folder not found: {data}" if not data.exists() else
                          f"corpus path is not a folder: {data}")
-    rows, delimiter = _open_rows(table)
+    delimiter, rows = _open_table(table)
+    numbered_head = list(itertools.islice(rows, FMA_HEADER_ROWS))
+    head = [row for _, row in numbered_head]
     left_out: dict[str, int] = {}
-    if is_fma_table(rows):
+    if is_fma_table(head):
         if fma_subset is None:
             raise GtzanError(f"--labels {table} is FMA's tracks.csv: choose its rows with --fma-subset "
                              f"{'|'.join(FMA_SUBSETS)}")
-        labelled = list(fma_rows(rows, table, data, fma_subset, left_out))
-        source = {"labels": str(table), "format": "fma", "fma_subset": fma_subset}
+        labelled = list(fma_rows(head, rows, table, data, fma_subset, left_out))
+        described = {"labels": str(table), "format": "fma", "fma_subset": fma_subset}
     else:
         if fma_subset is not None:
             raise GtzanError(f"--fma-subset is for FMA's tracks.csv; {table} is a plain table")
-        labelled = list(plain_rows(rows, table, data, left_out))
-        source = {"labels": str(table), "format": "tsv" if delimiter == "\t" else "csv"}
-    return _walk_of(data, labelled, left_out, source)
+        labelled = list(plain_rows(head[0] if head else [], itertools.chain(numbered_head[1:], rows), table, data,
+                                   left_out))
+        described = {"labels": str(table), "format": "tsv" if delimiter == "\t" else "csv"}
+    return _walk_of(data, labelled, left_out, described)
 
 
-def _walk_of(data: Path, labelled: list[TableRow], left_out: dict[str, int], source: dict) -> LayoutWalk:
+def _walk_of(data: Path, labelled: list[TableRow], left_out: dict[str, int], described: dict) -> LayoutWalk:
     files, excluded = [], []
     for row in labelled:
         relative = _relative(row.path, data)
@@ -202,4 +227,4 @@ def _walk_of(data: Path, labelled: list[TableRow], left_out: dict[str, int], sou
             reason = "not a file" if row.path.exists() else "file not found"
             excluded.append(ExcludedFile(relative, f"{reason} (listed on line {row.line} of the label table)"))
     genres = sorted({file.genre for file in files})
-    return LayoutWalk(data, genres, files, excluded, left_out, source)
+    return LayoutWalk(data, genres, files, excluded, left_out, described)

@@ -134,7 +134,7 @@ def test_a_plain_table_labels_files_anywhere(tmp_path, delimiter):
     data, table = write_catalogue(tmp_path, delimiter)
     corpus = scan_corpus(data, labels=table)
     assert corpus.genres == ["Hip-Hop", "Old-Time / Historic"]
-    assert len(corpus.tracks) == 9 and corpus.source["format"] == ("tsv" if delimiter == "\t" else "csv")
+    assert len(corpus.tracks) == 9 and corpus.label_table["format"] == ("tsv" if delimiter == "\t" else "csv")
     by_id = corpus.tracks_by_id()
     assert by_id["mix/a0"].genre == "Old-Time / Historic" and by_id["mix/a0"].artist == "ann0"
     assert by_id["other/a3"].split == "val" and by_id["mix/a3"].split == "test"
@@ -161,6 +161,17 @@ def test_bad_tables_are_one_line_errors_naming_the_table(tmp_path):
         read_label_table(data, tmp_path / "labels.csv", "small")
     with pytest.raises(GtzanError, match="give it with --labels"):
         CorpusSpec(data, None, "small")
+
+
+def test_table_errors_name_the_line_a_row_ends_on_and_unreadable_text_is_one_line(tmp_path):
+    data, _ = write_catalogue(tmp_path)
+    table = tmp_path / "quoted.csv"
+    table.write_text('path,label,note\nmix/a0.wav,x,"a note\nover two lines"\nmix/a1.wav,\x01bad,\n')
+    with pytest.raises(GtzanError, match="quoted.csv line 4: label"):  # the row after the two-line field
+        read_label_table(data, table)
+    table.write_bytes(b"path,label\nmix/a0.wav,\xff\xfe\n")
+    with pytest.raises(GtzanError, match="quoted.csv.*UTF-8 text"):
+        read_label_table(data, table)
 
 
 def test_cli_refuses_fma_table_without_subset_and_labels_on_a_store(fma_corpus, tmp_path, capsys):
