@@ -73,6 +73,10 @@ def _counted_flops(module: torch.nn.Module, x: torch.Tensor, backward: bool = Fa
     return counter.get_total_flops()
 
 
+ROOFLINE_FRONTENDS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform", "logmel (nnAudio)",
+                      "logmel (torch.stft)", "cqt")  # the built-in front ends, as bench names them
+
+
 def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> dict[str, dict]:
     """Lower-bound work per segment of every built-in front end at ``seconds`` (see the module docstring):
     ``flops`` (matrix / convolution products, at the matmul rate), ``fft_flops`` (at the FFT rate), ``bytes``."""
@@ -101,7 +105,7 @@ def frontend_graph_breaks() -> dict[str, int]:
     from gtzan_gpu.bench.features import feature_methods, graph_breaks
 
     methods = feature_methods(22050)
-    return {name: graph_breaks(methods[name]) for name in frontend_work(1.0)}
+    return {name: graph_breaks(methods[name]) for name in ROOFLINE_FRONTENDS}
 
 
 def model_step_flops(image_size: int = 128) -> dict[str, int]:
