@@ -76,11 +76,11 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     from gtzan_gpu.locking import exclusive_lock, remove_if_only_lock
 
     spec = _corpus_spec(args)
-    check_pack_target(spec, args.out, args.workers, args.shard_gb)  # before the lock: a refusal leaves nothing
+    walk = check_pack_target(spec, args.out, args.workers, args.shard_gb)  # before the lock: a refusal leaves nothing
     created = not Path(args.out).exists()
     try:
         with exclusive_lock(args.out, "store"):
-            done = pack_corpus(spec, args.out, args.workers, args.shard_gb)
+            done = pack_corpus(spec, args.out, args.workers, args.shard_gb, walk=walk)
     except BaseException:
         if created:
             remove_if_only_lock(Path(args.out))

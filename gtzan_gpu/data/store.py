@@ -388,6 +388,16 @@ def check_pack_target(data: "str | Path | CorpusSpec", out: str | Path, workers:
     Called before ``out`` is locked (so a refused pack leaves nothing behind). ``out`` must be absent, empty, a
     store, or what a killed ``pack`` left (shards and sidecars without an index); any other folder is refused,
     never overwritten."""
+    _check_pack_options(workers, shard_gb)
+    spec = CorpusSpec.of(data)
+    if is_store(spec.data):
+        raise GtzanError(f"{spec.data} is already a store; pack its source folder instead")
+    walk = catalogue_walk(spec)
+    _check_out_folder(walk.root, Path(out))
+    return walk
+
+
+def _check_pack_options(workers: int, shard_gb: float) -> None:
     if workers < 1:
         raise GtzanError(f"--workers must be >= 1, got {workers}")
     if workers > usable_cpus():
@@ -395,39 +405,43 @@ def check_pack_target(data: "str | Path | CorpusSpec", out: str | Path, workers:
                          f"(each worker holds a decoded track)")
     if not 0 < shard_gb <= 1024:
         raise GtzanError(f"--shard-gb must be in (0, 1024], got {shard_gb}")
-    out = Path(out)
-    spec = CorpusSpec.of(data)
-    if is_store(spec.data):
-        raise GtzanError(f"{spec.data} is already a store; pack its source folder instead")
-    walk = catalogue_walk(spec)
-    root = walk.root
+
+
+def _check_out_folder(root: Path, out: Path) -> None:
+    """``out`` may hold a store of the corpus at ``root``: not inside it, not a file, nothing ``pack`` did not write."""
     if out.resolve() == root.resolve() or root.resolve() in out.resolve().parents:
         raise GtzanError(f"--out {out} is inside the corpus {root}; put the store elsewhere")
     if out.exists() and not out.is_dir():
         raise GtzanError(f"--out {out} is a file, not a folder")
-    if out.is_dir():
-        if (out / INDEX_NAME).is_file():
-            try:
-                index = json.loads((out / INDEX_NAME).read_text())
-            except (OSError, ValueError):
-                index = {}
-            if not isinstance(index, dict) or index.get("format") != STORE_FORMAT:
-                raise GtzanError(f"--out {out} holds a {INDEX_NAME} that is not a gtzan-gpu store index; "
-                                 f"choose an empty folder or an existing store")
-        foreign = sorted(entry.name for entry in out.iterdir() if not _store_owned(entry))
-        if foreign:
-            raise GtzanError(f"--out {out} is not empty and is not a store (it holds {foreign[0]}"
-                             f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}); choose an empty "
-                             f"folder or an existing store")
-    return walk
+    if not out.is_dir():
+        return
+    if (out / INDEX_NAME).is_file():
+        try:
+            index = json.loads((out / INDEX_NAME).read_text())
+        except (OSError, ValueError):
+            index = {}
+        if not isinstance(index, dict) or index.get("format") != STORE_FORMAT:
+            raise GtzanError(f"--out {out} holds a {INDEX_NAME} that is not a gtzan-gpu store index; "
+                             f"choose an empty folder or an existing store")
+    foreign = sorted(entry.name for entry in out.iterdir() if not _store_owned(entry))
+    if foreign:
+        raise GtzanError(f"--out {out} is not empty and is not a store (it holds {foreign[0]}"
+                         f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}); choose an empty "
+                         f"folder or an existing store")
 
 
 def pack_corpus(data: "str | Path | CorpusSpec", out: str | Path, workers: int = 1,
-                shard_gb: float = DEFAULT_SHARD_GB, sample_rate: int = DEFAULT_SAMPLE_RATE) -> dict:
+                shard_gb: float = DEFAULT_SHARD_GB, sample_rate: int = DEFAULT_SAMPLE_RATE,
+                walk: LayoutWalk | None = None) -> dict:
     """Pack the corpus at ``data`` (a folder, or a CorpusSpec with a label table) into a store at ``out`` (see the
     module docstring). Returns what was done: ``{"tracks", "excluded", "shards", "packed", "reused", "changed"}``.
-    Call it with ``out`` locked."""
-    walk = check_pack_target(data, out, workers, shard_gb)
+    Call it with ``out`` locked. ``walk``: the catalogue :func:`check_pack_target` returned for ``data`` before the
+    lock was taken (not walked again: a label table can be large); the options and ``out`` are checked again."""
+    if walk is None:
+        walk = check_pack_target(data, out, workers, shard_gb)
+    else:
+        _check_pack_options(workers, shard_gb)
+        _check_out_folder(walk.root, Path(out))
     root = walk.root
     out = Path(out)
     sources, excluded, file_order = _probe(walk, sample_rate)
