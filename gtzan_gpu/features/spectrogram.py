@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gtzan_gpu.features.colormaps import apply_colormap, colormap_table
-from gtzan_gpu.features.display import ImageNetNormalize
+from gtzan_gpu.features.display import IMAGENET_MEAN, IMAGENET_STD
 from gtzan_gpu.features.frequency_axis import FrequencyAreaMap
 from gtzan_gpu.features.functional import relative_decibels
 from gtzan_gpu.features.precision import autocast_off
@@ -52,12 +52,12 @@ class SpectrogramImage(nn.Module):
         self.normalize = normalize
         self.stft = MagnitudeSTFT(n_fft, hop_length, backend, trainable)
         self.frequency_map = FrequencyAreaMap(self.stft.n_bins, sample_rate, n_fft, height, frequency_scale)
-        self.register_buffer("colormap_table", colormap_table(colormap), persistent=False)
-        self.imagenet = ImageNetNormalize() if normalize else nn.Identity()
+        table = colormap_table(colormap)  # (256, 3) RGB in [0, 1]
+        self.register_buffer("colormap_table", table, persistent=False)
         # the colours as the model sees them: ImageNet normalisation folded into the table (exact: it is affine
         # per channel, and the lookup interpolates linearly), so the image is written once
-        self.register_buffer("display_table", self.imagenet(self.colormap_table.t()[None, :, :, None])[0, :, :, 0].t()
-                             .contiguous(), persistent=False)
+        shown = (table - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD) if normalize else table
+        self.register_buffer("display_table", shown.contiguous(), persistent=False)
         self.spec_augment: nn.Module | None = None  # set by build_classifier for --augment specaugment
 
     @property
