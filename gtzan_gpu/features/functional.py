@@ -26,15 +26,15 @@ def decibels_to_unit(db: torch.Tensor, size: int, spec_augment: nn.Module | None
 
 
 def relative_decibels(values: torch.Tensor, power: bool, amin: float, top_db: float = TOP_DB) -> torch.Tensor:
-    """``(B, F, N)`` power or magnitude -> dB re each example's maximum, floored ``top_db`` below it
-    (``librosa.power_to_db`` / ``amplitude_to_db`` with ``ref=np.max``)."""
+    """``(B, X, Y)`` power or magnitude (bins x frames, or frames x bins) -> dB re each example's maximum, floored
+    ``top_db`` below it (``librosa.power_to_db`` / ``amplitude_to_db`` with ``ref=np.max``)."""
     db = fixed_decibels(values, power, amin)
     db = db - db.amax(dim=(1, 2), keepdim=True)
     return db.clamp_min(-top_db)
 
 
 def fixed_decibels(values: torch.Tensor, power: bool, amin: float) -> torch.Tensor:
-    """``(B, F, N)`` power or magnitude -> dB re 1.0 (``10 log10`` or ``20 log10``), floored by ``amin``."""
+    """Power or magnitude, any shape -> dB re 1.0 (``10 log10`` or ``20 log10``), floored by ``amin``."""
     scale = 10.0 if power else 20.0
     return scale * torch.log10(values.clamp_min(amin))
 
