@@ -6,6 +6,7 @@ Evaluation uses the seed's windows (start 0, T, 2T, ...; a trailing partial wind
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -87,6 +88,10 @@ class TrackSource:
         """``length`` samples from ``start``: ``(length,)`` float32 in [-1, 1], zero-padded past the end.
         ``cache``: per-reader state a source may keep (open memory maps), e.g. one per DataLoader worker."""
         return read_segment(self.path, start, length, sample_rate, self.source_rate)
+
+    def samples_crc32(self, sample_rate: int) -> int:
+        """crc32 of the whole track's int16 samples at ``sample_rate`` (an audio file is decoded for it)."""
+        return zlib.crc32(self.read_int16(sample_rate).numpy().tobytes())
 
 
 def track_sources(corpus: Corpus, track_ids: list[str], sample_rate: int, genres: list[str] | None = None) -> list[TrackSource]:

@@ -210,6 +210,10 @@ class ShardTrack(TrackSource):
     def read_int16(self, sample_rate: int) -> torch.Tensor:
         return torch.from_numpy(read_stored_track(self.path, self.offset, self.samples, self.crc32))
 
+    def samples_crc32(self, sample_rate: int) -> int:
+        """The index's crc32 (that of the int16 samples at the corpus rate): nothing to read."""
+        return self.crc32 if self.crc32 is not None else super().samples_crc32(sample_rate)
+
     def read_float(self, start: int, length: int, sample_rate: int, cache: dict | None = None) -> torch.Tensor:
         """A segment from the memory-mapped shard; the track's crc32 is checked the first time ``cache`` (one per
         reader, e.g. per DataLoader worker) sees it, so a damaged shard is never served."""

@@ -8,7 +8,6 @@ import logging
 import os
 import shutil
 import sys
-import zlib
 from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
@@ -33,10 +32,9 @@ SALIENCY_SEGMENTS = 8  # one per genre where the split allows
 def audio_digest(run_data, track_ids: list[str], sample_rate: int) -> str:
     """sha256 over the evaluated tracks' ids and the crc32 of their int16 samples at ``sample_rate``: equal for
     a folder and the store packed from it, different for two corpora that reuse track ids (``compare`` checks
-    it)."""
+    it). A store's tracks give their index's crc32 (no read); an audio folder's are decoded once more here."""
     tracks = track_sources(run_data.corpus, sorted(track_ids), sample_rate, run_data.genres)
-    lines = [f"{track.track_id} {zlib.crc32(track.read_int16(sample_rate).numpy().tobytes()):08x}"
-             for track in tracks]
+    lines = [f"{track.track_id} {track.samples_crc32(sample_rate):08x}" for track in tracks]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 

@@ -35,6 +35,7 @@ def test_a_store_is_the_same_corpus_and_the_same_samples(tiny_corpus, packed):
     for a, b in zip(track_sources(folder, ids, 22050), track_sources(store, ids, 22050)):
         assert b.stored and not a.stored
         assert torch.equal(a.read_int16(22050), b.read_int16(22050))
+        assert a.samples_crc32(22050) == b.samples_crc32(22050) == b.crc32  # the store's: from its index
 
 
 def test_a_resampled_stereo_file_round_trips_as_decoding_gives_it(tmp_path):
