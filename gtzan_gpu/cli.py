@@ -555,9 +555,16 @@ def _add_experiment_parser(commands) -> None:
     experiment.set_defaults(run=_cmd_experiment)
 
 
+def _add_launch_parser(commands) -> None:
+    """Listed for ``gtzan-gpu --help`` only: ``main`` hands ``launch`` its words before any parsing."""
+    commands.add_parser("launch", help="run train or evaluate as torchrun ranks, failing as one process does",
+                        add_help=False)
+
+
 COMMAND_PARSERS = (_add_synth_parser, _add_scan_parser, _add_pack_parser, _add_split_parser, _add_train_parser,
                    _add_evaluate_parser, _add_predict_parser, _add_compare_parser, _add_export_parser,
-                   _add_demo_parser, _add_bench_parser, _add_doctor_parser, _add_experiment_parser)
+                   _add_demo_parser, _add_bench_parser, _add_doctor_parser, _add_experiment_parser,
+                   _add_launch_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -589,7 +596,38 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def _launch_argv(argv: list[str]) -> tuple[list[str], bool] | None:
+    """``launch``'s own words and whether -v was given, when the command is ``launch`` (its words are torchrun's
+    options and another command's, which no parser here knows), else None."""
+    flags = 0
+    while flags < len(argv) and argv[flags] in GLOBAL_FLAGS:
+        flags += 1
+    if argv[flags:flags + 1] != ["launch"]:
+        return None
+    return argv[flags + 1:], any(flag in ("-v", "--verbose") for flag in argv[:flags])
+
+
+def _run_launch(argv: list[str], verbose: bool) -> int:
+    from gtzan_gpu.launch import launch
+
+    try:
+        return launch(argv, verbose)
+    except GtzanError as error:
+        print(f"gtzan-gpu launch: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gtzan-gpu launch: interrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    launched = _launch_argv(argv)
+    if launched is not None:
+        return _run_launch(*launched)
     load_all_plugins()  # the user's own models and front ends (entry points), before the choices are read
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)

@@ -24,6 +24,13 @@ def torchrun(*argv: str, env: dict | None = None, timeout: float = 240, ranks: i
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
 
 
+def launch(*argv: str, env: dict | None = None, timeout: float = 240, ranks: int = 2) -> subprocess.CompletedProcess:
+    """``gtzan-gpu launch``: the same ranks as :func:`torchrun`, without torchrun's own failure report."""
+    command = [sys.executable, "-m", "gtzan_gpu", "launch", "--standalone", "--nproc-per-node", str(ranks), *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
 def test_rank_shards_are_disjoint_cover_the_subset_and_balance_genres():
     ids = [f"{g}.{i:05d}" for g in ("blues", "jazz", "rock") for i in range(7)]
     genre_of = {i: i.split(".")[0] for i in ids}
@@ -69,21 +76,38 @@ def test_resume_under_ddp_equals_an_uninterrupted_ddp_run(tiny_corpus, tmp_path)
     assert a["epoch"] == b["epoch"] == 3
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert [h["val_loss"] for h in a["history"]] == [h["val_loss"] for h in b["history"]]
-    refused = torchrun("train", "--resume", str(resumed), "--epochs", "4", ranks=3)
+    refused = launch("train", "--resume", str(resumed), "--epochs", "4", ranks=3)
     assert refused.returncode != 0
     ours = [line for line in refused.stderr.splitlines() if line.startswith("gtzan-gpu train:")]
     assert ours == [f"gtzan-gpu train: error: {resumed / 'last.pt'} was written by 2 rank(s); resume it with the "
                     f"same world size, not 3"]  # said once, by rank 0; the other ranks are quiet
     assert "gtzan_gpu/" not in refused.stderr  # no traceback through our code
+    # through gtzan-gpu launch: that line is all, and the exit status is bad input's, as in one process
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == ours
 
 
 def test_a_failing_rank_ends_the_job_within_a_bounded_time(tiny_corpus, tmp_path):
     hook = Path(__file__).parent / "ddp_failure"
     started = time.monotonic()
-    done = torchrun("train", "--data", str(tiny_corpus), "--out", str(tmp_path / "run"), "--epochs", "3", *TRAIN,
-                    env={"PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}, timeout=120)
+    done = launch("train", "--data", str(tiny_corpus), "--out", str(tmp_path / "run"), "--epochs", "3", *TRAIN,
+                  env={"PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}, timeout=120)
     assert done.returncode != 0
     assert time.monotonic() - started < 90
     assert "gtzan-gpu train: error: rank 1: rank 1 failed on purpose" in done.stderr
     assert "gtzan-gpu train: error: rank 0 stopped: another rank failed first" in done.stderr
     assert "gtzan_gpu/" not in done.stderr  # rank 0's lost connection is one line, not a traceback
+    assert done.returncode == 2 and "ChildFailedError" not in done.stderr  # rank 1's status; no launcher report
+
+
+def test_launch_splits_torchrun_options_from_the_command_and_refuses_bad_ones_in_one_line(capsys):
+    from gtzan_gpu.cli import main
+    from gtzan_gpu.launch import split_argv
+
+    assert split_argv(["--standalone", "--nproc-per-node", "2", "train", "--data", "x"]) == \
+        (["--standalone", "--nproc-per-node", "2"], ["train", "--data", "x"])
+    for argv, message in ((["launch", "--nproc-per-node", "2"], "name the command to run as ranks"),
+                          (["launch", "--bogus", "train"], "torchrun options: unrecognized arguments: --bogus")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("gtzan-gpu launch: error: ") and message in err and "\n" not in err
+    assert main(["launch", "--help"]) == 0 and "TORCHRUN OPTIONS" in capsys.readouterr().out
