@@ -1,4 +1,4 @@
-"""Loading throughput: SegmentDataset from disk with workers, an in-RAM dataset, and DeviceCorpus."""
+"""Loading throughput: SegmentDataset from disk with workers, an in-RAM dataset, and DeviceLoader."""
 from __future__ import annotations
 
 import os
@@ -10,9 +10,9 @@ from torch.utils.data import DataLoader, Dataset
 from gtzan_gpu.bench.timing import PeakMemory, synchronize
 from gtzan_gpu.data.audio import read_track
 from gtzan_gpu.data.dataset import SegmentDataset
-from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentIndex, SegmentSpec, TrackSource
-from gtzan_gpu.data.store_loader import StoreLoader
+from gtzan_gpu.data.loaders.store import StoreLoader
 
 
 class InMemorySegments(Dataset):
@@ -60,8 +60,8 @@ def bench_loading(tracks: list[TrackSource], device: torch.device, seconds: floa
         paths[f"StoreLoader (memory-mapped shards, pinned buffers) to {device.type}"] = \
             lambda: StoreLoader(stored_tracks, spec, device).batches(batch_size, shuffle=True)
     with PeakMemory(device) as corpus_memory:
-        corpus = DeviceCorpus(tracks, spec, device)
-    paths[f"DeviceCorpus on {device.type}"] = lambda: corpus.batches(batch_size, shuffle=True)
+        corpus = DeviceLoader(tracks, spec, device)
+    paths[f"DeviceLoader on {device.type}"] = lambda: corpus.batches(batch_size, shuffle=True)
     rows = []
     for name, make in paths.items():
         results = []

@@ -34,7 +34,7 @@ def render_markdown(report: dict) -> str:
                          f"{_mib(row['host_rss_mib'])} | {_mib(row['cuda_max_allocated_mib'])} |")
         lines.append("")
     if report.get("training"):
-        lines += ["## Training steps with the on-the-fly front end (DeviceCorpus batches)", "",
+        lines += ["## Training steps with the on-the-fly front end (DeviceLoader batches)", "",
                   "| model | segment | batch | steps/s | segments/s | front end share | host RSS MiB | CUDA peak MiB |",
                   "|---|---|---|---|---|---|---|---|"]
         for row in report["training"]:
@@ -85,7 +85,7 @@ def _scaling_section(scaling: dict) -> list[str]:
     for row in scaling["pack"]:
         lines.append(f"| {row['workers']} | {row['tracks']} | {row['seconds']:.1f} | {row['tracks_per_s']:.1f} | "
                      f"{row['audio_seconds_per_s']:,.0f} |")
-    lines += ["", "| start-up of a DeviceCorpus of every track from | tracks | seconds |", "|---|---|---|"]
+    lines += ["", "| start-up of a DeviceLoader of every track from | tracks | seconds |", "|---|---|---|"]
     for row in scaling["startup"]:
         if "ratio" in row:
             lines.append(f"| store speed-up | | {row['ratio']:.1f}x |")

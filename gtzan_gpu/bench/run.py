@@ -171,6 +171,6 @@ def evaluate_targets(report: dict) -> list[dict]:
             targets.append({"target": "front end <= 5 % of a resnet18 training step (CUDA, 5 s)",
                             "measured": f"{100 * share:.1f} %", "met": share <= 0.05})
             epoch = resnet[0]["seed_5s_train_epoch_s_estimate"]
-            targets.append({"target": "one epoch of GTZAN 5-s segments (3,829) with DeviceCorpus in seconds",
+            targets.append({"target": "one epoch of GTZAN 5-s segments (3,829) with DeviceLoader in seconds",
                             "measured": f"{epoch:.1f} s at the measured resnet18 rate", "met": epoch < 60})
     return targets

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from gtzan_gpu.data.corpus import scan_corpus
-from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.store import pack_corpus
 from gtzan_gpu.data.synth import write_synthetic_corpus
@@ -33,14 +33,14 @@ def bench_pack(folder: Path, worker_counts: tuple[int, ...], sample_rate: int = 
 
 
 def bench_startup(folder: Path, store: Path, device: torch.device, seconds: float = 5.0) -> list[dict]:
-    """Seconds from nothing to a DeviceCorpus of every track: scan + decode from audio, or open a store."""
+    """Seconds from nothing to a DeviceLoader of every track: scan + decode from audio, or open a store."""
     rows = []
     for name, data in (("audio folder (scan decodes every file, then decode again)", folder),
                        ("store (read the index, memory-mapped reads)", store)):
         start = time.perf_counter()
         corpus = scan_corpus(data)
         tracks = track_sources(corpus, [t.track_id for t in corpus.tracks], 22050)
-        built = DeviceCorpus(tracks, SegmentSpec(seconds), device)
+        built = DeviceLoader(tracks, SegmentSpec(seconds), device)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         rows.append({"source": name, "tracks": len(tracks), "segments": len(built),

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from gtzan_gpu.bench.timing import PeakMemory, synchronize
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models.registry import MODELS, ModelConfig
-from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, TrackSource
 from gtzan_gpu.models import build_classifier
 
@@ -20,13 +20,13 @@ def bench_training(tracks: list[TrackSource], device: torch.device, lengths: tup
                    batch_sizes: dict[str, int], steps: int, amp: bool, channels_last: bool) -> list[dict]:
     """Per model and segment length: steps/s, segments/s and the share of step time in the front end.
 
-    Each step gathers a batch from DeviceCorpus, runs the front end (the feature layers) and then the
+    Each step gathers a batch from DeviceLoader, runs the front end (the feature layers) and then the
     backbone forward, backward and Adam step; the device is synchronised at the batch, after the front end
     and after the step, so the two parts are timed exactly (the syncs cost a little overlap; stated).
     """
     rows = []
     for seconds in lengths:
-        corpus = DeviceCorpus(tracks, SegmentSpec(seconds), device)
+        corpus = DeviceLoader(tracks, SegmentSpec(seconds), device)
         generator = torch.Generator().manual_seed(0)
         for name, batch in batch_sizes.items():
             torch.manual_seed(0)

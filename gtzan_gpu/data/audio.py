@@ -1,7 +1,7 @@
 """Decoding audio with soundfile: header probes, full validation, and frame-exact segment reads.
 
 Every read goes through here, so downmixing and resampling behave the same for training, scanning
-and prediction. Waveforms are float32 in [-1, 1]; ``read_int16`` keeps 16-bit PCM exact for DeviceCorpus.
+and prediction. Waveforms are float32 in [-1, 1]; ``read_int16`` keeps 16-bit PCM exact for DeviceLoader.
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # every loader's: wavef
 
 def epoch_order(count: int, shuffle: bool, generator: torch.Generator | None = None) -> torch.Tensor:
     """Segment visiting order for one epoch, ``(count,)`` int64 on the CPU: every loader draws it here, so
-    DeviceCorpus and SegmentDataset batches visit segments in the same order for the same generator."""
+    DeviceLoader and SegmentDataset batches visit segments in the same order for the same generator."""
     return torch.randperm(count, generator=generator) if shuffle else torch.arange(count)
 
 

@@ -201,7 +201,8 @@ def grouped_parts(groups: list[list[Track]], shares: list[float], genres: list[s
     return parts
 
 
-def artist_split(corpus: Corpus, seed: int = 42, test_fraction: float = 0.2, val_fraction: float = 0.2) -> SplitManifest:
+def artist_split(corpus: Corpus, seed: int = 42, test_fraction: float = 0.2,
+                 val_fraction: float = 0.2) -> SplitManifest:
     """Test, val and train with no artist on two sides (:func:`grouped_parts`, seeded by ``seed``)."""
     if not any(track.artist is not None for track in corpus.tracks):
         raise GtzanError(f"--scheme artist needs artists: {corpus.root} gives none (a label table with an artist "

@@ -11,7 +11,7 @@ the corpus rate, and writes::
 
 A store is a corpus: :func:`gtzan_gpu.data.corpus.scan_corpus` opens it (no decoding), and its track ids,
 genres and exclusions are the source folder's, so a split of the store is byte-identical to a split of the
-folder and its samples are those DeviceCorpus decodes from the folder.
+folder and its samples are those DeviceLoader decodes from the folder.
 
 Every write is atomic; a killed ``pack`` resumes at the first shard not yet written; re-running it on an
 unchanged corpus writes nothing; a changed source file re-packs its shard. Opening a store checks every shard

@@ -6,10 +6,10 @@ Written under OUT::
     OUT/fma_metadata/tracks.csv        FMA's three header rows (group, field, ``track_id``) and one row per track
 
 Like FMA: 8 top genres in the small subset (the synthetic styles under FMA's names, "Hip-Hop" included), several
-tracks per artist, the split (training / validation / test) given per artist so no artist is on two sides (each genre on every
-side once it has 3 artists), one
-empty mp3, and rows of the bigger subsets (medium: whose audio is not in fma_small, some with a genre FMA-small
-lacks, "Old-Time / Historic"; large: without a top genre). Titles hold commas and quotes, as FMA's do.
+tracks per artist, the split (training / validation / test) given per artist so no artist is on two sides (each
+genre on every side once it has 3 artists), one empty mp3, and rows of the bigger subsets (medium: whose audio is
+not in fma_small, some with a genre FMA-small lacks, "Old-Time / Historic"; large: without a top genre). Titles
+hold commas and quotes, as FMA's do.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, TrackSource
 from gtzan_gpu.features import MagnitudeSTFT
 from gtzan_gpu.features.registry import frontend_names, frontend_of, get_frontend
@@ -131,7 +131,7 @@ def check_training_steps(device: torch.device, compile_model: bool = False) -> s
     cuda = device.type == "cuda"
     parts = []
     with tempfile.TemporaryDirectory() as folder:
-        corpus = DeviceCorpus(_tracks(Path(folder)), SegmentSpec(1.0), device)
+        corpus = DeviceLoader(_tracks(Path(folder)), SegmentSpec(1.0), device)
         for name in MODELS:
             torch.manual_seed(0)
             features = FeatureConfig(frontend=MODELS[name].frontends[0], image_size=32)
@@ -156,7 +156,7 @@ def check_training_steps(device: torch.device, compile_model: bool = False) -> s
                 raise AssertionError(f"{name}: {'non-finite loss' if not finite else 'weights did not change'}")
             parts.append(f"{name} {len(losses)} steps")
     extras = ", bf16 autocast + channels_last" if cuda else ""
-    return "DeviceCorpus batches: " + ", ".join(parts) + extras + (", torch.compile" if compile_model else "")
+    return "DeviceLoader batches: " + ", ".join(parts) + extras + (", torch.compile" if compile_model else "")
 
 
 def check_checkpoint_round_trip(device: torch.device) -> str:

@@ -8,15 +8,15 @@ from typing import Iterator
 
 import torch
 
-from gtzan_gpu.data.loader import CROP_ON_DEVICE, Loader
-from gtzan_gpu.data.loader import LOADERS as LOADER_BUILDERS
-from gtzan_gpu.data.sampler import EpochSampler, epoch_generator
+from gtzan_gpu.data.loaders import CROP_ON_DEVICE, Loader
+from gtzan_gpu.data.loaders import LOADERS as LOADER_BUILDERS
+from gtzan_gpu.data.loaders.sampler import EpochSampler, epoch_generator
 from gtzan_gpu.data.segments import Batch, SegmentSpec, TrackSource
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Batch", "LOADERS", "SegmentBatches", "choose_loader", "epoch_generator"]
-LOADERS = ("auto", *LOADER_BUILDERS)  # --loader choices: auto; DeviceCorpus; StoreLoader; StreamLoader
+LOADERS = ("auto", *LOADER_BUILDERS)  # --loader choices: auto; DeviceLoader; StoreLoader; StreamLoader
 DEVICE_MEMORY_SHARE = 0.5  # --loader auto keeps a split on the device when it takes at most this share of free memory
 
 
@@ -39,7 +39,7 @@ def choose_loader(loader: str, tracks: list[TrackSource], device: torch.device) 
 
 
 class SegmentBatches:
-    """Batches of one subset from the loader ``loader`` names (:data:`gtzan_gpu.data.loader.LOADERS`: DeviceCorpus,
+    """Batches of one subset from the loader ``loader`` names (:data:`gtzan_gpu.data.loaders.LOADERS`: DeviceLoader,
     StoreLoader, StreamLoader), as (waveforms ``(B, T)`` float32, labels ``(B,)``, track positions ``(B,)``) on
     ``device``, plus what TensorBoard shows of them (a fixed batch, captions)."""
 

@@ -70,7 +70,7 @@ class TrainConfig:
     batch_size: int | None = option(None, help="segments per step", kind=int, minimum=1, maximum=1 << 20)
     seed: int = option(0, help="seed of the weights, shuffling and dropout")
     device: str = option("auto", help="where to train", choices=DEVICES, resumable=True)
-    loader: str = option("auto", help="device: DeviceCorpus (whole split on the device); store: memory-mapped "
+    loader: str = option("auto", help="device: DeviceLoader (whole split on the device); store: memory-mapped "
                                       "shards of a STORE, read ahead into pinned buffers (corpora larger than the "
                                       "device); stream: SegmentDataset + DataLoader workers; auto: device when the "
                                       "split fits in half the free device memory, else store (or stream)",

@@ -59,14 +59,14 @@ def test_augment_options_are_checked():
                                                                        "specaugment")
 
 
-def test_device_corpus_crops_inside_each_track(tiny_corpus):
+def test_the_device_loader_crops_inside_each_track(tiny_corpus):
     from gtzan_gpu.data.corpus import scan_corpus
-    from gtzan_gpu.data.device_corpus import DeviceCorpus
+    from gtzan_gpu.data.loaders.device import DeviceLoader
     from gtzan_gpu.data.segments import SegmentSpec, track_sources
 
     corpus = scan_corpus(tiny_corpus)
     tracks = track_sources(corpus, [t.track_id for t in corpus.tracks][:6], 22050)
-    device_corpus = DeviceCorpus(tracks, SegmentSpec(2.0))
+    device_corpus = DeviceLoader(tracks, SegmentSpec(2.0))
     segments = torch.arange(len(device_corpus))
     plain = device_corpus.gather(segments)[0]
     cropped, labels, track = device_corpus.gather(segments, torch.Generator().manual_seed(0))

@@ -26,7 +26,7 @@ def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
 
     assert {row["method"] for row in report["seed_pipeline"]} >= {"seed render+load: both views",
                                                                   "seed PNG read: both views"}
-    assert any(row["path"].startswith("DeviceCorpus") for row in report["loading"])
+    assert any(row["path"].startswith("DeviceLoader") for row in report["loading"])
     assert report["training"][0]["model"] == "cnn" and 0 < report["training"][0]["frontend_share"] < 1
     assert report["machine"]["device_type"] == "cpu" and report["machine"]["torch"] == torch.__version__
     written = write_report(report, tmp_path / "cpu.json")

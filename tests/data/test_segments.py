@@ -50,7 +50,7 @@ def test_a_new_kind_of_track_source_is_one_class_every_loader_reads():
     import torch
 
     from gtzan_gpu.data.dataset import SegmentDataset
-    from gtzan_gpu.data.device_corpus import DeviceCorpus
+    from gtzan_gpu.data.loaders.device import DeviceLoader
 
     @dataclass(frozen=True)
     class ToneTrack(TrackSource):
@@ -70,7 +70,7 @@ def test_a_new_kind_of_track_source_is_one_class_every_loader_reads():
 
     tracks = [ToneTrack(f"tone{i}", i, Path("nowhere"), 22050, 22050 * 3) for i in range(2)]
     spec = SegmentSpec(1.0)
-    device = DeviceCorpus(tracks, spec)
+    device = DeviceLoader(tracks, spec)
     stream = SegmentDataset(tracks, spec)
     assert len(device) == len(stream) == 6 and not tracks[0].stored
     waveforms, labels, _ = device.gather(torch.arange(6))

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from gtzan_gpu.data.corpus import scan_corpus
-from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import make_split
 from gtzan_gpu.data.store import Store, pack_corpus
-from gtzan_gpu.data.store_loader import StoreLoader
+from gtzan_gpu.data.loaders.store import StoreLoader
 from gtzan_gpu.errors import GtzanError
 from tests.conftest import write_tone
 
@@ -54,7 +54,7 @@ def test_store_and_device_loaders_give_identical_batches(packed):
     corpus = scan_corpus(packed)
     tracks = track_sources(corpus, [t.track_id for t in corpus.tracks][:12], 22050)
     spec = SegmentSpec(1.5, hop_seconds=0.7)
-    device_corpus, store_loader = DeviceCorpus(tracks, spec), StoreLoader(tracks, spec)
+    device_corpus, store_loader = DeviceLoader(tracks, spec), StoreLoader(tracks, spec)
     assert len(device_corpus) == len(store_loader) > 0
     for a, b in zip(device_corpus.batches(7, True, torch.Generator().manual_seed(3)),
                     store_loader.batches(7, True, torch.Generator().manual_seed(3)), strict=True):
@@ -165,7 +165,7 @@ def test_the_store_loader_on_cuda_gives_device_corpus_batches(packed):
     tracks = track_sources(corpus, [t.track_id for t in corpus.tracks], 22050)
     spec = SegmentSpec(2.0)
     device = torch.device("cuda")
-    for a, b in zip(DeviceCorpus(tracks, spec, device).batches(16, True, torch.Generator().manual_seed(1)),
+    for a, b in zip(DeviceLoader(tracks, spec, device).batches(16, True, torch.Generator().manual_seed(1)),
                     StoreLoader(tracks, spec, device).batches(16, True, torch.Generator().manual_seed(1)), strict=True):
         assert b[0].device.type == "cuda"
         for x, y in zip(a, b):

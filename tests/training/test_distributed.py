@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from gtzan_gpu.training.checkpoint import load_checkpoint
-from gtzan_gpu.data.sampler import shard_tracks
+from gtzan_gpu.data.loaders.sampler import shard_tracks
 from gtzan_gpu.training.evaluate import score_run
 
 TRAIN = ["--segment-seconds", "2", "--batch-size", "8", "--device", "cpu", "--image-size", "32",

@@ -1,4 +1,4 @@
-"""DeviceCorpus: a whole split decoded once into one int16 tensor on the training device.
+"""DeviceLoader: a whole split decoded once into one int16 tensor on the training device.
 
 GTZAN (1,000 x 30 s x 22,050 Hz x 2 bytes) is about 1.3 GB, which fits on any training GPU. A batch is
 then a gather from device memory: no decoding, no CPU work and no host-to-device copy per step.
@@ -18,7 +18,7 @@ from gtzan_gpu.errors import GtzanError
 log = logging.getLogger(__name__)
 
 
-class DeviceCorpus:
+class DeviceLoader:
     """All segments of a list of tracks, resident on ``device``.
 
     Tracks are decoded (downmixed, resampled) and concatenated into ``samples``, a flat int16 tensor; a

@@ -2,7 +2,7 @@ import torch
 
 from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.dataset import SegmentDataset
-from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import make_split
 
@@ -10,7 +10,7 @@ from gtzan_gpu.data.splits import make_split
 def both_loaders(tiny_corpus, spec):
     corpus = scan_corpus(tiny_corpus)
     sources = track_sources(corpus, make_split(corpus, "random", 42).subsets["train"], 22050)
-    return DeviceCorpus(sources, spec, "cpu"), SegmentDataset(sources, spec)
+    return DeviceLoader(sources, spec, "cpu"), SegmentDataset(sources, spec)
 
 
 def test_device_batches_equal_the_streamed_segments(tiny_corpus):

@@ -1,8 +1,8 @@
 """The epoch sampler: an order that is a function of (seed, epoch, rank), saved and restored as plain state."""
 import torch
 
-from gtzan_gpu.data.loader import LOADERS
-from gtzan_gpu.data.sampler import EpochSampler
+from gtzan_gpu.data.loaders import LOADERS
+from gtzan_gpu.data.loaders.sampler import EpochSampler
 
 
 def test_the_order_depends_on_seed_epoch_and_rank_only_and_survives_a_state_round_trip():
@@ -29,7 +29,7 @@ def test_every_loader_name_builds_a_loader_with_the_protocol(tiny_corpus):
     batches = {}
     for name, build in LOADERS.items():
         if name == "store":
-            continue  # needs a packed store: tests/data/test_store.py checks it gives DeviceCorpus's batches
+            continue  # needs a packed store: tests/data/test_store.py checks it gives DeviceLoader's batches
         loader = build(tracks, SegmentSpec(2.0), torch.device("cpu"), 0)
         sampler.num_segments = len(loader)
         batches[name] = list(loader.batches(4, sampler.shuffle, sampler.generator()))

@@ -4,7 +4,7 @@ A background thread gathers each batch's segments from the shards into one of a 
 the main thread copies a filled buffer to the GPU on a side CUDA stream (``non_blocking``) and converts it
 there, while the thread is already filling the next buffer. Only the batches in flight occupy memory, so the
 corpus may be any size. The visiting order is :func:`gtzan_gpu.data.segments.epoch_order`, as for
-DeviceCorpus, and a segment is the same int16 samples in both, so one order gives identical batches.
+DeviceLoader, and a segment is the same int16 samples in both, so one order gives identical batches.
 """
 from __future__ import annotations
 

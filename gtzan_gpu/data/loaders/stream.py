@@ -1,7 +1,7 @@
 """StreamLoader: batches read from the audio files (or store shards) by DataLoader workers, one segment at a time.
 
 The loader for corpora that neither fit on the device nor were packed; the same batches, in the same order for
-the same generator, as DeviceCorpus gives (tested).
+the same generator, as DeviceLoader gives (tested).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class StreamLoader:
         if crop is not None:
             raise GtzanError("--augment crop needs --loader device or store")
         order = epoch_order(len(self), shuffle, generator)
-        # its own generator for the worker base seed, so the global RNG (dropout) is left as DeviceCorpus leaves it
+        # its own generator for the worker base seed, so the global RNG (dropout) is left as DeviceLoader leaves it
         loader = DataLoader(self.dataset, batch_size=batch_size, sampler=order.tolist(), num_workers=self.workers,
                             pin_memory=self.device.type == "cuda", drop_last=drop_last,
                             generator=torch.Generator().manual_seed(0))

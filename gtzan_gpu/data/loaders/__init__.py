@@ -1,8 +1,10 @@
-"""One Loader protocol for DeviceCorpus, StoreLoader and StreamLoader, and the ``--loader`` name -> loader map.
+"""The segment loaders: one Loader protocol for DeviceLoader (``device``), StoreLoader (``store``) and StreamLoader
+(``stream``), the ``--loader`` name -> loader map, and the EpochSampler that orders every one (``sampler``).
 
 A loader holds the segments of one subset (its :class:`~gtzan_gpu.data.segments.SegmentIndex`) and yields
 ``(waveforms (B, T) float32, labels (B,), track positions (B,))`` on its device, in the visiting order an
-:class:`~gtzan_gpu.data.sampler.EpochSampler` draws. Adding a loader is one class and one entry in ``LOADERS``.
+:class:`~gtzan_gpu.data.loaders.sampler.EpochSampler` draws. Adding a loader is one class and one entry in
+``LOADERS``.
 """
 from __future__ import annotations
 
@@ -10,10 +12,14 @@ from typing import Callable, Iterator, Protocol
 
 import torch
 
-from gtzan_gpu.data.device_corpus import DeviceCorpus
+from gtzan_gpu.data.loaders.device import DeviceLoader
+from gtzan_gpu.data.loaders.sampler import EpochSampler
+from gtzan_gpu.data.loaders.store import StoreLoader
+from gtzan_gpu.data.loaders.stream import StreamLoader
 from gtzan_gpu.data.segments import Batch, SegmentIndex, SegmentSpec, TrackSource
-from gtzan_gpu.data.store_loader import StoreLoader
-from gtzan_gpu.data.stream_loader import StreamLoader
+
+__all__ = ["Batch", "CROP_ON_DEVICE", "DeviceLoader", "EpochSampler", "LOADERS", "Loader", "StoreLoader",
+           "StreamLoader"]
 
 
 class Loader(Protocol):
@@ -30,7 +36,7 @@ class Loader(Protocol):
 
 # name -> (tracks, spec, device, workers) -> Loader
 LOADERS: dict[str, Callable[[list[TrackSource], SegmentSpec, torch.device, int], Loader]] = {
-    "device": lambda tracks, spec, device, workers: DeviceCorpus(tracks, spec, device),
+    "device": lambda tracks, spec, device, workers: DeviceLoader(tracks, spec, device),
     "store": lambda tracks, spec, device, workers: StoreLoader(tracks, spec, device),
     "stream": lambda tracks, spec, device, workers: StreamLoader(tracks, spec, device, workers),
 }
