@@ -8,6 +8,7 @@ nearest-entry lookup.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 COLORMAPS = ("magma", "gray")
 
@@ -90,19 +91,24 @@ def colormap_table(name: str) -> torch.Tensor:
     raise ValueError(f"unknown colormap {name!r} (choose from {', '.join(COLORMAPS)})")
 
 
+def interpolation_table(table: torch.Tensor) -> torch.Tensor:
+    """``(N, 3)`` colours -> ``(N - 1, 6)``: each interval's start colour and its step to the next, side by side, so
+    one row lookup gives all a pixel's interpolation needs."""
+    return torch.cat([table[:-1], table[1:] - table[:-1]], dim=1).contiguous()
+
+
 def apply_colormap(values: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Values in [0, 1] ``(B, H, W)`` -> RGB ``(B, 3, H, W)``, linear interpolation between ``(N, 3)`` table entries.
 
-    Channel-major lookups (``torch.take`` of each pixel's entry and slope, then one multiply-add): two gathers
-    straight into the ``(B, 3, H, W)`` layout, no permuted copy. Any affine per-channel map (ImageNet
-    normalisation) can be folded into ``table`` beforehand: interpolation commutes with it."""
-    entries = table.shape[0]
-    channel_major = table.t()                                                   # (3, N)
-    slopes = torch.cat([channel_major[:, 1:] - channel_major[:, :-1], channel_major[:, -1:] * 0], dim=1)
-    position = values.clamp(0.0, 1.0) * (entries - 1)
-    lower = position.detach().floor().clamp_(max=entries - 2)
-    fraction = (position - lower).unsqueeze(1)                                  # (B, 1, H, W)
-    offsets = torch.arange(table.shape[1], device=values.device).view(1, -1, 1, 1) * entries
-    index = lower.long().unsqueeze(1) + offsets                                 # (B, 3, H, W)
-    return torch.addcmul(torch.take(channel_major.contiguous(), index), torch.take(slopes.contiguous(), index),
-                         fraction)
+    ``table`` may be given as its :func:`interpolation_table` ``(N - 1, 6)`` (build it once, in ``__init__``).
+    One row gather per pixel (``F.embedding``: a pixel's interval start and step, 24 contiguous bytes) and one
+    multiply-add; the result is a channels-last ``(B, 3, H, W)`` view (convolutions take it as it is). Any
+    affine per-channel map (ImageNet normalisation) can be folded into ``table`` beforehand: interpolation
+    commutes with it."""
+    steps = table if table.shape[1] == 6 else interpolation_table(table)
+    intervals = steps.shape[0]
+    position = values.clamp(0.0, 1.0) * intervals
+    lower = position.detach().floor().clamp_(max=intervals - 1)
+    rows = F.embedding(lower.long(), steps)                                      # (B, H, W, 6)
+    rgb = torch.addcmul(rows[..., :3], rows[..., 3:], (position - lower).unsqueeze(-1))
+    return rgb.permute(0, 3, 1, 2)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
+
+from gtzan_gpu.features.banded import BandedMatrix
 
 FREQUENCY_SCALES = ("log", "linear", "mel")
 C2_HZ = 440.0 * 2.0 ** ((36 - 69) / 12)  # librosa.note_to_hz('C2'), the symlog linear threshold
@@ -50,30 +51,11 @@ def frequency_area_matrix(n_bins: int, sample_rate: int, n_fft: int, height: int
     return (overlap / (row_high - row_low)).float()
 
 
-class FrequencyAreaMap(nn.Module):
-    """``(..., n_bins)`` -> ``(..., height)``: what :func:`frequency_area_matrix` computes, without the product.
-
-    Each image row is the average over its span of the piecewise-constant function that takes a bin's value on the
-    bin's cell (display coordinates). That average is a difference of the function's running integral at the row's
-    two edges, so the whole map is one cumulative sum over the bins plus a gather and a multiply-add at the
-    ``height + 1`` row edges: about 4 operations per bin instead of ``height`` (the dense matrix's), and no
-    matmul (so no TF32 switch either). Meant for values in a bounded range (dB), where the running sum loses
-    nothing that matters (relative error ~1e-7 of ``height x range``).
-    """
+class FrequencyAreaMap(BandedMatrix):
+    """``(..., n_bins)`` -> ``(..., height)``: the product with :func:`frequency_area_matrix`, by its non-zero row
+    blocks. Each image row averages a run of neighbouring bins, so about 1,150 of the dense ``128 x 1025``
+    weights are non-zero and the blocks of 16 rows touch about 13 % of them (measured, this CPU: 3-10x faster than
+    a running-integral formulation, whose ``cumsum`` runs sequentially; and exact to ~1e-5 dB instead of 1e-3)."""
 
     def __init__(self, n_bins: int, sample_rate: int, n_fft: int, height: int, scale: str = "log"):
-        super().__init__()
-        edges = display_coordinate(bin_cell_edges(n_bins, sample_rate, n_fft), scale)  # (n_bins + 1,) float64
-        row_edges = torch.linspace(float(edges[-1]), float(edges[0]), height + 1, dtype=torch.float64)
-        cell = torch.searchsorted(edges, row_edges, right=True).sub(1).clamp(0, n_bins - 1)
-        self.register_buffer("cell_width", (edges[1:] - edges[:-1]).float(), persistent=False)
-        self.register_buffer("edge_cell", cell, persistent=False)  # the cell each row edge falls in
-        self.register_buffer("edge_offset", (row_edges - edges[cell]).float(), persistent=False)
-        self.register_buffer("inverse_row_height", (1.0 / (row_edges[:-1] - row_edges[1:])).float(),
-                             persistent=False)
-
-    def forward(self, values: torch.Tensor) -> torch.Tensor:
-        weighted = values * self.cell_width
-        before = torch.cumsum(weighted, dim=-1) - weighted                 # integral up to each cell's low edge
-        integral = before[..., self.edge_cell] + values[..., self.edge_cell] * self.edge_offset
-        return (integral[..., :-1] - integral[..., 1:]) * self.inverse_row_height  # row 0: the top (highest Hz)
+        super().__init__(frequency_area_matrix(n_bins, sample_rate, n_fft, height, scale))

@@ -28,9 +28,8 @@ def decibels_to_unit(db: torch.Tensor, size: int, spec_augment: nn.Module | None
 def relative_decibels(values: torch.Tensor, power: bool, amin: float, top_db: float = TOP_DB) -> torch.Tensor:
     """``(B, X, Y)`` power or magnitude (bins x frames, or frames x bins) -> dB re each example's maximum, floored
     ``top_db`` below it (``librosa.power_to_db`` / ``amplitude_to_db`` with ``ref=np.max``)."""
-    db = fixed_decibels(values, power, amin)
-    db = db - db.amax(dim=(1, 2), keepdim=True)
-    return db.clamp_min(-top_db)
+    peak = values.amax(dim=(1, 2), keepdim=True)  # the maximum before the log (= the log's maximum): one log pass
+    return (fixed_decibels(values, power, amin) - fixed_decibels(peak, power, amin)).clamp_min(-top_db)
 
 
 def fixed_decibels(values: torch.Tensor, power: bool, amin: float) -> torch.Tensor:

@@ -5,10 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gtzan_gpu.features.colormaps import apply_colormap, colormap_table
+from gtzan_gpu.features.colormaps import apply_colormap, colormap_table, interpolation_table
 from gtzan_gpu.features.display import IMAGENET_MEAN, IMAGENET_STD
 from gtzan_gpu.features.frequency_axis import FrequencyAreaMap
-from gtzan_gpu.features.functional import relative_decibels
 from gtzan_gpu.features.precision import autocast_off
 from gtzan_gpu.features.stft import MagnitudeSTFT
 
@@ -57,7 +56,7 @@ class SpectrogramImage(nn.Module):
         # the colours as the model sees them: ImageNet normalisation folded into the table (exact: it is affine
         # per channel, and the lookup interpolates linearly), so the image is written once
         shown = (table - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD) if normalize else table
-        self.register_buffer("display_table", shown.contiguous(), persistent=False)
+        self.register_buffer("display_table", interpolation_table(shown), persistent=False)
         self.spec_augment: nn.Module | None = None  # set by build_classifier for --augment specaugment
 
     @property
@@ -66,24 +65,33 @@ class SpectrogramImage(nn.Module):
 
     def frame_decibels(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, frames, F)`` dB relative to each example's maximum, floored at -top_db."""
-        power = self.stft.power_frames(waveform)
-        with autocast_off(power.device.type):
-            return relative_decibels(power, power=True, amin=self.amin ** 2, top_db=self.top_db)
+        return self._decibels_and_floor(self.stft.power_frames(waveform))[0]
 
     def decibels(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, F, frames)`` dB relative to each example's maximum, floored at -top_db."""
         return self.frame_decibels(waveform).transpose(1, 2)
 
+    def _decibels_and_floor(self, power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, frames, F)`` power -> (dB re each example's maximum, floored; each example's lowest dB ``(B, 1,
+        1)``). Both extremes are read from the power (the log is monotonic), so the dB map is written once and
+        never reduced: its maximum is 0 and its minimum the floored dB of the lowest power."""
+        with autocast_off(power.device.type):
+            floor_power = self.amin ** 2
+            peak = 10.0 * torch.log10(power.amax(dim=(1, 2), keepdim=True).clamp_min(floor_power))
+            lowest = 10.0 * torch.log10(power.amin(dim=(1, 2), keepdim=True).clamp_min(floor_power))
+            db = (10.0 * torch.log10(power.clamp_min(floor_power)) - peak).clamp_min(-self.top_db)
+            return db, (lowest - peak).clamp_min(-self.top_db)
+
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        db = self.frame_decibels(waveform)
+        """``(B, T)`` -> ``(B, 3, H, W)`` (a channels-last view: the colour lookup writes each pixel's RGB together)."""
+        db, low = self._decibels_and_floor(self.stft.power_frames(waveform))
         with autocast_off(db.device.type):
-            low = db.amin(dim=(1, 2)).view(-1, 1, 1)
-            span = db.amax(dim=(1, 2)).view(-1, 1, 1) - low
             rows = self.frequency_map(db).transpose(1, 2)  # (B, height, frames)
             pixels = F.adaptive_avg_pool1d(rows, self.width)
             if self.spec_augment is not None:  # training only: masked cells take the floor colour
                 pixels = self.spec_augment(pixels, low)
-            scale = torch.where(span > 0, 1.0 / span.clamp_min(1e-12), torch.zeros_like(span))
+            # the colour scale runs from the lowest dB to the highest (0): scale 1 / -low, none for a flat map
+            scale = torch.where(low < 0, -1.0 / low.clamp_max(-1e-12), torch.zeros_like(low))
             return apply_colormap((pixels - low) * scale, self.display_table)
 
     def extra_repr(self) -> str:

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gtzan_gpu.features.display import ImageNetNormalize
+from gtzan_gpu.features.display import IMAGENET_MEAN, IMAGENET_STD
 
 ENVELOPES = ("symmetric", "minmax")
 SEED_COLOR = "#1f77b4"
@@ -46,37 +46,52 @@ class WaveformImage(nn.Module):
         self.left_columns = (columns - self.data_columns) // 2
         self.right_columns = columns - self.data_columns - self.left_columns
         self.half_line = SEED_LINE_WIDTH_PX * height / 2
-        self.register_buffer("row_top", torch.arange(height, dtype=torch.float32).view(1, height, 1), persistent=False)
-        self.register_buffer("fill_rgb", torch.tensor(_hex_to_rgb(color)).view(1, 3, 1, 1), persistent=False)
-        self.imagenet = ImageNetNormalize() if normalize else nn.Identity()
+        self.register_buffer("pixel_column", torch.arange(columns) // supersample, persistent=False)
+        white, fill = torch.ones(3), torch.tensor(_hex_to_rgb(color))
+        mean, std = (torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)) if normalize else (0.0, 1.0)
+        self.register_buffer("paper", ((white - mean) / std).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("ink", ((fill - white) / std).view(1, 3, 1, 1), persistent=False)
 
     def band(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, T)`` -> (low, high) ``(B, data_columns)``: the band of each data sub-column, peak-normalised."""
-        y = waveform.float()
-        if self.envelope == "symmetric":  # one pass: each column's peak; the track's peak is the largest of them
-            high = self._columns(y.abs(), torch.amax)
+        """``(B, T)`` -> (low, high) ``(B, data_columns)``: the band of each data sub-column, peak-normalised.
+
+        Each column's lowest and highest sample, read from a view of the waveform (fused into one read under
+        ``torch.compile``); the track's peak and the symmetric envelope (each column's largest ``|y|``) follow from
+        those, with no ``|y|`` copy of the waveform."""
+        lowest, highest = self._column_extremes(waveform.float())
+        if self.envelope == "symmetric":
+            high = torch.maximum(highest, -lowest)
             high = high / (high.amax(dim=-1, keepdim=True) + 1e-9)
             return -high, high
-        peak = y.abs().amax(dim=-1, keepdim=True) + 1e-9
-        return self._columns(y, torch.amin) / peak, self._columns(y, torch.amax) / peak
+        peak = torch.maximum(highest.amax(dim=-1, keepdim=True), -lowest.amin(dim=-1, keepdim=True)) + 1e-9
+        return lowest / peak, highest / peak
 
-    def _columns(self, y: torch.Tensor, reduce) -> torch.Tensor:
-        """``(B, T)`` -> ``(B, data_columns)``: ``reduce`` over each column's ``ceil(T / columns)`` samples (the
-        last column's are fewer: the samples it would take past the end repeat the last one, which changes no
-        extreme; columns wholly past the end hold only that sample), read in place from a view, without a padded
-        copy."""
+    def _column_extremes(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, T)`` -> (min, max) ``(B, data_columns)`` over each column's ``ceil(T / columns)`` samples (the last
+        column's are fewer: the samples it would take past the end repeat the last one, which changes no extreme;
+        columns wholly past the end hold only that sample), read in place from a view, without a padded copy."""
         per_column = -(-y.shape[-1] // self.data_columns)
         full = y.shape[-1] // per_column
-        columns = [reduce(y[:, :full * per_column].view(y.shape[0], full, per_column), dim=-1)]
+        # amin and amax, not aminmax: on the CPU aminmax over the last dim is not vectorised (about 10x slower)
+        columns = y[:, :full * per_column].view(y.shape[0], full, per_column)
+        parts = [(columns.amin(dim=-1), columns.amax(dim=-1))]
         if y.shape[-1] > full * per_column:
-            columns.append(reduce(y[:, full * per_column:], dim=-1, keepdim=True))
-        missing = self.data_columns - sum(c.shape[-1] for c in columns)
+            tail = y[:, full * per_column:]
+            parts.append((tail.amin(dim=-1, keepdim=True), tail.amax(dim=-1, keepdim=True)))
+        missing = self.data_columns - sum(part[0].shape[-1] for part in parts)
         if missing:
-            columns.append(y[:, -1:].expand(-1, missing))
-        return torch.cat(columns, dim=-1)
+            last = y[:, -1:].expand(-1, missing)
+            parts.append((last, last))
+        return torch.cat([part[0] for part in parts], dim=-1), torch.cat([part[1] for part in parts], dim=-1)
 
     def coverage(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
-        """Band limits ``(B, D)`` -> fraction of each pixel covered ``(B, H, W)``."""
+        """Band limits ``(B, D)`` -> fraction of each pixel covered ``(B, H, W)``, averaged over its sub-columns.
+
+        A band ``[top, bottom]`` (in rows, top <= bottom) covers ``f(bottom) - f(top)`` of row ``r``, where
+        ``f(x) = clamp(x - r, 0, 1)``. Down a column that is a running sum of two impulses per band edge (at rows
+        ``floor(x)`` and ``floor(x) + 1``, weights ``1 - frac(x)`` and ``frac(x)``), so the raster is one scatter
+        of ``4 S`` impulses per pixel column and one cumulative sum down the rows: O(S + H) per column instead
+        of a comparison of every row with every sub-column, O(S H). The margin sub-columns are empty bands."""
         bottom = low.amin(dim=-1, keepdim=True)
         top = high.amax(dim=-1, keepdim=True)
         span = top - bottom
@@ -84,17 +99,34 @@ class WaveformImage(nn.Module):
         half_view = torch.where(span > 0, span * (0.5 + AUTOSCALE_MARGIN), torch.full_like(span, 0.5))
         view_top = (top + bottom) / 2 + half_view
         rows_per_unit = self.height / (2 * half_view)
-        band_top = ((view_top - high) * rows_per_unit - self.half_line).unsqueeze(1)
-        band_bottom = ((view_top - low) * rows_per_unit + self.half_line).unsqueeze(1)
-        covered = torch.minimum(self.row_top + 1, band_bottom) - torch.maximum(self.row_top, band_top)
-        covered = covered.clamp(0.0, 1.0)
-        covered = F.pad(covered, (self.left_columns, self.right_columns))
-        return covered.view(*covered.shape[:2], self.width, self.supersample).mean(dim=-1)
+        top_rows = self._sub_columns((view_top - high) * rows_per_unit - self.half_line)
+        bottom_rows = self._sub_columns((view_top - low) * rows_per_unit + self.half_line)
+        top_index, top_weight = self._edge_impulses(top_rows)
+        bottom_index, bottom_weight = self._edge_impulses(bottom_rows)
+        steps = torch.zeros(low.shape[0], (self.height + 2) * self.width, device=low.device, dtype=low.dtype)
+        steps = steps.scatter_add(1, torch.cat([top_index, bottom_index], dim=1),
+                                  torch.cat([top_weight, -bottom_weight], dim=1))
+        rows = steps.view(low.shape[0], self.height + 2, self.width)[:, :self.height]
+        return rows.cumsum(dim=1) * (1.0 / self.supersample)
+
+    def _sub_columns(self, edges: torch.Tensor) -> torch.Tensor:
+        """``(B, D)`` band edges (rows) of the data sub-columns -> ``(B, W S)``, the margins' empty (0) included."""
+        return F.pad(edges, (self.left_columns, self.right_columns))
+
+    def _edge_impulses(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, W S)`` edge positions in rows -> (flat ``(row, column)`` index, weight), each ``(B, 2 W S)``: the
+        impulses whose running sum down a column is ``1 - f(x)`` (see :meth:`coverage`)."""
+        x = rows.clamp(0.0, float(self.height))
+        whole = x.detach().floor()
+        fraction = x - whole
+        index = whole.long() * self.width + self.pixel_column
+        return torch.cat([index, index + self.width], dim=1), torch.cat([1.0 - fraction, fraction], dim=1)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` -> ``(B, 3, H, W)``: white minus the covered fraction of (white - fill), then normalised, as
+        one multiply-add per channel (``paper + alpha * ink``, normalisation folded into both)."""
         alpha = self.coverage(*self.band(waveform)).unsqueeze(1)
-        rgb = 1.0 - alpha * (1.0 - self.fill_rgb)
-        return self.imagenet(rgb)
+        return torch.addcmul(self.paper, alpha, self.ink)
 
     def extra_repr(self) -> str:
         return (f"size=({self.height}, {self.width}), envelope={self.envelope!r}, supersample={self.supersample}, "

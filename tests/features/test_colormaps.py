@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from gtzan_gpu.features.colormaps import apply_colormap, colormap_table
+from gtzan_gpu.features.colormaps import apply_colormap, colormap_table, interpolation_table
 
 
 def test_magma_table_is_matplotlibs():
@@ -29,3 +29,9 @@ def test_gray_has_equal_channels_and_gradients_flow():
     assert torch.equal(rgb[:, 0], rgb[:, 1]) and torch.equal(rgb[:, 1], rgb[:, 2])
     rgb.sum().backward()
     assert values.grad.abs().sum() > 0
+
+
+def test_the_interpolation_table_gives_the_same_colours():
+    table = colormap_table("magma")
+    values = torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(apply_colormap(values, interpolation_table(table)), apply_colormap(values, table))

@@ -79,3 +79,12 @@ def test_torch_compile_gives_the_same_images(layer_type):
     layer = layer_type()
     x = audio(2)
     torch.testing.assert_close(torch.compile(layer, backend="eager")(x), layer(x))
+
+
+def test_the_colour_floor_read_from_the_power_is_the_dB_maps_minimum():
+    layer = SpectrogramImage(backend="torch")
+    x = audio()
+    x[2] = 0.0  # silence: every cell at the amin floor
+    db, low = layer._decibels_and_floor(layer.stft.power_frames(x))
+    torch.testing.assert_close(low.flatten(), db.amin(dim=(1, 2)))
+    assert (db.amax(dim=(1, 2)) == 0).all()

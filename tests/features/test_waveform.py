@@ -50,3 +50,22 @@ def test_batch_examples_do_not_affect_each_other():
     x = torch.randn(3, 5000, generator=torch.Generator().manual_seed(2))
     layer = WaveformImage()
     torch.testing.assert_close(layer(x)[1:2], layer(x[1:2]))
+
+
+def test_coverage_equals_comparing_every_row_with_every_sub_column():
+    layer = WaveformImage(height=32, width=16, supersample=3, normalize=False)
+    generator = torch.Generator().manual_seed(3)
+    high = torch.rand(2, layer.data_columns, generator=generator)
+    low = -torch.rand(2, layer.data_columns, generator=generator)
+    # the direct raster: each row's overlap with each sub-column's band, in rows, averaged per pixel column
+    bottom, top = low.amin(-1, keepdim=True), high.amax(-1, keepdim=True)
+    half_view = (top - bottom) * 0.55
+    view_top = (top + bottom) / 2 + half_view
+    scale = layer.height / (2 * half_view)
+    margins = (layer.left_columns, layer.right_columns)
+    band_top = torch.nn.functional.pad((view_top - high) * scale - layer.half_line, margins)
+    band_bottom = torch.nn.functional.pad((view_top - low) * scale + layer.half_line, margins)
+    rows = torch.arange(layer.height, dtype=torch.float32).view(1, -1, 1)
+    overlap = torch.minimum(rows + 1, band_bottom.unsqueeze(1)) - torch.maximum(rows, band_top.unsqueeze(1))
+    expected = overlap.clamp(0, 1).view(2, layer.height, layer.width, layer.supersample).mean(-1)
+    torch.testing.assert_close(layer.coverage(low, high), expected, atol=1e-5, rtol=0)
