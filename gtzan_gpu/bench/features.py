@@ -29,6 +29,8 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
     return {
         "spectrogram (nnAudio)": spectrogram,
         "spectrogram (torch.stft)": spectrogram_fft,
+        "spectrogram (torch.stft, bf16 image)": SpectrogramImage(sample_rate=sample_rate, backend="torch",
+                                                                 dtype=torch.bfloat16),
         "waveform": waveform,
         "logmel (nnAudio)": logmel.build(FeatureConfig(frontend="logmel"), sample_rate, None),
         "logmel (torch.stft)": logmel.build(FeatureConfig(frontend="logmel", stft_backend="torch"), sample_rate, None),
@@ -46,7 +48,8 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
 
 
 COMPILED_SUFFIX = " (compiled)"
-COMPILED_METHODS = ("spectrogram (torch.stft)", "waveform", "logmel (torch.stft)")  # whole graphs: nothing runs eagerly
+COMPILED_METHODS = ("spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)", "waveform",
+                    "logmel (torch.stft)")  # whole graphs: nothing runs eagerly
 
 
 def compiled_methods(methods: dict) -> dict:

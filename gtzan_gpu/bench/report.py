@@ -109,7 +109,8 @@ def _roofline_section(roofline: dict) -> list[str]:
              f"{limits['copy_gb_s']:,.1f} GB/s (read + write), FFT (2048-point rfft, 2.5 N log2 N) "
              f"{limits['fft_gflops']:,.1f} GFLOP/s.", "",
              "Bound: the lower-bound work (waveform in and image out once, FFT FLOPs, the filterbank products; see "
-             "`gtzan_gpu/bench/roofline.py`). Measured: best batch, eager and `torch.compile` (inductor).", "",
+             "`gtzan_gpu/bench/roofline.py`). Measured: eager and `torch.compile` (inductor), the fastest call of the best "
+             "batch; the limits are fastest calls too (a ceiling: the least disturbed run on a shared machine).", "",
              "| front end | segment | GFLOP / segment | MB / segment | bound (segments/s) | binds | graph breaks "
              "| measured eager | compiled | hours of audio / s (best) | fraction of bound (best) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]

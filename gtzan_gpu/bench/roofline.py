@@ -32,7 +32,8 @@ GPU_PEAKS = {
 
 
 def _timed(work, device: torch.device, seconds: float = 1.0) -> float:
-    """Median seconds per call of ``work`` after a warm-up, within about ``seconds``."""
+    """Seconds of the fastest call of ``work`` after a warm-up, within about ``seconds``: a limit is a ceiling, the
+    least disturbed call on a shared machine (the front ends' fractions use their fastest calls too)."""
     work()
     synchronize(device)
     times = []
@@ -42,12 +43,13 @@ def _timed(work, device: torch.device, seconds: float = 1.0) -> float:
         work()
         synchronize(device)
         times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    return min(times)
 
 
 def measure_limits(device: torch.device) -> dict:
     """fp32 matmul GFLOP/s, memory copy GB/s (read + write) and FFT GFLOP/s (rfft of 2048 points, 5 N log2 N
-    per complex FFT, half for real input, on a batch sized like a training batch's frames) on ``device``."""
+    per complex FFT, half for real input; the faster of a cache-sized and a training-batch-sized batch of frames)
+    on ``device``, each from its fastest call."""
     cuda = device.type == "cuda"
     n = 8192 if cuda else 2048
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
@@ -60,8 +62,9 @@ def measure_limits(device: torch.device) -> dict:
     source = torch.empty(2 ** 28 if cuda else 2 ** 25, dtype=torch.float32, device=device)
     target = torch.empty_like(source)
     copy = 2 * source.numel() * 4 / _timed(lambda: target.copy_(source), device) / 1e9
-    frames = torch.randn(65536 if cuda else 1024, N_FFT, device=device)
-    fft = frames.shape[0] * 2.5 * N_FFT * math.log2(N_FFT) / _timed(lambda: torch.fft.rfft(frames), device) / 1e9
+    fft = max(count * 2.5 * N_FFT * math.log2(N_FFT) / _timed(lambda: torch.fft.rfft(frames), device) / 1e9
+              for count in ((4096, 65536) if cuda else (128, 1024))
+              for frames in [torch.randn(count, N_FFT, device=device)])
     return {"matmul_fp32_gflops": matmul, "copy_gb_s": copy, "fft_gflops": fft}
 
 
@@ -73,8 +76,8 @@ def _counted_flops(module: torch.nn.Module, x: torch.Tensor, backward: bool = Fa
     return counter.get_total_flops()
 
 
-ROOFLINE_FRONTENDS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform", "logmel (nnAudio)",
-                      "logmel (torch.stft)", "cqt")  # the built-in front ends, as bench names them
+ROOFLINE_FRONTENDS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
+                      "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt")  # the built-in front ends, as bench names them
 
 
 def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> dict[str, dict]:
@@ -92,8 +95,10 @@ def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> 
     image_map = 2 * int((frequency_area_matrix(BINS, sample_rate, N_FFT, size) > 0).sum()) * frames
     mel = 2 * BINS * size * frames
     rgb, unit = 4 * samples + 3 * size * size * 4, 4 * samples + size * size * 4
+    rgb_bf16 = 4 * samples + 3 * size * size * 2
     return {"spectrogram (nnAudio)": {"flops": conv_stft + image_map, "fft_flops": 0.0, "bytes": rgb},
             "spectrogram (torch.stft)": {"flops": image_map, "fft_flops": fft, "bytes": rgb},
+            "spectrogram (torch.stft, bf16 image)": {"flops": image_map, "fft_flops": fft, "bytes": rgb_bf16},
             "waveform": {"flops": 0, "fft_flops": 0.0, "bytes": rgb},
             "logmel (nnAudio)": {"flops": conv_stft + mel, "fft_flops": 0.0, "bytes": unit},
             "logmel (torch.stft)": {"flops": mel, "fft_flops": fft, "bytes": unit},
@@ -133,14 +138,20 @@ def _bound(work: dict, limits: dict) -> tuple[float, str]:
     return 1 / (matmul_s + fft_s), "FFT" if fft_s > matmul_s else "fp32 matmul"
 
 
-def _best(features: list[dict], method: str, seconds: float) -> dict | None:
+def _fastest_rate(row: dict) -> float:
+    """Segments/s of a feature cell's fastest call (its median where only that was recorded)."""
+    return row["batch"] / row["min_s"] if row.get("min_s") else row["segments_per_s"]
+
+
+def _best(features: list[dict], method: str, seconds: float) -> float | None:
+    """The fastest call's segments/s over the batch sizes of ``method`` at ``seconds``."""
     rows = [r for r in features if r["method"] == method and r["seconds"] == seconds and "skipped" not in r]
-    return max(rows, key=lambda r: r["segments_per_s"]) if rows else None
+    return max(_fastest_rate(r) for r in rows) if rows else None
 
 
 def roofline(device: torch.device, features: list[dict], lengths: tuple[float, ...]) -> dict:
     """The measured limits, each front end's work, bound, graph breaks and measured fraction of the bound (eager
-    and compiled, best batch), and the GPU model."""
+    and compiled: the fastest call of the best batch, like the limits), and the GPU model."""
     from gtzan_gpu.bench.features import COMPILED_SUFFIX
 
     limits = measure_limits(device)
@@ -151,14 +162,13 @@ def roofline(device: torch.device, features: list[dict], lengths: tuple[float, .
         for name, work in frontend_work(seconds).items():
             ceiling, binding = _bound(work, limits)
             eager, compiled = _best(features, name, seconds), _best(features, name + COMPILED_SUFFIX, seconds)
-            best = max([r for r in (eager, compiled) if r], key=lambda r: r["segments_per_s"], default=None)
+            best = max([rate for rate in (eager, compiled) if rate], default=None)
             rows.append({"frontend": name, "seconds": seconds, "flops": work["flops"] + work["fft_flops"],
                          "bytes": work["bytes"], "bound_segments_per_s": ceiling, "binding": binding,
                          "graph_breaks": breaks[name],
-                         "measured_segments_per_s": eager["segments_per_s"] if eager else None,
-                         "compiled_segments_per_s": compiled["segments_per_s"] if compiled else None,
-                         "best_audio_hours_per_s": best["segments_per_s"] * seconds / 3600 if best else None,
-                         "fraction_of_bound": best["segments_per_s"] / ceiling if best else None})
+                         "measured_segments_per_s": eager, "compiled_segments_per_s": compiled,
+                         "best_audio_hours_per_s": best * seconds / 3600 if best else None,
+                         "fraction_of_bound": best / ceiling if best else None})
     return {"limits": limits, "frontends": rows, "graph_breaks": breaks, "model_step_flops": steps,
             "gpu_model": gpu_model(steps)}
 
@@ -175,7 +185,8 @@ def gpu_model(step_flops: dict[str, int], seconds: float = 5.0) -> list[dict]:
         limits = {"matmul_fp32_gflops": peak["fp32_tflops"] * 1e3, "copy_gb_s": peak["memory_tb_s"] * 1e3,
                   "fft_gflops": math.inf}
         resnet_step_s = step_flops["resnet18"] / (peak["bf16_tflops"] * 1e12)
-        for name in ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "logmel (torch.stft)"):
+        for name in ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
+                     "logmel (torch.stft)"):
             ceiling, binding = _bound(work[name], limits)
             frontend_s = 1 / ceiling
             rows.append({"gpu": gpu, "frontend": name, "seconds": seconds, "ceiling_segments_per_s": ceiling,

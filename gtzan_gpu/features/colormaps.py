@@ -104,11 +104,11 @@ def apply_colormap(values: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     One row gather per pixel (``F.embedding``: a pixel's interval start and step, 24 contiguous bytes) and one
     multiply-add; the result is a channels-last ``(B, 3, H, W)`` view (convolutions take it as it is). Any
     affine per-channel map (ImageNet normalisation) can be folded into ``table`` beforehand: interpolation
-    commutes with it."""
+    commutes with it. The colours come out in the table's dtype."""
     steps = table if table.shape[1] == 6 else interpolation_table(table)
     intervals = steps.shape[0]
     position = values.clamp(0.0, 1.0) * intervals
     lower = position.detach().floor().clamp_(max=intervals - 1)
     rows = F.embedding(lower.long(), steps)                                      # (B, H, W, 6)
-    rgb = torch.addcmul(rows[..., :3], rows[..., 3:], (position - lower).unsqueeze(-1))
+    rgb = torch.addcmul(rows[..., :3], rows[..., 3:], (position - lower).unsqueeze(-1).to(steps.dtype))
     return rgb.permute(0, 3, 1, 2)

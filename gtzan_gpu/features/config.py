@@ -15,6 +15,7 @@ from gtzan_gpu.options import check_options, option
 FRONTENDS = frontend_names()  # the built-in --frontend choices (the option reads the registry, plugins included)
 MIN_IMAGE_SIZE = 16      # the small CNN pools twice and a ResNet halves five times; below this nothing is left
 MAX_IMAGE_SIZE = 1024
+IMAGE_DTYPES = ("float32", "bfloat16")  # torch dtype names
 
 
 @dataclass
@@ -42,8 +43,20 @@ class FeatureConfig:
                                            "maximum, as the seed's image: loudness divided out) or fixed (1.0, "
                                            "as PANNs: loudness kept, so --augment gain matters)",
                                choices=DB_REFERENCES)
+    image_dtype: str = option("float32", help="dtype of the images the front ends write; bfloat16 halves their "
+                                              "bytes (the STFT and dB stay fp32; a bf16 image keeps ~3 digits, "
+                                              "finer than the seed's 8-bit PNG colours). Meant for --amp on CUDA, "
+                                              "where the backbone takes it as it is; without autocast it is cast "
+                                              "back to fp32 for the backbone", choices=IMAGE_DTYPES)
     waveform_envelope: str = option("symmetric", help="waveform view: symmetric +-max|y| (as waveshow) or minmax",
                                     choices=ENVELOPES)
+
+    @property
+    def torch_image_dtype(self):
+        """``image_dtype`` as a ``torch.dtype``."""
+        import torch
+
+        return getattr(torch, self.image_dtype)
 
     def __post_init__(self):
         check_options(self)

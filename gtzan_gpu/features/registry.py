@@ -52,7 +52,7 @@ def _image(features, sample_rate: int, spec_augment: nn.Module | None) -> Spectr
     layer = SpectrogramImage(sample_rate=sample_rate, height=features.image_size, width=features.image_size,
                              frequency_scale=features.frequency_scale, colormap=features.colormap,
                              normalize=features.normalize, backend=features.stft_backend,
-                             trainable=features.trainable_stft)
+                             trainable=features.trainable_stft, dtype=features.torch_image_dtype)
     layer.spec_augment = spec_augment
     return layer
 
@@ -72,7 +72,7 @@ def _cqt(features, sample_rate: int, spec_augment: nn.Module | None) -> Constant
 
 def _waveform(features, sample_rate: int, spec_augment: nn.Module | None) -> WaveformImage:
     return WaveformImage(height=features.image_size, width=features.image_size, envelope=features.waveform_envelope,
-                         normalize=features.normalize)
+                         normalize=features.normalize, dtype=features.torch_image_dtype)
 
 
 _FRONTENDS: dict[str, FrontendSpec] = {}

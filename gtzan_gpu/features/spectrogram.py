@@ -35,11 +35,14 @@ class SpectrogramImage(nn.Module):
         normalize: apply ImageNet normalisation.
         backend: ``"nnaudio"`` or ``"torch"`` STFT.
         trainable: learn the STFT kernels (nnAudio).
+        dtype: of the image written (``torch.bfloat16``: half the bytes; the colour lookup runs in it, everything
+            before it in fp32).
     """
 
     def __init__(self, sample_rate: int = 22050, n_fft: int = 2048, hop_length: int = 512, height: int = 128,
                  width: int = 128, frequency_scale: str = "log", colormap: str = "magma", top_db: float = 80.0,
-                 amin: float = 1e-5, normalize: bool = True, backend: str = "nnaudio", trainable: bool = False):
+                 amin: float = 1e-5, normalize: bool = True, backend: str = "nnaudio", trainable: bool = False,
+                 dtype: torch.dtype = torch.float32):
         super().__init__()
         self.sample_rate = sample_rate
         self.height = height
@@ -56,7 +59,7 @@ class SpectrogramImage(nn.Module):
         # the colours as the model sees them: ImageNet normalisation folded into the table (exact: it is affine
         # per channel, and the lookup interpolates linearly), so the image is written once
         shown = (table - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD) if normalize else table
-        self.register_buffer("display_table", interpolation_table(shown), persistent=False)
+        self.register_buffer("display_table", interpolation_table(shown).to(dtype), persistent=False)
         self.spec_augment: nn.Module | None = None  # set by build_classifier for --augment specaugment
 
     @property

@@ -27,12 +27,13 @@ class WaveformImage(nn.Module):
     ``"minmax"`` is the band between the lowest and highest sample. Axes are autoscaled like matplotlib's
     (data limits plus a 5 % margin on each side, both axes), the band edges get half the seed's 0.7-pt line
     width, and each column's coverage is computed on ``supersample`` sub-columns and averaged, which stands
-    in for the seed's 600 -> 128 px resize. Fill ``color`` on white; ImageNet normalisation when ``normalize``.
+    in for the seed's 600 -> 128 px resize. Fill ``color`` on white; ImageNet normalisation when ``normalize``;
+    written in ``dtype`` (``torch.bfloat16``: half the bytes).
     Silence gives a thin centre line, never NaN. Vectorised over batch, columns and rows.
     """
 
     def __init__(self, height: int = 128, width: int = 128, envelope: str = "symmetric", color: str = SEED_COLOR,
-                 supersample: int = 4, normalize: bool = True):
+                 supersample: int = 4, normalize: bool = True, dtype: torch.dtype = torch.float32):
         super().__init__()
         if envelope not in ENVELOPES:
             raise ValueError(f"unknown envelope {envelope!r} (choose from {', '.join(ENVELOPES)})")
@@ -49,8 +50,8 @@ class WaveformImage(nn.Module):
         self.register_buffer("pixel_column", torch.arange(columns) // supersample, persistent=False)
         white, fill = torch.ones(3), torch.tensor(_hex_to_rgb(color))
         mean, std = (torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)) if normalize else (0.0, 1.0)
-        self.register_buffer("paper", ((white - mean) / std).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("ink", ((fill - white) / std).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("paper", ((white - mean) / std).view(1, 3, 1, 1).to(dtype), persistent=False)
+        self.register_buffer("ink", ((fill - white) / std).view(1, 3, 1, 1).to(dtype), persistent=False)
 
     def band(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, T)`` -> (low, high) ``(B, data_columns)``: the band of each data sub-column, peak-normalised.
@@ -126,7 +127,7 @@ class WaveformImage(nn.Module):
         """``(B, T)`` -> ``(B, 3, H, W)``: white minus the covered fraction of (white - fill), then normalised, as
         one multiply-add per channel (``paper + alpha * ink``, normalisation folded into both)."""
         alpha = self.coverage(*self.band(waveform)).unsqueeze(1)
-        return torch.addcmul(self.paper, alpha, self.ink)
+        return torch.addcmul(self.paper, alpha.to(self.paper.dtype), self.ink)
 
     def extra_repr(self) -> str:
         return (f"size=({self.height}, {self.width}), envelope={self.envelope!r}, supersample={self.supersample}, "

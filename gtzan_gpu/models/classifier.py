@@ -16,13 +16,17 @@ class GenreClassifier(nn.Module):
     """``(B, T)`` waveform -> ``(B, num_classes)`` logits.
 
     ``views`` are feature layers, each ``(B, T) -> (B, 3, H, W)``; the backbone takes one image per view,
-    in order. With ``channels_last`` the images are handed over in channels-last memory format.
+    in order, in the memory format its front end wrote (the RGB spectrogram: channels-last), or channels-last for
+    all with ``channels_last``. ``image_dtype`` ``torch.bfloat16``: the images are bf16 (the RGB front ends
+    write it, others are cast) and go to the backbone as they are under autocast, else back in fp32.
     ``saliency_layer`` names the backbone's submodule Grad-CAM reads (:mod:`gtzan_gpu.models.saliency`).
     """
 
     def __init__(self, views: list[nn.Module], backbone: nn.Module, channels_last: bool = False,
-                 waveform_augment: list[nn.Module] | None = None, saliency_layer: str = ""):
+                 waveform_augment: list[nn.Module] | None = None, saliency_layer: str = "",
+                 image_dtype: torch.dtype = torch.float32):
         super().__init__()
+        self.image_dtype = image_dtype
         self.saliency_layer = saliency_layer
         self.waveform_augment = nn.Sequential(*(waveform_augment or []))  # training only; parameter-free
         self.views = nn.ModuleList(views)
@@ -33,6 +37,9 @@ class GenreClassifier(nn.Module):
         """``(B, T)`` -> one ``(B, 3, H, W)`` image per view."""
         waveform = self.waveform_augment(waveform)
         images = [view(waveform) for view in self.views]
+        if self.image_dtype != torch.float32:  # opt-in narrow images: what the backbone reads under autocast
+            narrow = torch.is_autocast_enabled(waveform.device.type)
+            images = [image.to(self.image_dtype) if narrow else image.float() for image in images]
         if self.channels_last:
             images = [image.contiguous(memory_format=torch.channels_last) for image in images]
         return images
@@ -72,4 +79,4 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
         if "noise" in augment.names:
             waveform_augment.append(Noise(augment.min_snr_db, augment.max_snr_db))
     return GenreClassifier(views, spec.backbone(num_classes, features, model.weights), channels_last,
-                           waveform_augment, spec.saliency_layer)
+                           waveform_augment, spec.saliency_layer, features.torch_image_dtype)

@@ -100,7 +100,8 @@ def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
     from gtzan_gpu.bench.roofline import ROOFLINE_FRONTENDS, frontend_work, gpu_model, model_step_flops, roofline
 
     work = frontend_work(5.0)
-    assert tuple(work) == ROOFLINE_FRONTENDS == ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform",
+    assert tuple(work) == ROOFLINE_FRONTENDS == ("spectrogram (nnAudio)", "spectrogram (torch.stft)",
+                                                 "spectrogram (torch.stft, bf16 image)", "waveform",
                                                  "logmel (nnAudio)", "logmel (torch.stft)", "cqt")
     # nnAudio's conv STFT: 2 x (2 x 1025 kernels x 2048 taps) multiply-adds per frame, 216 frames
     conv = 2 * 2 * 1025 * 2048 * 216
@@ -108,6 +109,7 @@ def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
     assert work["logmel (torch.stft)"]["flops"] == 2 * 1025 * 128 * 216  # the mel product, nothing else
     assert work["spectrogram (torch.stft)"]["fft_flops"] == 216 * 2.5 * 2048 * 11
     assert work["waveform"]["bytes"] == 4 * 110250 + 3 * 128 * 128 * 4  # read once, written once
+    assert work["spectrogram (torch.stft, bf16 image)"]["bytes"] == 4 * 110250 + 3 * 128 * 128 * 2
     features = [{"method": "spectrogram (torch.stft)", "seconds": 1.0, "segments_per_s": 50.0},
                 {"method": "spectrogram (torch.stft) (compiled)", "seconds": 1.0, "segments_per_s": 70.0}]
     report = roofline(torch.device("cpu"), features, (1.0,))
@@ -124,7 +126,8 @@ def test_graph_breaks_are_counted_per_front_end():
     from gtzan_gpu.bench.features import feature_methods, graph_breaks
 
     methods = feature_methods(22050)
-    for name in ("spectrogram (torch.stft)", "waveform", "logmel (torch.stft)"):  # one whole graph each
+    for name in ("spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)", "waveform",
+                 "logmel (torch.stft)"):  # one whole graph each
         assert graph_breaks(methods[name]) == 0, name
     assert graph_breaks(methods["spectrogram (nnAudio)"]) >= 1  # its conv STFT runs eagerly in IEEE fp32
 

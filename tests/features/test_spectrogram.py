@@ -88,3 +88,11 @@ def test_the_colour_floor_read_from_the_power_is_the_dB_maps_minimum():
     db, low = layer._decibels_and_floor(layer.stft.power_frames(x))
     torch.testing.assert_close(low.flatten(), db.amin(dim=(1, 2)))
     assert (db.amax(dim=(1, 2)) == 0).all()
+
+
+def test_a_bf16_image_is_the_fp32_image_to_bf16_precision():
+    x = audio()
+    full = SpectrogramImage(backend="torch")(x)
+    narrow = SpectrogramImage(backend="torch", dtype=torch.bfloat16)(x)
+    assert narrow.dtype == torch.bfloat16
+    torch.testing.assert_close(narrow.float(), full, atol=0.03, rtol=0)  # |image| < 2.7: bf16 keeps 8 bits

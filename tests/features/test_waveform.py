@@ -69,3 +69,10 @@ def test_coverage_equals_comparing_every_row_with_every_sub_column():
     overlap = torch.minimum(rows + 1, band_bottom.unsqueeze(1)) - torch.maximum(rows, band_top.unsqueeze(1))
     expected = overlap.clamp(0, 1).view(2, layer.height, layer.width, layer.supersample).mean(-1)
     torch.testing.assert_close(layer.coverage(low, high), expected, atol=1e-5, rtol=0)
+
+
+def test_a_bf16_waveform_image_is_the_fp32_image_to_bf16_precision():
+    x = torch.randn(2, 11025, generator=torch.Generator().manual_seed(4))
+    narrow = WaveformImage(dtype=torch.bfloat16)(x)
+    assert narrow.dtype == torch.bfloat16
+    torch.testing.assert_close(narrow.float(), WaveformImage()(x), atol=0.03, rtol=0)

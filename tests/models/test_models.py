@@ -97,3 +97,15 @@ def test_channels_last_hands_over_channels_last_images():
     model.eval(), plain.eval()
     x = torch.randn(2, 22050)
     torch.testing.assert_close(model(x), plain(x), atol=1e-4, rtol=1e-4)
+
+
+def test_bf16_images_reach_the_backbone_under_autocast_and_fp32_without():
+    features = FeatureConfig(frontend="image", image_size=32, stft_backend="torch", image_dtype="bfloat16")
+    model = build_classifier(ModelConfig("fusion", "none"), features, 10).eval()
+    x = torch.randn(2, 22050)
+    assert [image.dtype for image in model.images(x)] == [torch.float32, torch.float32]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert [image.dtype for image in model.images(x)] == [torch.bfloat16, torch.bfloat16]
+    full = build_classifier(ModelConfig("fusion", "none"), FeatureConfig(image_size=32, stft_backend="torch"), 10)
+    full.load_state_dict(model.state_dict())
+    torch.testing.assert_close(model(x), full.eval()(x), atol=0.05, rtol=0.05)  # bf16 images: ~3 digits
