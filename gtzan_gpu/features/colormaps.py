@@ -97,8 +97,10 @@ def interpolation_table(table: torch.Tensor) -> torch.Tensor:
     return torch.cat([table[:-1], table[1:] - table[:-1]], dim=1).contiguous()
 
 
-def apply_colormap(values: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """Values in [0, 1] ``(B, H, W)`` -> RGB ``(B, 3, H, W)``, linear interpolation between ``(N, 3)`` table entries.
+def apply_colormap(values: torch.Tensor, table: torch.Tensor, scale: torch.Tensor | float = 1.0,
+                   shift: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """Values ``(B, H, W)``, mapped to [0, 1] by ``values * scale + shift`` (broadcast; e.g. per example) -> RGB
+    ``(B, 3, H, W)``, linear interpolation between ``(N, 3)`` table entries.
 
     ``table`` may be given as its :func:`interpolation_table` ``(N - 1, 6)`` (build it once, in ``__init__``).
     One row gather per pixel (``F.embedding``: a pixel's interval start and step, 24 contiguous bytes) and one
@@ -107,8 +109,11 @@ def apply_colormap(values: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     commutes with it. The colours come out in the table's dtype."""
     steps = table if table.shape[1] == 6 else interpolation_table(table)
     intervals = steps.shape[0]
-    position = values.clamp(0.0, 1.0) * intervals
-    lower = position.detach().floor().clamp_(max=intervals - 1)
-    rows = F.embedding(lower.long(), steps)                                      # (B, H, W, 6)
-    rgb = torch.addcmul(rows[..., :3], rows[..., 3:], (position - lower).unsqueeze(-1).to(steps.dtype))
-    return rgb.permute(0, 3, 1, 2)
+    # the last interval's end (value 1) is reached as its start + (1 - 1e-4) steps: ~1e-6 off, one interval
+    # index for every value, and no floor pass (truncation is the floor of a non-negative position)
+    position = torch.addcmul(torch.as_tensor(shift * intervals, dtype=values.dtype, device=values.device), values,
+                             torch.as_tensor(scale * intervals, dtype=values.dtype, device=values.device))
+    position = position.clamp(0.0, intervals - 1e-4)
+    rows = F.embedding(position.detach().long(), steps)                          # (B, H, W, 6)
+    fraction = torch.frac(position).unsqueeze(-1).to(steps.dtype)
+    return torch.addcmul(rows[..., :3], rows[..., 3:], fraction).permute(0, 3, 1, 2)

@@ -76,14 +76,17 @@ class SpectrogramImage(nn.Module):
 
     def _decibels_and_floor(self, power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, frames, F)`` power -> (dB re each example's maximum, floored; each example's lowest dB ``(B, 1,
-        1)``). Both extremes are read from the power (the log is monotonic), so the dB map is written once and
-        never reduced: its maximum is 0 and its minimum the floored dB of the lowest power."""
+        1)``). Both extremes are read from the power (the log is monotonic), so the dB map is never reduced, and
+        the ``top_db`` floor is applied to the power before the log (``max(P, peak 10^(-top_db/10))``): three
+        passes over the spectrum (floor, log, scale-and-shift) where the dB formula as written takes five."""
         with autocast_off(power.device.type):
-            floor_power = self.amin ** 2
-            peak = 10.0 * torch.log10(power.amax(dim=(1, 2), keepdim=True).clamp_min(floor_power))
-            lowest = 10.0 * torch.log10(power.amin(dim=(1, 2), keepdim=True).clamp_min(floor_power))
-            db = (10.0 * torch.log10(power.clamp_min(floor_power)) - peak).clamp_min(-self.top_db)
-            return db, (lowest - peak).clamp_min(-self.top_db)
+            peak = power.amax(dim=(1, 2), keepdim=True).clamp_min(self.amin ** 2)
+            floor = torch.maximum(peak * 10.0 ** (-self.top_db / 10.0), torch.full_like(peak, self.amin ** 2))
+            reference = -10.0 * torch.log10(peak)
+            db = torch.add(reference, torch.log10(torch.maximum(power, floor)), alpha=10.0)
+            lowest = torch.add(reference, torch.log10(torch.maximum(power.amin(dim=(1, 2), keepdim=True), floor)),
+                               alpha=10.0)
+            return db, lowest
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, 3, H, W)`` (a channels-last view: the colour lookup writes each pixel's RGB together)."""
@@ -95,7 +98,7 @@ class SpectrogramImage(nn.Module):
                 pixels = self.spec_augment(pixels, low)
             # the colour scale runs from the lowest dB to the highest (0): scale 1 / -low, none for a flat map
             scale = torch.where(low < 0, -1.0 / low.clamp_max(-1e-12), torch.zeros_like(low))
-            return apply_colormap((pixels - low) * scale, self.display_table)
+            return apply_colormap(pixels, self.display_table, scale, -low * scale)
 
     def extra_repr(self) -> str:
         return (f"sample_rate={self.sample_rate}, size=({self.height}, {self.width}), "

@@ -87,7 +87,7 @@ def test_the_colour_floor_read_from_the_power_is_the_dB_maps_minimum():
     x[2] = 0.0  # silence: every cell at the amin floor
     db, low = layer._decibels_and_floor(layer.stft.power_frames(x))
     torch.testing.assert_close(low.flatten(), db.amin(dim=(1, 2)))
-    assert (db.amax(dim=(1, 2)) == 0).all()
+    assert db.amax(dim=(1, 2)).abs().max() < 1e-5  # 0 but for the rounding of the scale-and-shift pass
 
 
 def test_a_bf16_image_is_the_fp32_image_to_bf16_precision():
