@@ -53,10 +53,11 @@ COMPILED_METHODS = ("spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 i
 
 
 def compiled_methods(methods: dict) -> dict:
-    """``torch.compile`` (inductor; dynamic shapes, so one compile serves every batch size and length) of the front
-    ends that trace whole. The nnAudio and CQT front ends run their conv kernels eagerly under a precision switch
-    (one graph break), so compiling them would time the same kernels again."""
-    return {name + COMPILED_SUFFIX: torch.compile(methods[name], dynamic=True) for name in COMPILED_METHODS}
+    """``torch.compile`` (inductor) of the front ends that trace whole, specialised to each shape they are timed
+    at (``dynamic=False``: a training run has one segment length and batch size; symbolic sizes cost this CPU's
+    generated loops up to 2x). The nnAudio and CQT front ends run their conv kernels eagerly under a precision
+    switch (one graph break), so compiling them would time the same kernels again."""
+    return {name + COMPILED_SUFFIX: torch.compile(methods[name], dynamic=False) for name in COMPILED_METHODS}
 
 
 def graph_breaks(module: torch.nn.Module, samples: int = 22050) -> int:
@@ -70,11 +71,13 @@ def graph_breaks(module: torch.nn.Module, samples: int = 22050) -> int:
 
 def bench_feature_layers(device: torch.device, lengths: tuple[float, ...], batch_sizes: tuple[int, ...],
                          repeats: int, budget_seconds: float, sample_rate: int = 22050,
-                         max_call_seconds: float | None = None, compiled: bool = True) -> list[dict]:
+                         max_call_seconds: float | None = None, compiled: bool = True,
+                         min_cell_seconds: float = 0.0) -> list[dict]:
     """Segments/s per method, segment length and batch size (``compiled``: also the :data:`COMPILED_METHODS` under
-    ``torch.compile``, their first call, the compile, untimed). A cell whose call would take longer than
-    ``max_call_seconds`` (estimated from the same method's measured per-segment time at the previous batch
-    size) is recorded as skipped with that estimate, not timed."""
+    ``torch.compile``, compiled afresh for each cell, the compile (first call) untimed). A cell whose call would
+    take longer than ``max_call_seconds`` (estimated from the same method's measured per-segment time at the
+    previous batch size) is recorded as skipped with that estimate, not timed. Each cell calls for at least
+    ``min_cell_seconds`` (fast calls get a fair sample of this machine's quiet moments)."""
     rows = []
     per_segment: dict[tuple[str, float], float] = {}
     methods = feature_methods(sample_rate)
@@ -96,8 +99,10 @@ def bench_feature_layers(device: torch.device, lengths: tuple[float, ...], batch
                     continue
                 if audio is None:
                     audio = (0.3 * torch.randn(batch, samples, generator=generator)).to(device)
+                if name.endswith(COMPILED_SUFFIX):
+                    torch._dynamo.reset()  # one static compile per cell, never dynamo's recompile limit
                 with torch.no_grad(), PeakMemory(device) as memory:
-                    timing = time_call(lambda: method(audio), device, repeats, 1, budget_seconds)
+                    timing = time_call(lambda: method(audio), device, repeats, 1, budget_seconds, min_cell_seconds)
                 per_segment[(name, seconds)] = timing["median_s"] / batch
                 rows.append({"method": name, "seconds": seconds, "batch": batch, **timing,
                              "segments_per_s": batch / timing["median_s"],

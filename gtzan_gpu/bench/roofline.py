@@ -76,8 +76,9 @@ def _counted_flops(module: torch.nn.Module, x: torch.Tensor, backward: bool = Fa
     return counter.get_total_flops()
 
 
+# the built-in front ends, as bench names them
 ROOFLINE_FRONTENDS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
-                      "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt")  # the built-in front ends, as bench names them
+                      "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt")
 
 
 def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> dict[str, dict]:

@@ -35,6 +35,7 @@ class BenchConfig:
     batch_sizes: tuple[int, ...] = (1, 16, 64, 256)
     repeats: int = 5
     budget_seconds: float = 6.0        # per timed cell: stop repeating once this is spent
+    min_cell_seconds: float = 0.3      # per feature cell: keep repeating until this is spent (fast calls)
     max_call_seconds: float | None = None  # skip (and say so) a cell whose single call would take longer
     seed_segments: int = 5             # segments rendered through the seed's pipeline per length
     tracks_per_genre: int = 3          # synthetic corpus for the loading and training measurements
@@ -86,9 +87,10 @@ def run_benchmarks(config: BenchConfig, device: torch.device) -> dict:
 
         def features():
             log.info("feature extraction on %s", report["machine"]["device"])
-            report["features"] = bench_feature_layers(device, config.lengths, config.batch_sizes, config.repeats,
-                                                      config.budget_seconds, max_call_seconds=config.max_call_seconds,
-                                                      compiled=config.compiled)
+            report["features"] = bench_feature_layers(
+                device, config.lengths, config.batch_sizes, config.repeats, config.budget_seconds,
+                max_call_seconds=config.max_call_seconds, compiled=config.compiled,
+                min_cell_seconds=config.min_cell_seconds)
 
         def seed_pipeline():
             log.info("the seed's render-to-PNG pipeline (%d segments per length)", config.seed_segments)

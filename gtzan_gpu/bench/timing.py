@@ -15,15 +15,16 @@ def synchronize(device: torch.device) -> None:
 
 
 def time_call(fn: Callable[[], object], device: torch.device, repeats: int = 5, warmup: int = 1,
-              budget_seconds: float = 10.0) -> dict:
-    """Seconds per call of ``fn``: median, min, max over ``repeats`` (fewer once ``budget_seconds`` is spent,
-    never fewer than one), after ``warmup`` untimed calls."""
+              budget_seconds: float = 10.0, min_seconds: float = 0.0) -> dict:
+    """Seconds per call of ``fn``: median, min, max over ``repeats`` calls, or more while less than
+    ``min_seconds`` is spent (so a call of a millisecond is sampled more than a few times), fewer once
+    ``budget_seconds`` is spent (never fewer than one), after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
     synchronize(device)
     times: list[float] = []
     spent = 0.0
-    while len(times) < repeats and (not times or spent < budget_seconds):
+    while (len(times) < repeats or spent < min_seconds) and (not times or spent < budget_seconds):
         start = time.perf_counter()
         fn()
         synchronize(device)

@@ -14,10 +14,12 @@ from gtzan_gpu.bench.report import render_markdown, write_report  # noqa: E402
 def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
     config = BenchConfig(lengths=(1.0,), batch_sizes=(1, 2), repeats=1, budget_seconds=0.5, seed_segments=1,
                          tracks_per_genre=1, track_seconds=3.0, loading_epochs=1, loading_seconds=1.0, train_lengths=(1.0,),
-                         train_batch_sizes={"cnn": 2}, train_steps=1, compiled=False)  # compiling: not in a unit test
+                         train_batch_sizes={"cnn": 2}, train_steps=1, compiled=False,  # compiling: not in a unit test
+                         min_cell_seconds=0.0)
     report = run_benchmarks(config, torch.device("cpu"))
     methods = {row["method"] for row in report["features"]}
-    assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "waveform", "logmel (nnAudio)",
+    assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)", "waveform",
+            "logmel (nnAudio)",
             "logmel (torch.stft)", "cqt", "both views (nnAudio)",
             "both views (torch.stft)", "torchaudio Spectrogram (magnitude only)", "augment: gain + noise (waveform)",
             "augment: spectrogram (torch.stft) + specaugment"} == methods
