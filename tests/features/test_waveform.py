@@ -52,8 +52,9 @@ def test_batch_examples_do_not_affect_each_other():
     torch.testing.assert_close(layer(x)[1:2], layer(x[1:2]))
 
 
-def test_coverage_equals_comparing_every_row_with_every_sub_column():
-    layer = WaveformImage(height=32, width=16, supersample=3, normalize=False)
+@pytest.mark.parametrize("height", [32, 21])
+def test_coverage_equals_comparing_every_row_with_every_sub_column(height):
+    layer = WaveformImage(height=height, width=16, supersample=3, normalize=False)
     generator = torch.Generator().manual_seed(3)
     high = torch.rand(2, layer.data_columns, generator=generator)
     low = -torch.rand(2, layer.data_columns, generator=generator)
