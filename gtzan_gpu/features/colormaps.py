@@ -111,8 +111,11 @@ def apply_colormap(values: torch.Tensor, table: torch.Tensor, scale: torch.Tenso
     intervals = steps.shape[0]
     # the last interval's end (value 1) is reached as its start + (1 - 1e-4) steps: ~1e-6 off, one interval
     # index for every value, and no floor pass (truncation is the floor of a non-negative position)
-    position = torch.addcmul(torch.as_tensor(shift * intervals, dtype=values.dtype, device=values.device), values,
-                             torch.as_tensor(scale * intervals, dtype=values.dtype, device=values.device))
+    scale, shift = scale * intervals, shift * intervals
+    if torch.is_tensor(scale) and torch.is_tensor(shift):  # per-example tensors: one multiply-add pass
+        position = torch.addcmul(shift, values, scale)
+    else:
+        position = values * scale + shift
     position = position.clamp(0.0, intervals - 1e-4)
     rows = F.embedding(position.detach().long(), steps)                          # (B, H, W, 6)
     fraction = torch.frac(position).unsqueeze(-1).to(steps.dtype)

@@ -35,3 +35,11 @@ def test_the_interpolation_table_gives_the_same_colours():
     table = colormap_table("magma")
     values = torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(apply_colormap(values, interpolation_table(table)), apply_colormap(values, table))
+
+
+def test_a_per_example_scale_and_shift_is_the_same_as_mapping_first():
+    table = colormap_table("magma")
+    values = -80 * torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(2))
+    scale, shift = torch.tensor([1 / 80, 1 / 40]).view(2, 1, 1), torch.tensor([1.0, 1.5]).view(2, 1, 1)
+    torch.testing.assert_close(apply_colormap(values, table, scale, shift),
+                               apply_colormap(values * scale + shift, table), atol=1e-5, rtol=0)
