@@ -48,6 +48,7 @@ class WaveformImage(nn.Module):
         self.right_columns = columns - self.data_columns - self.left_columns
         self.half_line = SEED_LINE_WIDTH_PX * height / 2
         self.register_buffer("pixel_column", torch.arange(columns) // supersample, persistent=False)
+        self.register_buffer("edge_sign", torch.tensor([1.0, -1.0]).view(1, 2, 1), persistent=False)
         white, fill = torch.ones(3), torch.tensor(_hex_to_rgb(color))
         mean, std = (torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)) if normalize else (0.0, 1.0)
         self.register_buffer("paper", ((white - mean) / std).view(1, 3, 1, 1).to(dtype), persistent=False)
@@ -100,28 +101,25 @@ class WaveformImage(nn.Module):
         half_view = torch.where(span > 0, span * (0.5 + AUTOSCALE_MARGIN), torch.full_like(span, 0.5))
         view_top = (top + bottom) / 2 + half_view
         rows_per_unit = self.height / (2 * half_view)
-        top_rows = self._sub_columns((view_top - high) * rows_per_unit - self.half_line)
-        bottom_rows = self._sub_columns((view_top - low) * rows_per_unit + self.half_line)
-        top_index, top_weight = self._edge_impulses(top_rows)
-        bottom_index, bottom_weight = self._edge_impulses(bottom_rows)
+        edges = torch.stack([(view_top - high) * rows_per_unit - self.half_line,     # each band's top
+                             (view_top - low) * rows_per_unit + self.half_line], 1)  # and bottom: (B, 2, D)
+        index, weight = self._edge_impulses(F.pad(edges, (self.left_columns, self.right_columns)))
         steps = torch.zeros(low.shape[0], (self.height + 2) * self.width, device=low.device, dtype=low.dtype)
-        steps = steps.scatter_add(1, torch.cat([top_index, bottom_index], dim=1),
-                                  torch.cat([top_weight, -bottom_weight], dim=1))
+        steps = steps.scatter_add(1, index, weight)
         rows = steps.view(low.shape[0], self.height + 2, self.width)[:, :self.height]
         return rows.cumsum(dim=1) * (1.0 / self.supersample)
 
-    def _sub_columns(self, edges: torch.Tensor) -> torch.Tensor:
-        """``(B, D)`` band edges (rows) of the data sub-columns -> ``(B, W S)``, the margins' empty (0) included."""
-        return F.pad(edges, (self.left_columns, self.right_columns))
-
-    def _edge_impulses(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, W S)`` edge positions in rows -> (flat ``(row, column)`` index, weight), each ``(B, 2 W S)``: the
-        impulses whose running sum down a column is ``1 - f(x)`` (see :meth:`coverage`)."""
-        x = rows.clamp(0.0, float(self.height))
+    def _edge_impulses(self, edges: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, 2, W S)`` band tops and bottoms in rows (margins: 0, an empty band) -> (flat ``(row, column)``
+        index, weight), each ``(B, 4 W S)``: the impulses whose running sum down a column is ``f(bottom) -
+        f(top)`` (see :meth:`coverage`): ``1 - frac`` at ``floor(x)`` and ``frac`` at ``floor(x) + 1``, signed
+        + for a top and - for a bottom."""
+        x = edges.clamp(0.0, float(self.height))
         whole = x.detach().floor()
-        fraction = x - whole
+        fraction = (x - whole) * self.edge_sign
         index = whole.long() * self.width + self.pixel_column
-        return torch.cat([index, index + self.width], dim=1), torch.cat([1.0 - fraction, fraction], dim=1)
+        return (torch.cat([index, index + self.width], dim=1).flatten(1),
+                torch.cat([self.edge_sign - fraction, fraction], dim=1).flatten(1))
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, 3, H, W)``: white minus the covered fraction of (white - fill), then normalised, as
