@@ -25,11 +25,26 @@ def decibels_to_unit(db: torch.Tensor, size: int, spec_augment: nn.Module | None
     return unit
 
 
-def relative_decibels(values: torch.Tensor, power: bool, amin: float, top_db: float = TOP_DB) -> torch.Tensor:
+def relative_decibels(values: torch.Tensor, power: bool, amin: float, top_db: float = TOP_DB,
+                      with_lowest: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """``(B, X, Y)`` power or magnitude (bins x frames, or frames x bins) -> dB re each example's maximum, floored
-    ``top_db`` below it (``librosa.power_to_db`` / ``amplitude_to_db`` with ``ref=np.max``)."""
-    peak = values.amax(dim=(1, 2), keepdim=True)  # the maximum before the log (= the log's maximum): one log pass
-    return (fixed_decibels(values, power, amin) - fixed_decibels(peak, power, amin)).clamp_min(-top_db)
+    ``top_db`` below it (``librosa.power_to_db`` / ``amplitude_to_db`` with ``ref=np.max``).
+
+    The maximum is read before the log (the log is monotonic) and the floor is applied to the values
+    (``max(v, peak 10^(-top_db / scale))``): three passes over the map (floor, log, scale-and-shift) where the
+    formula as written takes five. ``with_lowest``: also each example's lowest dB ``(B, 1, 1)``, read from the
+    values' minimum the same way, so the dB map itself is never reduced."""
+    scale = 10.0 if power else 20.0
+    peak = values.amax(dim=(1, 2), keepdim=True).clamp_min(amin)
+    floor = torch.maximum(peak * 10.0 ** (-top_db / scale), torch.full_like(peak, amin))
+    reference = -scale * torch.log10(peak)
+
+    def relative(x: torch.Tensor) -> torch.Tensor:
+        return torch.add(reference, torch.log10(torch.maximum(x, floor)), alpha=scale)
+
+    if with_lowest:
+        return relative(values), relative(values.amin(dim=(1, 2), keepdim=True))
+    return relative(values)
 
 
 def fixed_decibels(values: torch.Tensor, power: bool, amin: float) -> torch.Tensor:

@@ -8,6 +8,7 @@ from torch import nn
 from gtzan_gpu.features.colormaps import apply_colormap, colormap_table, interpolation_table
 from gtzan_gpu.features.display import IMAGENET_MEAN, IMAGENET_STD
 from gtzan_gpu.features.frequency_axis import FrequencyAreaMap
+from gtzan_gpu.features.functional import relative_decibels
 from gtzan_gpu.features.precision import autocast_off
 from gtzan_gpu.features.stft import MagnitudeSTFT
 
@@ -76,17 +77,9 @@ class SpectrogramImage(nn.Module):
 
     def _decibels_and_floor(self, power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, frames, F)`` power -> (dB re each example's maximum, floored; each example's lowest dB ``(B, 1,
-        1)``). Both extremes are read from the power (the log is monotonic), so the dB map is never reduced, and
-        the ``top_db`` floor is applied to the power before the log (``max(P, peak 10^(-top_db/10))``): three
-        passes over the spectrum (floor, log, scale-and-shift) where the dB formula as written takes five."""
+        1)``), both from the power's extremes (:func:`relative_decibels`): the dB map is never reduced."""
         with autocast_off(power.device.type):
-            peak = power.amax(dim=(1, 2), keepdim=True).clamp_min(self.amin ** 2)
-            floor = torch.maximum(peak * 10.0 ** (-self.top_db / 10.0), torch.full_like(peak, self.amin ** 2))
-            reference = -10.0 * torch.log10(peak)
-            db = torch.add(reference, torch.log10(torch.maximum(power, floor)), alpha=10.0)
-            lowest = torch.add(reference, torch.log10(torch.maximum(power.amin(dim=(1, 2), keepdim=True), floor)),
-                               alpha=10.0)
-            return db, lowest
+            return relative_decibels(power, power=True, amin=self.amin ** 2, top_db=self.top_db, with_lowest=True)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, 3, H, W)`` (a channels-last view: the colour lookup writes each pixel's RGB together)."""
