@@ -13,13 +13,12 @@ left to gain.
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from gtzan_gpu.bench.timing import synchronize
+from gtzan_gpu.bench.timing import time_call
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
 
@@ -32,18 +31,10 @@ GPU_PEAKS = {
 
 
 def _timed(work, device: torch.device, seconds: float = 1.0) -> float:
-    """Seconds of the fastest call of ``work`` after a warm-up, within about ``seconds``: a limit is a ceiling, the
-    least disturbed call on a shared machine (the front ends' fractions use their fastest calls too)."""
-    work()
-    synchronize(device)
-    times = []
-    started = time.perf_counter()
-    while time.perf_counter() - started < seconds or len(times) < 3:
-        start = time.perf_counter()
-        work()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """Seconds of the fastest call of ``work`` (at least 3, for at least ``seconds``, after a warm-up): a limit is
+    a ceiling, the least disturbed call on a shared machine (the front ends' fractions use their fastest calls
+    too)."""
+    return time_call(work, device, repeats=3, warmup=1, budget_seconds=math.inf, min_seconds=seconds)["min_s"]
 
 
 def measure_limits(device: torch.device) -> dict:
