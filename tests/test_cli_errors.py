@@ -204,6 +204,7 @@ def test_bad_pack_and_bench_options_are_one_line(tiny_corpus, tmp_path, capsys):
     (["train", "--optimizer", "sgd"], "gtzan-gpu train: error: argument --optimizer: invalid choice: 'sgd'"),
     (["train", "--schedule", "step"], "gtzan-gpu train: error: argument --schedule: invalid choice: 'step'"),
     (["train", "--db-reference", "peak"], "gtzan-gpu train: error: argument --db-reference: invalid choice"),
+    (["train", "--image-dtype", "float16"], "gtzan-gpu train: error: argument --image-dtype: invalid choice"),
     (["evaluate"], "gtzan-gpu evaluate: error: the following arguments are required: run_dir"),
     (["frobnicate"], "gtzan-gpu: error: argument COMMAND: invalid choice: 'frobnicate'"),
 ])

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.colormaps import COLORMAPS
 from gtzan_gpu.features.frequency_axis import FREQUENCY_SCALES
@@ -52,10 +54,8 @@ class FeatureConfig:
                                     choices=ENVELOPES)
 
     @property
-    def torch_image_dtype(self):
+    def torch_image_dtype(self) -> torch.dtype:
         """``image_dtype`` as a ``torch.dtype``."""
-        import torch
-
         return getattr(torch, self.image_dtype)
 
     def __post_init__(self):
