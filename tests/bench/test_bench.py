@@ -15,7 +15,8 @@ def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
     config = BenchConfig(lengths=(1.0,), batch_sizes=(1, 2), repeats=1, budget_seconds=0.5, seed_segments=1,
                          tracks_per_genre=1, track_seconds=3.0, loading_epochs=1, loading_seconds=1.0, train_lengths=(1.0,),
                          train_batch_sizes={"cnn": 2}, train_steps=1, compiled=False,  # compiling: not in a unit test
-                         min_cell_seconds=0.0)
+                         min_cell_seconds=0.0,
+                         stages=("features", "seed_pipeline", "loading", "training"))  # scaling, roofline: own tests
     report = run_benchmarks(config, torch.device("cpu"))
     methods = {row["method"] for row in report["features"]}
     assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)", "waveform",
@@ -73,7 +74,7 @@ def test_a_cell_over_the_call_cap_is_reported_as_skipped():
     from gtzan_gpu.bench.features import bench_feature_layers
 
     rows = bench_feature_layers(torch.device("cpu"), (1.0,), (1, 100_000), repeats=1, budget_seconds=0.1,
-                                max_call_seconds=1.0)
+                                max_call_seconds=1.0, compiled=False, min_cell_seconds=0.0)
     big = [row for row in rows if row["batch"] == 100_000]
     assert big and all("skipped" in row and "estimated" in row["skipped"] for row in big)
 
