@@ -48,15 +48,15 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
 
 
 COMPILED_SUFFIX = " (compiled)"
-COMPILED_METHODS = ("spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)", "waveform",
-                    "logmel (torch.stft)")  # whole graphs: nothing runs eagerly
+COMPILED_METHODS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
+                    "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt")  # every built-in front end
 
 
 def compiled_methods(methods: dict) -> dict:
     """``torch.compile`` (inductor) of the front ends that trace whole, specialised to each shape they are timed
     at (``dynamic=False``: a training run has one segment length and batch size; symbolic sizes cost this CPU's
-    generated loops up to 2x). The nnAudio and CQT front ends run their conv kernels eagerly under a precision
-    switch (one graph break), so compiling them would time the same kernels again."""
+    generated loops up to 2x). Every built-in front end traces whole (the conv ones since their fp32 accuracy
+    comes from :func:`~gtzan_gpu.features.precision.fp32_conv1d`, not from a precision switch)."""
     return {name + COMPILED_SUFFIX: torch.compile(methods[name], dynamic=False) for name in COMPILED_METHODS}
 
 

@@ -25,9 +25,10 @@ from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
 N_FFT, HOP, BINS = 2048, 512, 1025
 # Published dense peaks (NVIDIA data sheets, SXM parts): a model of the ceiling, not a measurement.
 GPU_PEAKS = {
-    "H100 SXM": {"fp32_tflops": 67.0, "bf16_tflops": 989.0, "memory_tb_s": 3.35},
-    "H200 SXM": {"fp32_tflops": 67.0, "bf16_tflops": 989.0, "memory_tb_s": 4.8},
+    "H100 SXM": {"fp32_tflops": 67.0, "tf32_tflops": 494.7, "bf16_tflops": 989.0, "memory_tb_s": 3.35},
+    "H200 SXM": {"fp32_tflops": 67.0, "tf32_tflops": 494.7, "bf16_tflops": 989.0, "memory_tb_s": 4.8},
 }
+SPLIT_PRODUCTS = 4  # fp32_conv1d on a GPU: each fp32 product as four TF32 products (heads and tails)
 
 
 def _timed(work, device: torch.device, seconds: float = 1.0) -> float:
@@ -83,18 +84,23 @@ def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> 
     frames = 1 + samples // HOP
     x = torch.randn(1, samples)
     fft = frames * 2.5 * N_FFT * math.log2(N_FFT)
-    conv_stft = _counted_flops(MagnitudeSTFT(), x)
+    conv_stft = _counted_flops(MagnitudeSTFT(), x)  # fp32_conv1d's plain convolutions on the CPU
     image_map = 2 * int((frequency_area_matrix(BINS, sample_rate, N_FFT, size) > 0).sum()) * frames
     mel = 2 * BINS * size * frames
     rgb, unit = 4 * samples + 3 * size * size * 4, 4 * samples + size * size * 4
     rgb_bf16 = 4 * samples + 3 * size * size * 2
-    return {"spectrogram (nnAudio)": {"flops": conv_stft + image_map, "fft_flops": 0.0, "bytes": rgb},
-            "spectrogram (torch.stft)": {"flops": image_map, "fft_flops": fft, "bytes": rgb},
-            "spectrogram (torch.stft, bf16 image)": {"flops": image_map, "fft_flops": fft, "bytes": rgb_bf16},
-            "waveform": {"flops": 0, "fft_flops": 0.0, "bytes": rgb},
-            "logmel (nnAudio)": {"flops": conv_stft + mel, "fft_flops": 0.0, "bytes": unit},
-            "logmel (torch.stft)": {"flops": mel, "fft_flops": fft, "bytes": unit},
-            "cqt": {"flops": _counted_flops(ConstantQ(sample_rate, HOP, size), x), "fft_flops": 0.0, "bytes": unit}}
+    cqt = _counted_flops(ConstantQ(sample_rate, HOP, size), x)
+
+    def work(flops=0, conv_flops=0, fft_flops=0.0, bytes_=rgb):
+        return {"flops": flops, "conv_flops": conv_flops, "fft_flops": fft_flops, "bytes": bytes_}
+
+    return {"spectrogram (nnAudio)": work(image_map, conv_flops=conv_stft),
+            "spectrogram (torch.stft)": work(image_map, fft_flops=fft),
+            "spectrogram (torch.stft, bf16 image)": work(image_map, fft_flops=fft, bytes_=rgb_bf16),
+            "waveform": work(),
+            "logmel (nnAudio)": work(mel, conv_flops=conv_stft, bytes_=unit),
+            "logmel (torch.stft)": work(mel, fft_flops=fft, bytes_=unit),
+            "cqt": work(conv_flops=cqt, bytes_=unit)}
 
 
 def frontend_graph_breaks() -> dict[str, int]:
@@ -121,13 +127,16 @@ def model_step_flops(image_size: int = 128) -> dict[str, int]:
 
 def _bound(work: dict, limits: dict) -> tuple[float, str]:
     """Segments/s ceiling of a front end on a machine with ``limits`` and which limit binds: its compute time
-    (matrix FLOPs at the matmul rate plus FFT FLOPs at the FFT rate) or its memory time, whichever is longer."""
-    matmul_s = work["flops"] / (limits["matmul_fp32_gflops"] * 1e9)
-    fft_s = work["fft_flops"] / (limits["fft_gflops"] * 1e9)
-    memory_s = work["bytes"] / (limits["copy_gb_s"] * 1e9)
-    if memory_s >= matmul_s + fft_s:
+    (matrix FLOPs at the fp32 matmul rate, convolution FLOPs at ``conv_gflops`` (default: the matmul rate, as a
+    CPU runs them), FFT FLOPs at the FFT rate) or its memory time, whichever is longer."""
+    conv_rate, conv_name = limits.get("conv_gflops", limits["matmul_fp32_gflops"]), limits.get("conv_name", "fp32")
+    parts = {"fp32 matmul": work["flops"] / (limits["matmul_fp32_gflops"] * 1e9),
+             f"{conv_name} conv": work.get("conv_flops", 0) / (conv_rate * 1e9),
+             "FFT": work["fft_flops"] / (limits["fft_gflops"] * 1e9)}
+    memory_s, compute_s = work["bytes"] / (limits["copy_gb_s"] * 1e9), sum(parts.values())
+    if memory_s >= compute_s:
         return 1 / memory_s, "memory"
-    return 1 / (matmul_s + fft_s), "FFT" if fft_s > matmul_s else "fp32 matmul"
+    return 1 / compute_s, max(parts, key=parts.get)
 
 
 def _fastest_rate(row: dict) -> float:
@@ -155,7 +164,8 @@ def roofline(device: torch.device, features: list[dict], lengths: tuple[float, .
             ceiling, binding = _bound(work, limits)
             eager, compiled = _best(features, name, seconds), _best(features, name + COMPILED_SUFFIX, seconds)
             best = max([rate for rate in (eager, compiled) if rate], default=None)
-            rows.append({"frontend": name, "seconds": seconds, "flops": work["flops"] + work["fft_flops"],
+            rows.append({"frontend": name, "seconds": seconds,
+                         "flops": work["flops"] + work["conv_flops"] + work["fft_flops"],
                          "bytes": work["bytes"], "bound_segments_per_s": ceiling, "binding": binding,
                          "graph_breaks": breaks[name],
                          "measured_segments_per_s": eager, "compiled_segments_per_s": compiled,
@@ -170,15 +180,18 @@ def gpu_model(step_flops: dict[str, int], seconds: float = 5.0) -> list[dict]:
     of a resnet18 bf16 training step (both parts at their peak), from the lower-bound work above: a 2048-point
     cuFFT is memory-bound, so its FLOPs add no time beyond the bytes, which are now the waveform in and the image
     out. A model, not a measurement: reaching it needs the framing, FFT, dB and map fused into the bytes'
-    single pass (``torch.compile`` fuses all but the FFT, which stays a library call reading its frames)."""
+    single pass (``torch.compile`` fuses all but the FFT, which stays a library call reading its frames). The
+    convolution front ends (nnAudio's STFT, CQT) count each fp32 product as the four TF32 products of
+    :func:`~gtzan_gpu.features.precision.fp32_conv1d`'s split, at the TF32 tensor-core peak."""
     work = frontend_work(seconds)
     rows = []
     for gpu, peak in GPU_PEAKS.items():
         limits = {"matmul_fp32_gflops": peak["fp32_tflops"] * 1e3, "copy_gb_s": peak["memory_tb_s"] * 1e3,
-                  "fft_gflops": math.inf}
+                  "fft_gflops": math.inf, "conv_gflops": peak["tf32_tflops"] * 1e3 / SPLIT_PRODUCTS,
+                  "conv_name": f"{SPLIT_PRODUCTS}x TF32"}
         resnet_step_s = step_flops["resnet18"] / (peak["bf16_tflops"] * 1e12)
         for name in ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
-                     "logmel (torch.stft)"):
+                     "logmel (torch.stft)", "cqt"):
             ceiling, binding = _bound(work[name], limits)
             frontend_s = 1 / ceiling
             rows.append({"gpu": gpu, "frontend": name, "seconds": seconds, "ceiling_segments_per_s": ceiling,

@@ -1,25 +1,21 @@
-"""Run a block in true fp32: autocast off, TF32 off for every backend, previous settings restored after.
+"""fp32 where it matters, with no host-side switch: autocast off, and convolutions whose sums cancel computed to
+fp32 accuracy even where the backend runs fp32 convolutions in TF32 (cuDNN's default).
 
-A conv-based STFT in TF32 (cuDNN's default for fp32 convolutions) or bf16 keeps about 3 significant
-digits, which puts its noise floor near -60 dB and wipes out the bottom of the 80-dB image.
+A conv STFT or CQT in TF32 keeps about 3 significant digits of each product; the sums cancel, so the noise floor
+sits near -60 dB and wipes out the bottom of the 80-dB image. Setting ``torch.backends`` precision flags would fix
+that, but those are host-side settings that ``torch.compile`` cannot trace (a graph break at every call).
+:func:`fp32_conv1d` instead splits both operands into a TF32-exact head and a small tail and sums the products of
+the pairs ("3xTF32", as CUTLASS does): fp32 accuracy from TF32 tensor cores, pure tensor code that compiles whole.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
 
 import torch
+import torch.nn.functional as F
 
-
-def _precision_backends() -> list:
-    """Every backend namespace in this torch build that has an ``fp32_precision`` knob."""
-    candidates = [
-        getattr(torch.backends.cudnn, "conv", None),
-        getattr(torch.backends.cuda, "matmul", None),
-        getattr(torch.backends.mkldnn, "conv", None),
-        getattr(torch.backends.mkldnn, "matmul", None),
-    ]
-    return [backend for backend in candidates if backend is not None and hasattr(backend, "fp32_precision")]
+FP32_MANTISSA_BITS, TF32_MANTISSA_BITS = 23, 10
+TF32_HEAD_MASK = -(1 << (FP32_MANTISSA_BITS - TF32_MANTISSA_BITS))  # clears the 13 mantissa bits TF32 drops
 
 
 def autocast_off(device_type: str) -> contextlib.AbstractContextManager:
@@ -29,16 +25,30 @@ def autocast_off(device_type: str) -> contextlib.AbstractContextManager:
     return torch.autocast(device_type=device_type, enabled=False)
 
 
-@contextlib.contextmanager
-def full_fp32(device_type: str) -> Iterator[None]:
-    """Disable autocast on ``device_type`` and force IEEE fp32 convolutions and matmuls inside the block."""
-    backends = _precision_backends()
-    previous = [backend.fp32_precision for backend in backends]
-    for backend in backends:
-        backend.fp32_precision = "ieee"
-    try:
-        with autocast_off(device_type):
-            yield
-    finally:
-        for backend, value in zip(backends, previous):
-            backend.fp32_precision = value
+def tf32_split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 ``x`` -> ``(head, tail)``, ``head + tail == x`` exactly: ``head`` is ``x`` with the mantissa bits TF32
+    drops cleared (TF32-exact), ``tail`` the rest (``|tail| < 2^-10 |x|``, so TF32's rounding of it costs
+    ``2^-21 |x|``). Gradients pass straight through ``head`` (``tail`` gets none), so a product summed over the
+    pairs has the gradient of the unsplit product."""
+    head_value = (x.detach().view(torch.int32) & TF32_HEAD_MASK).view(torch.float32)
+    head = x + (head_value - x).detach()
+    return head, x - head
+
+
+def fp32_conv1d(x: torch.Tensor, weight: torch.Tensor, stride: int = 1, split: bool | None = None) -> torch.Tensor:
+    """``(B, C_in, T) * (C_out, C_in, K)`` -> ``(B, C_out, frames)``, fp32-accurate whatever the fp32 conv setting.
+
+    ``split`` (default: on any device but the CPU, whose fp32 convolutions are IEEE unless oneDNN is told
+    otherwise): one convolution of the heads and tails of the input, as ``2 C_in`` channels, with the heads and
+    tails of the weights, as ``2 C_out`` outputs; the two output halves summed give every head/tail product pair,
+    each with TF32-exact or tiny operands. Four TF32 products still cost about half of one IEEE fp32 product on
+    tensor cores. ``split=False``: the plain convolution."""
+    if split is None:
+        split = x.device.type != "cpu"
+    if not split:
+        return F.conv1d(x, weight, stride=stride)
+    x_head, x_tail = tf32_split(x)
+    w_head, w_tail = tf32_split(weight)
+    weights = torch.cat([torch.cat([w_head, w_head], dim=1), torch.cat([w_tail, w_tail], dim=1)])
+    both = F.conv1d(torch.cat([x_head, x_tail], dim=1), weights, stride=stride)  # (B, 2 C_out, frames)
+    return both[:, :weight.shape[0]] + both[:, weight.shape[0]:]

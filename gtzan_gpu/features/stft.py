@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gtzan_gpu.features.precision import autocast_off, full_fp32
+from gtzan_gpu.features.precision import autocast_off, fp32_conv1d
 
 STFT_BACKENDS = ("nnaudio", "torch")
 
@@ -50,8 +50,8 @@ class MagnitudeSTFT(nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, F, frames)`` magnitude."""
-        if self.backend == "nnaudio":
-            return self._nnaudio_magnitude(waveform)
+        if self.backend == "nnaudio":  # nnAudio's epsilon for learned kernels: no NaN gradient at a zero bin
+            return (self._nnaudio_power(waveform) + (1e-8 if self.trainable else 0.0)).sqrt()
         return self.power_frames(waveform).sqrt().transpose(1, 2)
 
     def power_frames(self, waveform: torch.Tensor) -> torch.Tensor:
@@ -60,9 +60,9 @@ class MagnitudeSTFT(nn.Module):
         ``torch`` backend: the frames are a strided view of the padded waveform, windowed and sent to one batched
         ``rfft``; the power is read from the real and imaginary parts (``view_as_real``) without a magnitude or a
         transposed copy. No precision switch is needed (an FFT has no TF32 path), so ``torch.compile`` traces it
-        whole. ``nnaudio``: the conv STFT in forced IEEE fp32 (run eagerly: one graph break)."""
+        whole. ``nnaudio``: the conv STFT, fp32-accurate by :func:`fp32_conv1d` (no switch: it compiles whole too)."""
         if self.backend == "nnaudio":
-            return self._nnaudio_magnitude(waveform).square().transpose(1, 2)
+            return self._nnaudio_power(waveform).transpose(1, 2)
         with autocast_off(waveform.device.type):
             half = self.n_fft // 2
             padded = F.pad(waveform.float().unsqueeze(1), (half, half)).squeeze(1)
@@ -70,12 +70,17 @@ class MagnitudeSTFT(nn.Module):
             parts = torch.view_as_real(torch.fft.rfft(frames))                      # (B, frames, F, 2)
             return parts[..., 0].square() + parts[..., 1].square()
 
-    # torch.compile runs this eagerly (one graph break): the precision switches are host-side settings that dynamo
-    # cannot trace, and a conv STFT must not be compiled down to TF32 kernels (its sums cancel: -60 dB noise floor).
-    @torch.compiler.disable
-    def _nnaudio_magnitude(self, waveform: torch.Tensor) -> torch.Tensor:
-        with full_fp32(waveform.device.type):
-            return self.kernels(waveform.float())
+    def _nnaudio_power(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` -> ``(B, F, frames)`` power: nnAudio's STFT (its cosine and sine kernels, zero padding, hop as
+        stride) with the convolutions by :func:`fp32_conv1d`. Its sums cancel, so TF32 (cuDNN's default for fp32
+        convolutions) would leave a noise floor near -60 dB; the head/tail split keeps fp32 accuracy instead of a
+        precision switch that ``torch.compile`` could not trace."""
+        with autocast_off(waveform.device.type):
+            half = self.n_fft // 2
+            padded = F.pad(waveform.float().unsqueeze(1), (half, half))
+            real = fp32_conv1d(padded, self.kernels.wcos, self.hop_length)
+            imaginary = fp32_conv1d(padded, self.kernels.wsin, self.hop_length)
+            return real.square() + imaginary.square()
 
     def extra_repr(self) -> str:
         return f"n_fft={self.n_fft}, hop_length={self.hop_length}, backend={self.backend!r}, trainable={self.trainable}"

@@ -11,17 +11,19 @@ frequency), so the seed's CNN and ResNet18 take them at the same image size. The
   Loudness is kept, so ``--augment gain`` changes the input.
 
 Buffers (mel filters, CQT kernels) are built in ``__init__``; ``forward`` is pure tensor code, in fp32 whatever
-the surrounding precision (the CQT's conv kernels under ``precision.full_fp32``; the log-mel needs no switch).
+the surrounding precision, with no host-side switch, so ``torch.compile`` traces both whole (the CQT's convolution
+by :func:`precision.fp32_conv1d`; the log-mel's product needs nothing: its terms are all positive).
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 import torchaudio.functional as AF
 from torch import nn
 
 from gtzan_gpu.features.functional import (DB_REFERENCES, FIXED_FLOOR_DB, TOP_DB, decibels_to_unit, floor_of,
                                            to_decibels)
-from gtzan_gpu.features.precision import autocast_off, full_fp32
+from gtzan_gpu.features.precision import autocast_off, fp32_conv1d
 from gtzan_gpu.features.stft import MagnitudeSTFT
 
 __all__ = ["ConstantQ", "LogMelSpectrogram", "DB_REFERENCES", "FIXED_FLOOR_DB", "TOP_DB", "CQT_FMIN"]
@@ -66,7 +68,11 @@ class LogMelSpectrogram(nn.Module):
 
 class ConstantQ(nn.Module):
     """``(B, T)`` waveform -> ``(B, 1, S, S)`` CQT image: nnAudio's CQT (84 bins, 12 per octave from C1, hop 512),
-    magnitude in dB re each example's max."""
+    magnitude in dB re each example's max.
+
+    nnAudio's ``CQT1992v2`` makes the kernels (and keeps them, as checkpoints have always stored them); the forward
+    pass is its computation (reflect padding, the real and imaginary kernels, librosa's ``sqrt(length)``
+    normalisation) done by :func:`fp32_conv1d`, so it is fp32-accurate on a GPU without a precision switch."""
 
     def __init__(self, sample_rate: int = 22050, hop_length: int = 512, size: int = 128, db_reference: str = "max"):
         super().__init__()
@@ -78,12 +84,20 @@ class ConstantQ(nn.Module):
         self.cqt = CQT1992v2(sr=sample_rate, hop_length=hop_length, fmin=CQT_FMIN, n_bins=CQT_BINS,
                              bins_per_octave=CQT_BINS_PER_OCTAVE, output_format="Magnitude", verbose=False)
 
-    @torch.compiler.disable
+    def magnitude(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` -> ``(B, 84, frames)`` CQT magnitude, as ``CQT1992v2(output_format="Magnitude")`` gives it."""
+        with autocast_off(waveform.device.type):
+            half = self.cqt.kernel_width // 2
+            padded = F.pad(waveform.float().unsqueeze(1), (half, half), mode=self.cqt.pad_mode)
+            real = fp32_conv1d(padded, self.cqt.cqt_kernels_real, self.cqt.hop_length)
+            imaginary = fp32_conv1d(padded, self.cqt.cqt_kernels_imag, self.cqt.hop_length)
+            return (real.square() + imaginary.square()).sqrt() * self.cqt.lenghts.sqrt().unsqueeze(1)
+
     def decibels(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, 84, frames)`` dB re each example's max (``amplitude_to_db(ref=np.max)``) or re 1.0."""
-        with full_fp32(waveform.device.type):
-            magnitude = self.cqt(waveform.float())
-        return to_decibels(magnitude, power=False, reference=self.db_reference)
+        magnitude = self.magnitude(waveform)
+        with autocast_off(magnitude.device.type):
+            return to_decibels(magnitude, power=False, reference=self.db_reference)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         return decibels_to_unit(self.decibels(waveform), self.size, self.spec_augment, floor_of(self.db_reference))

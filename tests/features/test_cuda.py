@@ -56,3 +56,22 @@ def test_stft_stays_fp32_with_tf32_and_bf16_autocast_on_cuda():
     quiet = expected < expected.max() * 1e-3
     assert ((unguarded - expected).abs() / expected.clamp_min(1e-12))[quiet].median() > \
         ((got - expected).abs() / expected.clamp_min(1e-12))[quiet].median()
+
+
+def test_the_cqt_stays_fp32_with_tf32_on_and_compiles_whole_on_cuda():
+    from gtzan_gpu.features.time_frequency import ConstantQ
+
+    x = audio(2, 3.0)
+    expected = ConstantQ().magnitude(x)  # CPU, IEEE
+    layer = ConstantQ().cuda()
+    previous = torch.backends.cudnn.conv.fp32_precision
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    try:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            got = layer.magnitude(x.cuda()).cpu()
+            compiled = torch.compile(layer, fullgraph=True, dynamic=False)(x.cuda()).cpu()
+    finally:
+        torch.backends.cudnn.conv.fp32_precision = previous
+    loud = expected > expected.max() * 1e-5  # above -100 dB
+    assert float(((got - expected).abs() / expected)[loud].max()) < 1e-3
+    torch.testing.assert_close(compiled, ConstantQ()(x), atol=2e-3, rtol=0)
