@@ -496,6 +496,7 @@ def _add_demo_parser(commands) -> None:
 
 
 def _add_bench_parser(commands) -> None:
+    from gtzan_gpu.bench.run import STAGES
     from gtzan_gpu.training.device import DEVICES
 
     bench = commands.add_parser("bench", help="feature-extraction, loading and training throughput",
@@ -506,7 +507,7 @@ def _add_bench_parser(commands) -> None:
     bench.add_argument("--render", metavar="JSON", help="measure nothing: re-draw the .md table and .png plot "
                                                         "beside a report JSON a bench run wrote")
     bench.add_argument("--stages", action="append", metavar="STAGE[,STAGE]",
-                       help="run only these stages: features, seed_pipeline, loading, training, scaling")
+                       help=f"run only these stages: {', '.join(STAGES)}")
     bench.add_argument("--device", choices=DEVICES, default="auto")
     bench.set_defaults(run=_cmd_bench)
 
