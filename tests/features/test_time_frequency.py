@@ -44,6 +44,13 @@ def test_cqt_correlates_with_librosa_cqt():
         assert r >= CQT_MIN_R, (name, r)
 
 
+def test_the_cqt_magnitude_is_nnaudios_computation_done_by_fp32_conv1d():
+    layer = ConstantQ()
+    x = 0.3 * torch.randn(2, SR, generator=torch.Generator().manual_seed(0))
+    reference = layer.cqt(x)  # CQT1992v2's own forward (reflect padding, librosa normalisation)
+    torch.testing.assert_close(layer.magnitude(x), reference, rtol=0, atol=1e-6 * float(reference.max()))
+
+
 @pytest.mark.parametrize("factory", [LogMelSpectrogram, lambda: LogMelSpectrogram(backend="torch", size=64),
                                      ConstantQ], ids=["logmel", "logmel-torch-64", "cqt"])
 def test_front_ends_are_unit_images_and_pure_tensor_code(factory):
