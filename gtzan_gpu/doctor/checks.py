@@ -26,7 +26,9 @@ from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state, sav
 
 IMAGE_TOLERANCE = 2e-3     # largest image difference device vs CPU (images are ImageNet-normalised, ~[-2, 2.6])
 DDP_TIMEOUT_SECONDS = 120
-STFT_RTOL = 1e-3           # STFT under TF32 + bf16 autocast vs fp32 reference, above -100 dB re max
+# STFT under TF32 + bf16 autocast vs the FFT reference, above -100 dB re max. Measured on the CPU: IEEE fp32 6e-4,
+# fp32_conv1d's split under a TF32-rounding convolution 9e-4, the same convolution without the split 0.6.
+STFT_RTOL = 2e-3
 
 
 @dataclass
