@@ -16,7 +16,7 @@ def test_the_doctor_passes_on_this_cpu_and_reports_the_environment(capsys):
     assert {"nnAudio", "libsndfile", "cuda", "cudnn", "driver", "precision"} <= set(environment)
     names = [c["name"] for c in report["checks"]]
     assert names == ["feature layers match the CPU", "no host sync in forward",
-                     "STFT stays fp32 under TF32 and bf16 autocast", "training steps of every model",
+                     "conv STFT and CQT stay fp32 under TF32 and bf16 autocast", "training steps of every model",
                      "checkpoint save/load round trip", "2-rank DDP step", "front-end throughput"]
     assert all(c["passed"] for c in report["checks"]), report["checks"]
     assert "gloo" in report["checks"][5]["detail"] and "cnn" in report["checks"][3]["detail"]
