@@ -517,9 +517,9 @@ def _add_doctor_parser(commands) -> None:
 
     doctor = commands.add_parser("doctor", help="check that this machine runs the project's own paths",
                                  description="Print the environment, then run each check on the device with a tiny "
-                                             "synthetic batch (feature layers vs CPU, no host sync, fp32 conv STFT and CQT, "
-                                             "training steps of every model, checkpoint round trip, a 2-rank DDP "
-                                             "step, throughput). Exit 1 when a check fails.")
+                                             "synthetic batch (feature layers vs CPU, no host sync, fp32 conv STFT "
+                                             "and CQT, training steps of every model, checkpoint round trip, a 2-rank "
+                                             "DDP step, throughput). Exit 1 when a check fails.")
     doctor.add_argument("--device", choices=DEVICES, default="auto")
     doctor.add_argument("--compile", action="store_true", help="also torch.compile the models in the training check")
     doctor.add_argument("--json", action="store_true")

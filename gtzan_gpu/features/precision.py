@@ -41,14 +41,37 @@ def fp32_conv1d(x: torch.Tensor, weight: torch.Tensor, stride: int = 1, split: b
     ``split`` (default: on any device but the CPU, whose fp32 convolutions are IEEE unless oneDNN is told
     otherwise): one convolution of the heads and tails of the input, as ``2 C_in`` channels, with the heads and
     tails of the weights, as ``2 C_out`` outputs; the two output halves summed give every head/tail product pair,
-    each with TF32-exact or tiny operands. Four TF32 products still cost about half of one IEEE fp32 product on
-    tensor cores. ``split=False``: the plain convolution."""
-    if split is None:
-        split = x.device.type != "cpu"
+    each with TF32-exact or tiny operands. At an H100's published peaks four TF32 products take about half the
+    time of one IEEE fp32 product. ``split=False``: the plain convolution."""
+    split = _splits(x) if split is None else split
+    return _convolve(_input_parts(x) if split else x, weight, stride, split)
+
+
+def fp32_conv_power(x: torch.Tensor, real_weight: torch.Tensor, imaginary_weight: torch.Tensor, stride: int = 1,
+                    split: bool | None = None) -> torch.Tensor:
+    """``(B, C_in, T)`` -> ``(B, C_out, frames)``: ``real^2 + imaginary^2`` of the two convolutions with the real
+    and imaginary kernels (a conv STFT's or CQT's power), each as :func:`fp32_conv1d`, the input split once."""
+    split = _splits(x) if split is None else split
+    parts = _input_parts(x) if split else x
+    return (_convolve(parts, real_weight, stride, split).square()
+            + _convolve(parts, imaginary_weight, stride, split).square())
+
+
+def _splits(x: torch.Tensor) -> bool:
+    return x.device.type != "cpu"
+
+
+def _input_parts(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C_in, T)`` -> ``(B, 2 C_in, T)``: the heads, then the tails."""
+    return torch.cat(tf32_split(x), dim=1)
+
+
+def _convolve(x: torch.Tensor, weight: torch.Tensor, stride: int, split: bool) -> torch.Tensor:
+    """The plain convolution of ``x``, or (``split``) that of the input parts :func:`_input_parts` made with the
+    heads and tails of ``weight``, the two output halves summed."""
     if not split:
         return F.conv1d(x, weight, stride=stride)
-    x_head, x_tail = tf32_split(x)
     w_head, w_tail = tf32_split(weight)
     weights = torch.cat([torch.cat([w_head, w_head], dim=1), torch.cat([w_tail, w_tail], dim=1)])
-    both = F.conv1d(torch.cat([x_head, x_tail], dim=1), weights, stride=stride)  # (B, 2 C_out, frames)
+    both = F.conv1d(x, weights, stride=stride)  # (B, 2 C_out, frames)
     return both[:, :weight.shape[0]] + both[:, weight.shape[0]:]

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gtzan_gpu.features.precision import autocast_off, fp32_conv1d
+from gtzan_gpu.features.precision import autocast_off, fp32_conv_power
 
 STFT_BACKENDS = ("nnaudio", "torch")
 
@@ -60,7 +60,8 @@ class MagnitudeSTFT(nn.Module):
         ``torch`` backend: the frames are a strided view of the padded waveform, windowed and sent to one batched
         ``rfft``; the power is read from the real and imaginary parts (``view_as_real``) without a magnitude or a
         transposed copy. No precision switch is needed (an FFT has no TF32 path), so ``torch.compile`` traces it
-        whole. ``nnaudio``: the conv STFT, fp32-accurate by :func:`fp32_conv1d` (no switch: it compiles whole too)."""
+        whole. ``nnaudio``: the conv STFT, fp32-accurate by :func:`fp32_conv_power` (no switch: it compiles whole
+        too)."""
         if self.backend == "nnaudio":
             return self._nnaudio_power(waveform).transpose(1, 2)
         with autocast_off(waveform.device.type):
@@ -72,15 +73,13 @@ class MagnitudeSTFT(nn.Module):
 
     def _nnaudio_power(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, F, frames)`` power: nnAudio's STFT (its cosine and sine kernels, zero padding, hop as
-        stride) with the convolutions by :func:`fp32_conv1d`. Its sums cancel, so TF32 (cuDNN's default for fp32
+        stride) with the convolutions by :func:`fp32_conv_power`. Its sums cancel, so TF32 (cuDNN's default for fp32
         convolutions) would leave a noise floor near -60 dB; the head/tail split keeps fp32 accuracy instead of a
         precision switch that ``torch.compile`` could not trace."""
         with autocast_off(waveform.device.type):
             half = self.n_fft // 2
             padded = F.pad(waveform.float().unsqueeze(1), (half, half))
-            real = fp32_conv1d(padded, self.kernels.wcos, self.hop_length)
-            imaginary = fp32_conv1d(padded, self.kernels.wsin, self.hop_length)
-            return real.square() + imaginary.square()
+            return fp32_conv_power(padded, self.kernels.wcos, self.kernels.wsin, self.hop_length)
 
     def extra_repr(self) -> str:
         return f"n_fft={self.n_fft}, hop_length={self.hop_length}, backend={self.backend!r}, trainable={self.trainable}"

@@ -12,7 +12,7 @@ frequency), so the seed's CNN and ResNet18 take them at the same image size. The
 
 Buffers (mel filters, CQT kernels) are built in ``__init__``; ``forward`` is pure tensor code, in fp32 whatever
 the surrounding precision, with no host-side switch, so ``torch.compile`` traces both whole (the CQT's convolution
-by :func:`precision.fp32_conv1d`; the log-mel's product needs nothing: its terms are all positive).
+by :func:`precision.fp32_conv_power`; the log-mel's product needs nothing: its terms are all positive).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from torch import nn
 
 from gtzan_gpu.features.functional import (DB_REFERENCES, FIXED_FLOOR_DB, TOP_DB, decibels_to_unit, floor_of,
                                            to_decibels)
-from gtzan_gpu.features.precision import autocast_off, fp32_conv1d
+from gtzan_gpu.features.precision import autocast_off, fp32_conv_power
 from gtzan_gpu.features.stft import MagnitudeSTFT
 
 __all__ = ["ConstantQ", "LogMelSpectrogram", "DB_REFERENCES", "FIXED_FLOOR_DB", "TOP_DB", "CQT_FMIN"]
@@ -72,7 +72,7 @@ class ConstantQ(nn.Module):
 
     nnAudio's ``CQT1992v2`` makes the kernels (and keeps them, as checkpoints have always stored them); the forward
     pass is its computation (reflect padding, the real and imaginary kernels, librosa's ``sqrt(length)``
-    normalisation) done by :func:`fp32_conv1d`, so it is fp32-accurate on a GPU without a precision switch."""
+    normalisation) done by :func:`fp32_conv_power`, so it is fp32-accurate on a GPU without a precision switch."""
 
     def __init__(self, sample_rate: int = 22050, hop_length: int = 512, size: int = 128, db_reference: str = "max"):
         super().__init__()
@@ -89,9 +89,8 @@ class ConstantQ(nn.Module):
         with autocast_off(waveform.device.type):
             half = self.cqt.kernel_width // 2
             padded = F.pad(waveform.float().unsqueeze(1), (half, half), mode=self.cqt.pad_mode)
-            real = fp32_conv1d(padded, self.cqt.cqt_kernels_real, self.cqt.hop_length)
-            imaginary = fp32_conv1d(padded, self.cqt.cqt_kernels_imag, self.cqt.hop_length)
-            return (real.square() + imaginary.square()).sqrt() * self.cqt.lenghts.sqrt().unsqueeze(1)
+            power = fp32_conv_power(padded, self.cqt.cqt_kernels_real, self.cqt.cqt_kernels_imag, self.cqt.hop_length)
+            return power.sqrt() * self.cqt.lenghts.sqrt().unsqueeze(1)
 
     def decibels(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, 84, frames)`` dB re each example's max (``amplitude_to_db(ref=np.max)``) or re 1.0."""

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from gtzan_gpu.features import MagnitudeSTFT
 from gtzan_gpu.features import precision
-from gtzan_gpu.features.precision import TF32_HEAD_MASK, fp32_conv1d, tf32_split
+from gtzan_gpu.features.precision import TF32_HEAD_MASK, fp32_conv1d, fp32_conv_power, tf32_split
 
 
 def tone_and_noise(seconds=0.5):
@@ -37,6 +37,15 @@ def test_the_split_convolution_is_the_convolution_with_its_gradients():
     expected = torch.autograd.grad(plain.square().sum(), (x, weight))
     for got, want in zip(grads, expected):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
+
+
+def test_the_power_of_two_split_convolutions_is_the_power_of_the_plain_ones():
+    x = tone_and_noise()
+    kernels = MagnitudeSTFT().kernels
+    plain = F.conv1d(x, kernels.wcos, stride=512).square() + F.conv1d(x, kernels.wsin, stride=512).square()
+    for split in (True, False):
+        got = fp32_conv_power(x, kernels.wcos, kernels.wsin, 512, split=split)
+        torch.testing.assert_close(got, plain, rtol=0, atol=1e-5 * float(plain.max()))
 
 
 def tf32_round(x: torch.Tensor) -> torch.Tensor:
