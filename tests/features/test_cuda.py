@@ -75,3 +75,13 @@ def test_the_cqt_stays_fp32_with_tf32_on_and_compiles_whole_on_cuda():
     loud = expected > expected.max() * 1e-5  # above -100 dB
     assert float(((got - expected).abs() / expected)[loud].max()) < 1e-3
     torch.testing.assert_close(compiled, ConstantQ()(x), atol=2e-3, rtol=0)
+
+
+def test_the_compiled_torch_stft_image_on_cuda_is_the_cpus_image():
+    """Compiled, the FFT reads the frames as a strided view and the window is applied to the spectra (Triton on
+    the int64 words of cuFFT's output): the same pixels as the eager CPU layer."""
+    x = audio(2, 3.0)
+    layer = SpectrogramImage(backend="torch")
+    expected = layer(x)
+    compiled = torch.compile(layer.cuda(), fullgraph=True, dynamic=False)(x.cuda()).cpu()
+    torch.testing.assert_close(compiled, expected, atol=2e-3, rtol=0)
