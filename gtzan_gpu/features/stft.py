@@ -63,7 +63,7 @@ class MagnitudeSTFT(nn.Module):
         are windowed (one multiply; ``view_as_real`` gives the parts). Compiled (dynamo): the FFT reads the view
         itself (no frames copied) and the Hann window is applied to the spectra (:func:`hann_power` on
         :func:`complex_parts`), which inductor fuses into one loop with the power; the same numbers to 3e-7 of
-        each example's largest bin. No precision switch is needed (an FFT has no TF32 path), so ``torch.compile``
+        each example's largest bin (a waveform that needs a gradient takes the eager path: words have none). No precision switch is needed (an FFT has no TF32 path), so ``torch.compile``
         traces it whole. ``nnaudio``: the conv STFT, fp32-accurate by :func:`fp32_conv_power` (no switch: it
         compiles whole too)."""
         if self.backend == "nnaudio":
@@ -72,7 +72,7 @@ class MagnitudeSTFT(nn.Module):
             half = self.n_fft // 2
             padded = F.pad(waveform.float(), (half, half))  # (B, T + n_fft): 2-D, so compile keeps frames a view
             frames = padded.unfold(-1, self.n_fft, self.hop_length)  # (B, frames, n_fft), a view
-            if torch.compiler.is_dynamo_compiling():
+            if torch.compiler.is_dynamo_compiling() and not waveform.requires_grad:  # int64 words: no gradient
                 return hann_power(*complex_parts(torch.fft.rfft(frames)), self.n_fft)
             parts = torch.view_as_real(torch.fft.rfft(frames * self.window))  # (B, frames, F, 2)
             return parts[..., 0].square() + parts[..., 1].square()
