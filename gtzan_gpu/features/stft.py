@@ -74,8 +74,8 @@ class MagnitudeSTFT(nn.Module):
             frames = padded.unfold(-1, self.n_fft, self.hop_length)  # (B, frames, n_fft), a view
             if torch.compiler.is_dynamo_compiling() and not waveform.requires_grad:  # int64 words: no gradient
                 return hann_power(*complex_parts(torch.fft.rfft(frames)), self.n_fft)
-            parts = torch.view_as_real(torch.fft.rfft(frames * self.window))  # (B, frames, F, 2)
-            return parts[..., 0].square() + parts[..., 1].square()
+            real, imag = torch.view_as_real(torch.fft.rfft(frames * self.window)).unbind(-1)  # (B, frames, F) each
+            return torch.addcmul(real * real, imag, imag)  # two passes over the strided parts, not three
 
     def _nnaudio_power(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, F, frames)`` power: nnAudio's STFT (its cosine and sine kernels, zero padding, hop as
