@@ -63,9 +63,9 @@ class MagnitudeSTFT(nn.Module):
         are windowed (one multiply; ``view_as_real`` gives the parts). Compiled (dynamo): the FFT reads the view
         itself (no frames copied) and the Hann window is applied to the spectra (:func:`hann_power` on
         :func:`complex_parts`), which inductor fuses into one loop with the power; the same numbers to 3e-7 of
-        each example's largest bin (a waveform that needs a gradient takes the eager path: words have none). No precision switch is needed (an FFT has no TF32 path), so ``torch.compile``
-        traces it whole. ``nnaudio``: the conv STFT, fp32-accurate by :func:`fp32_conv_power` (no switch: it
-        compiles whole too)."""
+        each example's largest bin (a waveform that needs a gradient takes the eager path: words have none). No
+        precision switch is needed (an FFT has no TF32 path), so ``torch.compile`` traces it whole. ``nnaudio``:
+        the conv STFT, fp32-accurate by :func:`fp32_conv_power` (no switch: it compiles whole too)."""
         if self.backend == "nnaudio":
             return self._nnaudio_power(waveform).transpose(1, 2)
         with autocast_off(waveform.device.type):
