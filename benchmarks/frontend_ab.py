@@ -4,7 +4,8 @@
 
 On a shared machine single runs vary by +-30 %, so the two versions run in turns (each round: REF in a fresh
 process from a ``git worktree`` of REF, then this checkout) and each cell reports the fastest call of all rounds
-(the least disturbed). CPU only; torch.stft backend image and log-mel, and the waveform view, at 3 and 5 s,
+(the least disturbed). Both run with the host malloc settings the CLI applies (``gtzan_gpu/allocator.py``, as
+environment variables: the old commit may predate them), so the A/B compares code, not allocators. CPU only; torch.stft backend image and log-mel, and the waveform view, at 3 and 5 s,
 batch 1 and 16; ``--compiled``: each layer under ``torch.compile`` (inductor, static shapes, compiled afresh for
 each cell, the compile untimed). Writes the raw JSON and prints a markdown table.
 """
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from gtzan_gpu.allocator import ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = [(frontend, seconds, batch) for frontend in ("image (torch.stft)", "logmel (torch.stft)", "waveform")
@@ -47,7 +50,8 @@ print(json.dumps(out))
 def _time(checkout: Path, calls: int, compiled: bool) -> dict[str, float]:
     mode = "compiled" if compiled else "eager"
     done = subprocess.run([sys.executable, "-c", TIMER, str(calls), json.dumps(CELLS), mode], cwd=checkout, check=True,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+                          capture_output=True, text=True,
+                          env={**os.environ, **ENVIRONMENT, "PYTHONPATH": str(checkout)})
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

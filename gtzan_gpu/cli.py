@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from gtzan_gpu import __version__
+from gtzan_gpu.allocator import retain_freed_memory
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.plugins import load_all as load_all_plugins
 
@@ -629,6 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     launched = _launch_argv(argv)
     if launched is not None:
         return _run_launch(*launched)
+    retain_freed_memory()  # CPU batches reuse freed host memory instead of faulting fresh pages (allocator.py)
     load_all_plugins()  # the user's own models and front ends (entry points), before the choices are read
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)

@@ -17,9 +17,12 @@ def _mib(value) -> str:
 def render_markdown(report: dict) -> str:
     """The report as markdown; each stage's section only when that stage ran."""
     machine = report["machine"]
+    malloc = report.get("host_malloc", {}).get("malloc", "not recorded")
+    if malloc == "glibc":
+        malloc = "glibc keeping freed memory (no mmaps, trim above 1 GiB: `gtzan_gpu/allocator.py`)"
     lines = [f"# Benchmark: {machine['device']}", "",
              f"torch {machine['torch']}, Python {machine['python']}, {machine['threads']} CPU threads, "
-             f"{machine['platform']}; whole run {report['wall_seconds']:.0f} s; stages: "
+             f"{machine['platform']}; host malloc: {malloc}; whole run {report['wall_seconds']:.0f} s; stages: "
              f"{', '.join(report['config'].get('stages', ['features', 'seed_pipeline', 'loading', 'training']))}. "
              f"Raw figures: the JSON file beside this one. Medians of repeated timed calls after a warm-up, the "
              f"device synchronised around each.", ""]

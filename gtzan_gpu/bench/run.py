@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from gtzan_gpu.allocator import retain_freed_memory
 from gtzan_gpu.bench.features import bench_feature_layers, bench_seed_pipeline
 from gtzan_gpu.bench.loading import bench_loading
 from gtzan_gpu.bench.machine import machine_facts
@@ -81,7 +82,8 @@ def cpu_batch_sizes(share: int) -> dict[str, int]:
 def run_benchmarks(config: BenchConfig, device: torch.device) -> dict:
     """Every measurement of the standard set, in stages (with a progress bar); returns the raw report."""
     started = time.perf_counter()
-    report = {"machine": machine_facts(device), "config": asdict(config)}
+    # the CLI keeps freed host memory for every command; said again here for the record (idempotent)
+    report = {"machine": machine_facts(device), "host_malloc": retain_freed_memory(), "config": asdict(config)}
     with tempfile.TemporaryDirectory() as folder:
         corpus_stage = {}
 
