@@ -3,9 +3,13 @@ dB map scaled to a unit image. Pure tensor code (no host reads), as :mod:`torcha
 transforms."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gtzan_gpu.features.logarithm import arithmetic_log10
 
 TOP_DB = 80.0            # the seed's floor, below each example's maximum
 FIXED_FLOOR_DB = 100.0   # floor of the fixed reference (1.0): -100 dB
@@ -25,6 +29,15 @@ def decibels_to_unit(db: torch.Tensor, size: int, spec_augment: nn.Module | None
     return unit
 
 
+def log10_of(values: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The ``log10`` for ``values``' dB: :func:`arithmetic_log10` where inductor compiles it for a CPU and no gradient
+    is needed (SLEEF's ``log10`` is most of that dB step there), ``torch.log10`` everywhere else (eager, GPUs,
+    export, gradients)."""
+    if torch.compiler.is_dynamo_compiling() and values.device.type == "cpu" and not values.requires_grad:
+        return arithmetic_log10
+    return torch.log10
+
+
 def relative_decibels(values: torch.Tensor, power: bool, amin: float, top_db: float = TOP_DB,
                       with_lowest: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """``(B, X, Y)`` power or magnitude (bins x frames, or frames x bins) -> dB re each example's maximum, floored
@@ -34,13 +47,13 @@ def relative_decibels(values: torch.Tensor, power: bool, amin: float, top_db: fl
     (``max(v, peak 10^(-top_db / scale))``): three passes over the map (floor, log, scale-and-shift) where the
     formula as written takes five. ``with_lowest``: also each example's lowest dB ``(B, 1, 1)``, read from the
     values' minimum the same way, so the dB map itself is never reduced."""
-    scale = 10.0 if power else 20.0
+    scale, log10 = 10.0 if power else 20.0, log10_of(values)
     peak = values.amax(dim=(1, 2), keepdim=True).clamp_min(amin)
     floor = torch.maximum(peak * 10.0 ** (-top_db / scale), torch.full_like(peak, amin))
-    reference = -scale * torch.log10(peak)
+    reference = -scale * log10(peak)
 
     def relative(x: torch.Tensor) -> torch.Tensor:
-        return torch.add(reference, torch.log10(torch.maximum(x, floor)), alpha=scale)
+        return torch.add(reference, log10(torch.maximum(x, floor)), alpha=scale)
 
     if with_lowest:
         return relative(values), relative(values.amin(dim=(1, 2), keepdim=True))
@@ -50,7 +63,7 @@ def relative_decibels(values: torch.Tensor, power: bool, amin: float, top_db: fl
 def fixed_decibels(values: torch.Tensor, power: bool, amin: float) -> torch.Tensor:
     """Power or magnitude, any shape -> dB re 1.0 (``10 log10`` or ``20 log10``), floored by ``amin``."""
     scale = 10.0 if power else 20.0
-    return scale * torch.log10(values.clamp_min(amin))
+    return scale * log10_of(values)(values.clamp_min(amin))
 
 
 def to_decibels(values: torch.Tensor, power: bool, reference: str) -> torch.Tensor:

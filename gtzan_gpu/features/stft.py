@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gtzan_gpu.features.fourier import complex_parts, hann_power
+from gtzan_gpu.features.fourier import complex_parts
 from gtzan_gpu.features.precision import autocast_off, fp32_conv_power
 
 STFT_BACKENDS = ("nnaudio", "torch")
@@ -58,24 +58,26 @@ class MagnitudeSTFT(nn.Module):
     def power_frames(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, frames, F)`` power ``|X|^2``, frames first (the FFT's own layout: no transpose).
 
-        ``torch`` backend: the frames are a strided view of the padded waveform, sent to one batched ``rfft``; the
-        power is read from the real and imaginary parts, never a magnitude or a transposed copy. Eager: the frames
-        are windowed (one multiply; ``view_as_real`` gives the parts). Compiled (dynamo): the FFT reads the view
-        itself (no frames copied) and the Hann window is applied to the spectra (:func:`hann_power` on
-        :func:`complex_parts`), which inductor fuses into one loop with the power; the same numbers to 3e-7 of
-        each example's largest bin (a waveform that needs a gradient takes the eager path: words have none). No
-        precision switch is needed (an FFT has no TF32 path), so ``torch.compile`` traces it whole. ``nnaudio``:
-        the conv STFT, fp32-accurate by :func:`fp32_conv_power` (no switch: it compiles whole too)."""
+        ``torch`` backend: the waveform is padded by a ``cat`` with zeros (under ``torch.compile`` inductor writes a
+        cat as plain copies; ``F.pad`` fused into the framing costs a masked load per sample, 3x slower here), the
+        windowed frames go to one batched ``rfft``, and the power is read from the real and imaginary parts, never a
+        magnitude or a transposed copy. The parts: eager, ``view_as_real``'s; compiled (dynamo), the spectrum's
+        int64 words (:func:`complex_parts`: whole-vector loads, where inductor would load every other float one by
+        one), for a waveform that needs no gradient (words carry none). No precision switch is needed (an FFT has
+        no TF32 path), so ``torch.compile`` traces it whole. ``nnaudio``: the conv STFT, fp32-accurate by
+        :func:`fp32_conv_power` (no switch: it compiles whole too)."""
         if self.backend == "nnaudio":
             return self._nnaudio_power(waveform).transpose(1, 2)
         with autocast_off(waveform.device.type):
-            half = self.n_fft // 2
-            padded = F.pad(waveform.float(), (half, half))  # (B, T + n_fft): 2-D, so compile keeps frames a view
+            zeros = waveform.new_zeros(waveform.shape[0], self.n_fft // 2, dtype=torch.float32)
+            padded = torch.cat([zeros, waveform.float(), zeros], dim=-1)  # (B, T + n_fft)
             frames = padded.unfold(-1, self.n_fft, self.hop_length)  # (B, frames, n_fft), a view
-            if torch.compiler.is_dynamo_compiling() and not waveform.requires_grad:  # int64 words: no gradient
-                return hann_power(*complex_parts(torch.fft.rfft(frames)), self.n_fft)
-            real, imag = torch.view_as_real(torch.fft.rfft(frames * self.window)).unbind(-1)  # (B, frames, F) each
-            return torch.addcmul(real * real, imag, imag)  # two passes over the strided parts, not three
+            spectrum = torch.fft.rfft(frames * self.window)  # (B, frames, F) complex
+            if torch.compiler.is_dynamo_compiling() and not waveform.requires_grad:
+                real, imag = complex_parts(spectrum)
+            else:
+                real, imag = torch.view_as_real(spectrum).unbind(-1)
+            return torch.addcmul(real * real, imag, imag)  # two passes over strided parts (eager), not three
 
     def _nnaudio_power(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` -> ``(B, F, frames)`` power: nnAudio's STFT (its cosine and sine kernels, zero padding, hop as
