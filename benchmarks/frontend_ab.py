@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gtzan_gpu.allocator import ENVIRONMENT
+from gtzan_gpu.allocator import ENVIRONMENT, without_malloc_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = [(frontend, seconds, batch) for frontend in ("image (torch.stft)", "logmel (torch.stft)", "waveform")
@@ -55,7 +55,7 @@ print(json.dumps(out))
 
 def _time(checkout: Path, calls: int, compiled: bool, malloc: dict[str, str] = ENVIRONMENT) -> dict[str, float]:
     mode = "compiled" if compiled else "eager"
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
+    environment = without_malloc_settings(dict(os.environ))  # glibc's defaults on the --default-malloc side
     done = subprocess.run([sys.executable, "-c", TIMER, str(calls), json.dumps(CELLS), mode], cwd=checkout, check=True,
                           capture_output=True, text=True, env={**environment, **malloc, "PYTHONPATH": str(checkout)})
     return json.loads(done.stdout.strip().splitlines()[-1])

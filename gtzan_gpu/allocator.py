@@ -30,6 +30,12 @@ USER_MALLOC_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_MM
                         "GLIBC_TUNABLES")
 
 
+def without_malloc_settings(environ: dict[str, str]) -> dict[str, str]:
+    """A copy of ``environ`` without any glibc malloc setting (``MALLOC_*``, ``GLIBC_TUNABLES``): a child process
+    started with it gets glibc's defaults, or what ``retain_freed_memory`` then sets."""
+    return {key: value for key, value in environ.items() if not key.startswith("MALLOC_") and key != "GLIBC_TUNABLES"}
+
+
 def retain_freed_memory() -> dict[str, int | str]:
     """Keep freed host memory in the process (see the module docstring); idempotent. -> what was done, for a
     benchmark's record: ``{"malloc": "glibc", "mmap_max": 0, "trim_threshold": 1073741824}``, or

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+from gtzan_gpu.allocator import without_malloc_settings
+
 FAULTS = r'''
 import json, resource, sys, torch
 from gtzan_gpu.allocator import retain_freed_memory
@@ -20,7 +22,7 @@ print(json.dumps({"before": before, "after": faults(), "done": done}))
 
 
 def _run(extra_env: dict) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    env = without_malloc_settings(dict(os.environ))
     out = subprocess.run([sys.executable, "-c", FAULTS], env={**env, **extra_env}, check=True, capture_output=True,
                          text=True).stdout
     return json.loads(out.strip().splitlines()[-1])

@@ -17,9 +17,11 @@ def _mib(value) -> str:
 def render_markdown(report: dict) -> str:
     """The report as markdown; each stage's section only when that stage ran."""
     machine = report["machine"]
-    malloc = report.get("host_malloc", {}).get("malloc", "not recorded")
-    if malloc == "glibc":
-        malloc = "glibc keeping freed memory (no mmaps, trim above 1 GiB: `gtzan_gpu/allocator.py`)"
+    host_malloc = report.get("host_malloc", {})
+    malloc = host_malloc.get("malloc", "not recorded")
+    if malloc == "glibc":  # the settings as recorded, not as the code now says
+        malloc = (f"glibc keeping freed memory (mmap_max {host_malloc['mmap_max']}, trim above "
+                  f"{host_malloc['trim_threshold'] / 2 ** 30:g} GiB: `gtzan_gpu/allocator.py`)")
     lines = [f"# Benchmark: {machine['device']}", "",
              f"torch {machine['torch']}, Python {machine['python']}, {machine['threads']} CPU threads, "
              f"{machine['platform']}; host malloc: {malloc}; whole run {report['wall_seconds']:.0f} s; stages: "
