@@ -1,17 +1,17 @@
 """Host memory that stays with the process: glibc's malloc told to keep the blocks PyTorch frees.
 
-By default glibc serves each block over 128 KiB (adaptively up to 32 MiB) with a fresh ``mmap`` and hands the top
-of its heap back to the kernel whenever 128 KiB (adaptively twice the mmap threshold) of it is free. A CPU front end
+By default glibc serves each block over 128 KiB (adaptively up to 32 MiB) with a fresh ``mmap`` and hands the top of
+its heap back to the kernel whenever 128 KiB (adaptively twice the mmap threshold) of it is free. A CPU front end
 frees and reallocates the same megabytes every batch (frames, spectra, dB maps), so calls fault those pages back in
 and the kernel zeroes them again: per call of the compiled spectrogram image here, 39 page faults at 3 s, 205 at
-10 s, 1,576 at a batch of sixteen 3-s segments; none with the settings below. Measured in turns on this project's
-2-core CPU (``benchmarks.frontend_ab --default-malloc``): the median call of the torch.stft image 1.3-1.5x faster
-compiled and up to 1.9x eager, mostly at batch 16; log-mel and the waveform view 1.0-1.2x; the fastest call
-unchanged (it is the one that faulted nothing). PyTorch's CPU performance guide recommends jemalloc or tcmalloc
-for the same reason; those must be preloaded before the process starts, while glibc's own switches can be set from
-inside it (``mallopt``): blocks from the heap, never from mmaps (``M_MMAP_MAX`` 0), and the heap trimmed only when
-over 1 GiB of its top is free (``M_TRIM_THRESHOLD``). The cost is the one PyTorch's CUDA caching allocator makes
-on a GPU: the process keeps its peak heap between batches.
+10 s, 1,576 at a batch of sixteen 3-s segments; none with the settings below, once a few calls have grown the heap.
+Measured in turns on this project's 2-core CPU (``benchmarks.frontend_ab --default-malloc``): the median call of the
+torch.stft image 1.3-1.5x faster compiled and up to 1.9x eager, mostly at batch 16; log-mel and the waveform view
+1.0-1.2x; the fastest call unchanged (it is the one that faulted nothing). PyTorch's CPU performance guide
+recommends jemalloc or tcmalloc for the same reason; those must be preloaded before the process starts, while
+glibc's own switches can be set from inside it (``mallopt``): blocks from the heap, never from mmaps (``M_MMAP_MAX``
+0), and the heap trimmed only when over 1 GiB of its top is free (``M_TRIM_THRESHOLD``). The cost is the one
+PyTorch's CUDA caching allocator makes on a GPU: the process keeps its peak heap between batches.
 """
 from __future__ import annotations
 

@@ -8,12 +8,12 @@ from gtzan_gpu.allocator import without_malloc_settings
 FAULTS = r'''
 import json, resource, sys, torch
 from gtzan_gpu.allocator import retain_freed_memory
-def faults():
-    for _ in range(3):
-        torch.ones(1 << 20)
+def faults():  # 40 MiB blocks: over glibc's largest adaptive mmap threshold (32 MiB), so by default each is an mmap
+    for _ in range(15):  # the heap settles within ~9 such blocks once mmaps are off (measured)
+        torch.ones(10 << 20)
     start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(20):
-        torch.ones(1 << 20)  # 4 MiB, freed at once
+    for _ in range(10):
+        torch.ones(10 << 20)  # freed at once
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start
 before = faults()
 done = retain_freed_memory()
