@@ -13,11 +13,29 @@ from gtzan_gpu.augment import Gain, Noise, SpecAugment
 from gtzan_gpu.features import SpectrogramImage, WaveformImage
 from gtzan_gpu.features.config import FRONTENDS, FeatureConfig
 from gtzan_gpu.features.registry import frontend_names, get_frontend
+from gtzan_gpu.features.stft import MagnitudeSTFT
+
+STFT_FLOOR = "STFT floor: torch.stft power, peak only"
+TORCHAUDIO_SPECTROGRAM = "torchaudio Spectrogram (magnitude only)"
+
+
+class STFTPowerPeak(torch.nn.Module):
+    """``(B, T)`` -> ``(B,)``: each example's peak STFT power, from the torch-backend STFT that the spectrogram image
+    and log-mel use. A reference, not a front end: the least any front end on that STFT computes (the framing, the
+    ``rfft`` and one pass over its output), so the roofline shows how much of a front end's time is the FFT
+    library's and how much is its own passes after the FFT."""
+
+    def __init__(self, n_fft: int = 2048, hop_length: int = 512):
+        super().__init__()
+        self.stft = MagnitudeSTFT(n_fft, hop_length, backend="torch")
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.stft.power_frames(waveform).amax(dim=(1, 2))
 
 
 def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
     """Every registered front end we time (each STFT backend where it has one), both views of fusion, augmentation
-    costs, and torchaudio's magnitude Spectrogram as a reference point."""
+    costs, and two reference points: torchaudio's magnitude Spectrogram and the STFT floor (:class:`STFTPowerPeak`)."""
     import torchaudio
 
     spectrogram = SpectrogramImage(sample_rate=sample_rate)
@@ -39,8 +57,8 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
            for name in frontend_names() if name not in FRONTENDS},
         "both views (nnAudio)": _both(spectrogram, waveform),
         "both views (torch.stft)": _both(spectrogram_fft, waveform),
-        "torchaudio Spectrogram (magnitude only)": torchaudio.transforms.Spectrogram(n_fft=2048, hop_length=512,
-                                                                                     power=1.0),
+        TORCHAUDIO_SPECTROGRAM: torchaudio.transforms.Spectrogram(n_fft=2048, hop_length=512, power=1.0),
+        STFT_FLOOR: STFTPowerPeak(),
         # augmentation cost: compare with the rows above (training mode, as in a training step)
         "augment: gain + noise (waveform)": torch.nn.Sequential(Gain(), Noise()).train(),
         "augment: spectrogram (torch.stft) + specaugment": masked.train(),
@@ -49,14 +67,15 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
 
 COMPILED_SUFFIX = " (compiled)"
 COMPILED_METHODS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
-                    "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt")  # every built-in front end
+                    "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt",  # every built-in front end
+                    TORCHAUDIO_SPECTROGRAM, STFT_FLOOR)  # and the references they are compared with
 
 
 def compiled_methods(methods: dict) -> dict:
     """``torch.compile`` (inductor) of the front ends that trace whole, specialised to each shape they are timed
     at (``dynamic=False``: a training run has one segment length and batch size; symbolic sizes cost this CPU's
-    generated loops up to 2x). Every built-in front end traces whole (the conv ones since their fp32 accuracy
-    comes from :func:`~gtzan_gpu.features.precision.fp32_conv1d`, not from a precision switch)."""
+    generated loops up to 2x). Every built-in front end and both references trace whole (the conv ones since their
+    fp32 accuracy comes from :func:`~gtzan_gpu.features.precision.fp32_conv1d`, not from a precision switch)."""
     return {name + COMPILED_SUFFIX: torch.compile(methods[name], dynamic=False) for name in COMPILED_METHODS}
 
 

@@ -107,6 +107,21 @@ def _scaling_section(scaling: dict) -> list[str]:
                     "each rank has one thread, so 2 ranks use twice the cores.", ""]
 
 
+def _roofline_row(row: dict) -> str:
+    def rate(key):
+        return f"{row[key]:,.0f}" if row.get(key) else "-"
+
+    def share(key):
+        return f"{100 * row[key]:.0f} %" if row.get(key) else "-"
+
+    hours = f"{row['best_audio_hours_per_s']:.2f}" if row.get("best_audio_hours_per_s") else "-"
+    name = f"*{row['frontend']}*" if row.get("reference") else row["frontend"]
+    return (f"| {name} | {row['seconds']:g} s | {row['flops'] / 1e9:.3f} | {row['bytes'] / 1e6:.2f} "
+            f"| {row['bound_segments_per_s']:,.0f} | {row['binding']} | {row.get('graph_breaks', '-')} "
+            f"| {rate('measured_segments_per_s')} | {rate('compiled_segments_per_s')} | {hours} "
+            f"| {share('fraction_of_bound')} | {share('of_stft_floor')} |")
+
+
 def _roofline_section(roofline: dict) -> list[str]:
     limits = roofline["limits"]
     lines = ["## Roofline: this machine's limits and the front ends' distance to them", "",
@@ -116,18 +131,14 @@ def _roofline_section(roofline: dict) -> list[str]:
              "Bound: the lower-bound work (waveform in and image out once, FFT FLOPs, the filterbank products; see "
              "`gtzan_gpu/bench/roofline.py`). Measured: eager and `torch.compile` (inductor), the fastest call of the best "
              "batch; the limits are fastest calls too (a ceiling: the least disturbed run on a shared machine).", "",
+             "Rows in italics are references, not front ends: torchaudio's magnitude `Spectrogram`, and the STFT floor "
+             "(the torch.stft front ends' own framing and `rfft` plus one pass over the spectrum, its peak). "
+             "*of STFT floor*: a torch.stft front end's best rate over the floor's (1.0: nothing beyond one pass).", "",
              "| front end | segment | GFLOP / segment | MB / segment | bound (segments/s) | binds | graph breaks "
-             "| measured eager | compiled | hours of audio / s (best) | fraction of bound (best) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| measured eager | compiled | hours of audio / s (best) | fraction of bound (best) | of STFT floor |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in roofline["frontends"]:
-        def rate(key):
-            return f"{row[key]:,.0f}" if row.get(key) else "-"
-        fraction = f"{100 * row['fraction_of_bound']:.0f} %" if row["fraction_of_bound"] else "-"
-        hours = f"{row['best_audio_hours_per_s']:.2f}" if row.get("best_audio_hours_per_s") else "-"
-        lines.append(f"| {row['frontend']} | {row['seconds']:g} s | {row['flops'] / 1e9:.3f} | {row['bytes'] / 1e6:.2f} "
-                     f"| {row['bound_segments_per_s']:,.0f} | {row['binding']} | {row.get('graph_breaks', '-')} "
-                     f"| {rate('measured_segments_per_s')} | {rate('compiled_segments_per_s')} | {hours} "
-                     f"| {fraction} |")
+        lines.append(_roofline_row(row))
     lines += ["", "Training-step FLOPs per segment (forward + backward, 128-px images): " + ", ".join(
         f"{name} {flops / 1e9:.2f} GFLOP" for name, flops in roofline["model_step_flops"].items()) + ".", "",
         "**GPU model (published dense peaks, not a measurement)**: each front end's ceiling at 5 s from its "

@@ -9,6 +9,12 @@ frames; CQT and nnAudio's STFT: their convolution kernels, counted by ``torch.ut
 image's frequency map at its sparse size (2 per non-zero weight per frame). Decibels, colour lookup and pooling
 are left out (elementwise on data already counted), so every measured fraction is an upper estimate of what is
 left to gain.
+
+Two references share the table, measured like the front ends but not front ends: torchaudio's magnitude
+``Spectrogram`` (what an established toolkit's plain STFT reaches; its bound adds writing the magnitude map), and
+the STFT floor (:class:`~gtzan_gpu.bench.features.STFTPowerPeak`: the project's torch.stft framing, the ``rfft`` and
+one pass over its output). Each torch.stft front end's best rate over the floor's best rate (``of_stft_floor``) says
+how much of its time is its own passes after the FFT: 1.0 would be a front end that costs nothing beyond one pass.
 """
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from gtzan_gpu.bench.features import (COMPILED_SUFFIX, STFT_FLOOR, TORCHAUDIO_SPECTROGRAM, feature_methods,
+                                      graph_breaks)
 from gtzan_gpu.bench.timing import time_call
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
@@ -68,9 +76,10 @@ def _counted_flops(module: torch.nn.Module, x: torch.Tensor, backward: bool = Fa
     return counter.get_total_flops()
 
 
-# the built-in front ends, as bench names them
+# the built-in front ends, as bench names them, and the references measured beside them (bench's names too)
 ROOFLINE_FRONTENDS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
                       "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt")
+ROOFLINE_REFERENCES = (TORCHAUDIO_SPECTROGRAM, STFT_FLOOR)
 
 
 def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> dict[str, dict]:
@@ -103,12 +112,22 @@ def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> 
             "cqt": work(conv_flops=cqt, bytes_=unit)}
 
 
-def frontend_graph_breaks() -> dict[str, int]:
-    """Graph breaks of each built-in front end under ``torch.compile`` (dynamo's count; 0: one whole graph)."""
-    from gtzan_gpu.bench.features import feature_methods, graph_breaks
+def reference_work(seconds: float, sample_rate: int = 22050) -> dict[str, dict]:
+    """Lower-bound work per segment of the two references (see the module docstring): the FFT FLOPs, the waveform
+    read once and, for torchaudio's Spectrogram, its magnitude map written once."""
+    samples = int(round(seconds * sample_rate))
+    frames = 1 + samples // HOP
+    fft = frames * 2.5 * N_FFT * math.log2(N_FFT)
+    return {TORCHAUDIO_SPECTROGRAM: {"flops": 0, "conv_flops": 0, "fft_flops": fft,
+                                     "bytes": 4 * samples + 4 * BINS * frames},
+            STFT_FLOOR: {"flops": 0, "conv_flops": 0, "fft_flops": fft, "bytes": 4 * samples}}
 
+
+def frontend_graph_breaks() -> dict[str, int]:
+    """Graph breaks under ``torch.compile`` of each built-in front end and of the references (dynamo's count; 0: one
+    whole graph)."""
     methods = feature_methods(22050)
-    return {name: graph_breaks(methods[name]) for name in ROOFLINE_FRONTENDS}
+    return {name: graph_breaks(methods[name]) for name in ROOFLINE_FRONTENDS + ROOFLINE_REFERENCES}
 
 
 def model_step_flops(image_size: int = 128) -> dict[str, int]:
@@ -150,27 +169,36 @@ def _best(features: list[dict], method: str, seconds: float) -> float | None:
     return max(_fastest_rate(r) for r in rows) if rows else None
 
 
-def roofline(device: torch.device, features: list[dict], lengths: tuple[float, ...]) -> dict:
-    """The measured limits, each front end's work, bound, graph breaks and measured fraction of the bound (eager
-    and compiled: the fastest call of the best batch, like the limits), and the GPU model."""
-    from gtzan_gpu.bench.features import COMPILED_SUFFIX
+def _best_of_both(features: list[dict], method: str, seconds: float) -> float | None:
+    """The faster of ``method``'s eager and compiled best rates at ``seconds`` (None when neither ran)."""
+    rates = [_best(features, name, seconds) for name in (method, method + COMPILED_SUFFIX)]
+    return max([rate for rate in rates if rate], default=None)
 
+
+def roofline(device: torch.device, features: list[dict], lengths: tuple[float, ...]) -> dict:
+    """The measured limits, each front end's (and reference's) work, bound, graph breaks and measured fraction of
+    the bound (eager and compiled: the fastest call of the best batch, like the limits), the torch.stft front ends'
+    rate over the STFT floor's, and the GPU model."""
     limits = measure_limits(device)
     steps = model_step_flops()
     breaks = frontend_graph_breaks()
     rows = []
     for seconds in lengths:
-        for name, work in frontend_work(seconds).items():
+        floor = _best_of_both(features, STFT_FLOOR, seconds)
+        for name, work in {**frontend_work(seconds), **reference_work(seconds)}.items():
             ceiling, binding = _bound(work, limits)
             eager, compiled = _best(features, name, seconds), _best(features, name + COMPILED_SUFFIX, seconds)
             best = max([rate for rate in (eager, compiled) if rate], default=None)
-            rows.append({"frontend": name, "seconds": seconds,
+            reference = name in ROOFLINE_REFERENCES
+            rows.append({"frontend": name, "seconds": seconds, "reference": reference,
                          "flops": work["flops"] + work["conv_flops"] + work["fft_flops"],
                          "bytes": work["bytes"], "bound_segments_per_s": ceiling, "binding": binding,
                          "graph_breaks": breaks[name],
                          "measured_segments_per_s": eager, "compiled_segments_per_s": compiled,
                          "best_audio_hours_per_s": best * seconds / 3600 if best else None,
-                         "fraction_of_bound": best / ceiling if best else None})
+                         "fraction_of_bound": best / ceiling if best else None,
+                         "of_stft_floor": (best / floor if best and floor and "(torch.stft" in name and not reference
+                                           else None)})
     return {"limits": limits, "frontends": rows, "graph_breaks": breaks, "model_step_flops": steps,
             "gpu_model": gpu_model(steps)}
 

@@ -22,8 +22,8 @@ def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
     assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)", "waveform",
             "logmel (nnAudio)",
             "logmel (torch.stft)", "cqt", "both views (nnAudio)",
-            "both views (torch.stft)", "torchaudio Spectrogram (magnitude only)", "augment: gain + noise (waveform)",
-            "augment: spectrogram (torch.stft) + specaugment"} == methods
+            "both views (torch.stft)", "torchaudio Spectrogram (magnitude only)", "STFT floor: torch.stft power, peak only",
+            "augment: gain + noise (waveform)", "augment: spectrogram (torch.stft) + specaugment"} == methods
     assert all(row["segments_per_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"]
                for row in report["features"] + report["seed_pipeline"])
 
@@ -101,7 +101,9 @@ def test_the_scaling_stage_measures_pack_startup_and_ddp(tmp_path, monkeypatch):
 
 
 def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
-    from gtzan_gpu.bench.roofline import ROOFLINE_FRONTENDS, frontend_work, gpu_model, model_step_flops, roofline
+    from gtzan_gpu.bench.features import STFT_FLOOR
+    from gtzan_gpu.bench.roofline import (ROOFLINE_FRONTENDS, ROOFLINE_REFERENCES, frontend_work, gpu_model,
+                                          model_step_flops, reference_work, roofline)
 
     work = frontend_work(5.0)
     assert tuple(work) == ROOFLINE_FRONTENDS == ("spectrogram (nnAudio)", "spectrogram (torch.stft)",
@@ -115,13 +117,27 @@ def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
     assert work["spectrogram (torch.stft)"]["fft_flops"] == 216 * 2.5 * 2048 * 11
     assert work["waveform"]["bytes"] == 4 * 110250 + 3 * 128 * 128 * 4  # read once, written once
     assert work["spectrogram (torch.stft, bf16 image)"]["bytes"] == 4 * 110250 + 3 * 128 * 128 * 2
+    references = reference_work(5.0)
+    assert tuple(references) == ROOFLINE_REFERENCES
+    assert all(r["fft_flops"] == 216 * 2.5 * 2048 * 11 and r["flops"] == 0 for r in references.values())
+    assert references[STFT_FLOOR]["bytes"] == 4 * 110250  # the waveform read; the peaks are nothing
     features = [{"method": "spectrogram (torch.stft)", "seconds": 1.0, "segments_per_s": 50.0},
-                {"method": "spectrogram (torch.stft) (compiled)", "seconds": 1.0, "segments_per_s": 70.0}]
+                {"method": "spectrogram (torch.stft) (compiled)", "seconds": 1.0, "segments_per_s": 70.0},
+                {"method": STFT_FLOOR + " (compiled)", "seconds": 1.0, "segments_per_s": 140.0}]
     report = roofline(torch.device("cpu"), features, (1.0,))
     assert all(v > 0 for v in report["limits"].values())
-    row = next(r for r in report["frontends"] if r["frontend"] == "spectrogram (torch.stft)")
+    rows = {r["frontend"]: r for r in report["frontends"]}
+    row = rows["spectrogram (torch.stft)"]
     assert row["fraction_of_bound"] == 70.0 / row["bound_segments_per_s"] and row["measured_segments_per_s"] == 50.0
     assert row["best_audio_hours_per_s"] == 70.0 / 3600 and row["graph_breaks"] == 0
+    assert row["of_stft_floor"] == 0.5 and not row["reference"]  # half the floor's rate
+    floor = rows[STFT_FLOOR]
+    assert floor["reference"] and floor["of_stft_floor"] is None and floor["compiled_segments_per_s"] == 140.0
+    assert rows["waveform"]["of_stft_floor"] is None  # no STFT in it
+    machine = {"device": "cpu", "torch": torch.__version__, "python": "3", "threads": 1, "platform": "test"}
+    markdown = render_markdown({"machine": machine, "config": {"stages": ["roofline"]}, "wall_seconds": 1.0,
+                                "roofline": report})
+    assert f"| *{STFT_FLOOR}* | 1 s |" in markdown and "| 50 % |" in markdown  # a reference, and the image's share
     steps = model_step_flops(64)
     assert steps["fusion"] > steps["resnet18"] > steps["cnn"] > 0
     model = gpu_model(steps)
@@ -135,7 +151,8 @@ def test_graph_breaks_are_counted_per_front_end():
 
     methods = feature_methods(22050)
     for name in ("spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)", "waveform",
-                 "logmel (torch.stft)", "spectrogram (nnAudio)", "logmel (nnAudio)", "cqt"):  # one whole graph each
+                 "logmel (torch.stft)", "spectrogram (nnAudio)", "logmel (nnAudio)", "cqt",  # one whole graph each
+                 "STFT floor: torch.stft power, peak only"):
         assert graph_breaks(methods[name]) == 0, name
 
     class PartlyEager(torch.nn.Module):  # how the conv front ends ran before: their conv left to eager mode
@@ -147,6 +164,16 @@ def test_graph_breaks_are_counted_per_front_end():
             return self.conv(x + 1) * 2
 
     assert graph_breaks(PartlyEager()) == 1
+
+
+def test_the_stft_floor_is_each_examples_peak_stft_power():
+    from gtzan_gpu.bench.features import STFTPowerPeak
+
+    waveform = torch.randn(3, 6000)
+    spectrum = torch.stft(waveform, 2048, 512, window=torch.hann_window(2048), center=True, pad_mode="constant",
+                          return_complex=True)
+    peak = spectrum.abs().square().amax(dim=(1, 2))
+    assert torch.allclose(STFTPowerPeak()(waveform), peak, rtol=1e-5)
 
 
 def test_the_cpu_presets_time_every_registered_model():
