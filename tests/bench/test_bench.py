@@ -146,6 +146,23 @@ def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
     assert conv["binding"] == "4x TF32 conv"  # the split's four products at the tensor-core peak
 
 
+def test_the_fft_limit_is_the_best_of_contiguous_and_overlapping_frames(monkeypatch):
+    import gtzan_gpu.bench.roofline as roofline
+
+    seen, frames_were_contiguous = [], []
+
+    def timed(work, device):  # an overlapping-frames rfft "takes" half the time of a contiguous one
+        spectrum = work()
+        seen.append((spectrum.shape[0], frames_were_contiguous[-1]))
+        return 1.0 if frames_were_contiguous[-1] else 0.5
+
+    real_rfft = torch.fft.rfft
+    monkeypatch.setattr(torch.fft, "rfft", lambda x: frames_were_contiguous.append(x.is_contiguous()) or real_rfft(x))
+    monkeypatch.setattr(roofline, "_timed", timed)
+    assert roofline.fft_gflops(torch.device("cpu")) == 1024 * 2.5 * 2048 * 11 / 0.5 / 1e9
+    assert seen == [(count, contiguous) for count in (128, 256, 512, 1024) for contiguous in (True, False)]
+
+
 def test_graph_breaks_are_counted_per_front_end():
     from gtzan_gpu.bench.features import feature_methods, graph_breaks
 
