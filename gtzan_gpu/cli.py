@@ -503,7 +503,7 @@ def _add_bench_parser(commands) -> None:
     bench = commands.add_parser("bench", help="feature-extraction, loading and training throughput",
                                 description="Run the standard benchmark set; write raw JSON, a markdown table "
                                             "and a PNG plot (default benchmarks/results/<device>.json).")
-    bench.add_argument("--quick", action="store_true", help="a small set (under 2 minutes on a 2-core CPU)")
+    bench.add_argument("--quick", action="store_true", help="a small set (about 2 minutes on a 2-core CPU)")
     bench.add_argument("--out", help="JSON file to write (the .md and .png go beside it)")
     bench.add_argument("--render", metavar="JSON", help="measure nothing: re-draw the .md table and .png plot "
                                                         "beside a report JSON a bench run wrote")

@@ -68,13 +68,13 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
 COMPILED_SUFFIX = " (compiled)"
 COMPILED_METHODS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
                     "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt",  # every built-in front end
-                    TORCHAUDIO_SPECTROGRAM, STFT_FLOOR)  # and the references they are compared with
+                    STFT_FLOOR)  # and the floor they are compared with (torchaudio's reference runs as users run it)
 
 
 def compiled_methods(methods: dict) -> dict:
     """``torch.compile`` (inductor) of the front ends that trace whole, specialised to each shape they are timed
     at (``dynamic=False``: a training run has one segment length and batch size; symbolic sizes cost this CPU's
-    generated loops up to 2x). Every built-in front end and both references trace whole (the conv ones since their
+    generated loops up to 2x). Every built-in front end and the STFT floor trace whole (the conv ones since their
     fp32 accuracy comes from :func:`~gtzan_gpu.features.precision.fp32_conv1d`, not from a precision switch)."""
     return {name + COMPILED_SUFFIX: torch.compile(methods[name], dynamic=False) for name in COMPILED_METHODS}
 

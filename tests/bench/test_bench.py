@@ -151,7 +151,7 @@ def test_the_fft_limit_is_the_best_of_contiguous_and_overlapping_frames(monkeypa
 
     seen, frames_were_contiguous = [], []
 
-    def timed(work, device):  # an overlapping-frames rfft "takes" half the time of a contiguous one
+    def timed(work, device, seconds):  # an overlapping-frames rfft "takes" half the time of a contiguous one
         spectrum = work()
         seen.append((spectrum.shape[0], frames_were_contiguous[-1]))
         return 1.0 if frames_were_contiguous[-1] else 0.5
