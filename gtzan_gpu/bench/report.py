@@ -126,11 +126,12 @@ def _roofline_section(roofline: dict) -> list[str]:
     limits = roofline["limits"]
     lines = ["## Roofline: this machine's limits and the front ends' distance to them", "",
              f"Measured here: fp32 matmul (IEEE) {limits['matmul_fp32_gflops']:,.0f} GFLOP/s, memory copy "
-             f"{limits['copy_gb_s']:,.1f} GB/s (read + write), FFT (2048-point rfft, 2.5 N log2 N) "
-             f"{limits['fft_gflops']:,.1f} GFLOP/s.", "",
+             f"{limits['copy_gb_s']:,.1f} GB/s (read + write), FFT (2048-point rfft, 2.5 N log2 N; "
+             f"{roofline.get('fft_limit', 'contiguous frames')}) {limits['fft_gflops']:,.1f} GFLOP/s.", "",
              "Bound: the lower-bound work (waveform in and image out once, FFT FLOPs, the filterbank products; see "
-             "`gtzan_gpu/bench/roofline.py`). Measured: eager and `torch.compile` (inductor), the fastest call of the best "
-             "batch; the limits are fastest calls too (a ceiling: the least disturbed run on a shared machine).", "",
+             "`gtzan_gpu/bench/roofline.py`). Measured: eager and `torch.compile` (inductor), the fastest call of the "
+             "best batch; the limits are fastest calls too (a ceiling: the least disturbed run on a shared machine).",
+             "",
              "Rows in italics are references, not front ends: torchaudio's magnitude `Spectrogram`, and the STFT floor "
              "(the torch.stft front ends' own framing and `rfft` plus one pass over the spectrum, its peak). "
              "*of STFT floor*: a torch.stft front end's best rate over the floor's (1.0: nothing beyond one pass).", "",

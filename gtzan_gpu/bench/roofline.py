@@ -64,11 +64,14 @@ def measure_limits(device: torch.device) -> dict:
     return {"matmul_fp32_gflops": matmul, "copy_gb_s": copy, "fft_gflops": fft_gflops(device)}
 
 
+FFT_LIMIT = "the best of 128-1024 frames (GPU: 4096 and 65536), contiguous and as an STFT's overlapping frames"
+
+
 def fft_gflops(device: torch.device) -> float:
-    """The fastest ``rfft`` of 2048 points on ``device`` in GFLOP/s (2.5 N log2 N per real FFT): the best over
-    batches from cache-sized to training-batch-sized, each as contiguous frames and as an STFT's overlapping frames
-    (a strided view of one waveform at hop 512, 4x fewer bytes to read: on this project's CPU 4-15 % faster than
-    contiguous frames, so a limit from contiguous frames alone would be too low a ceiling)."""
+    """The fastest ``rfft`` of 2048 points on ``device`` in GFLOP/s (2.5 N log2 N per real FFT), over batches from
+    cache-sized to training-batch-sized, each as contiguous frames and as an STFT's overlapping frames (a strided
+    view of one waveform at hop 512, 4x fewer bytes to read: on this project's CPU 4-15 % faster than contiguous
+    frames, so a limit from contiguous frames alone would be too low a ceiling); :data:`FFT_LIMIT` in words."""
     cuda = device.type == "cuda"
     rates = []
     for count in ((4096, 65536) if cuda else (128, 256, 512, 1024)):
@@ -181,9 +184,8 @@ def _best(features: list[dict], method: str, seconds: float) -> float | None:
     return max(_fastest_rate(r) for r in rows) if rows else None
 
 
-def _best_of_both(features: list[dict], method: str, seconds: float) -> float | None:
-    """The faster of ``method``'s eager and compiled best rates at ``seconds`` (None when neither ran)."""
-    rates = [_best(features, name, seconds) for name in (method, method + COMPILED_SUFFIX)]
+def _faster(*rates: float | None) -> float | None:
+    """The highest of the rates that were measured (None when none was)."""
     return max([rate for rate in rates if rate], default=None)
 
 
@@ -196,11 +198,11 @@ def roofline(device: torch.device, features: list[dict], lengths: tuple[float, .
     breaks = frontend_graph_breaks()
     rows = []
     for seconds in lengths:
-        floor = _best_of_both(features, STFT_FLOOR, seconds)
+        floor = _faster(_best(features, STFT_FLOOR, seconds), _best(features, STFT_FLOOR + COMPILED_SUFFIX, seconds))
         for name, work in {**frontend_work(seconds), **reference_work(seconds)}.items():
             ceiling, binding = _bound(work, limits)
             eager, compiled = _best(features, name, seconds), _best(features, name + COMPILED_SUFFIX, seconds)
-            best = max([rate for rate in (eager, compiled) if rate], default=None)
+            best = _faster(eager, compiled)
             reference = name in ROOFLINE_REFERENCES
             rows.append({"frontend": name, "seconds": seconds, "reference": reference,
                          "flops": work["flops"] + work["conv_flops"] + work["fft_flops"],
@@ -211,8 +213,8 @@ def roofline(device: torch.device, features: list[dict], lengths: tuple[float, .
                          "fraction_of_bound": best / ceiling if best else None,
                          "of_stft_floor": (best / floor if best and floor and "(torch.stft" in name and not reference
                                            else None)})
-    return {"limits": limits, "frontends": rows, "graph_breaks": breaks, "model_step_flops": steps,
-            "gpu_model": gpu_model(steps)}
+    return {"limits": limits, "fft_limit": FFT_LIMIT, "frontends": rows, "graph_breaks": breaks,
+            "model_step_flops": steps, "gpu_model": gpu_model(steps)}
 
 
 def gpu_model(step_flops: dict[str, int], seconds: float = 5.0) -> list[dict]:

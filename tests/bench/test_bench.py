@@ -20,9 +20,8 @@ def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
     report = run_benchmarks(config, torch.device("cpu"))
     methods = {row["method"] for row in report["features"]}
     assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)", "waveform",
-            "logmel (nnAudio)",
-            "logmel (torch.stft)", "cqt", "both views (nnAudio)",
-            "both views (torch.stft)", "torchaudio Spectrogram (magnitude only)", "STFT floor: torch.stft power, peak only",
+            "logmel (nnAudio)", "logmel (torch.stft)", "cqt", "both views (nnAudio)", "both views (torch.stft)",
+            "torchaudio Spectrogram (magnitude only)", "STFT floor: torch.stft power, peak only",
             "augment: gain + noise (waveform)", "augment: spectrogram (torch.stft) + specaugment"} == methods
     assert all(row["segments_per_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"]
                for row in report["features"] + report["seed_pipeline"])
@@ -138,6 +137,7 @@ def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
     markdown = render_markdown({"machine": machine, "config": {"stages": ["roofline"]}, "wall_seconds": 1.0,
                                 "roofline": report})
     assert f"| *{STFT_FLOOR}* | 1 s |" in markdown and "| 50 % |" in markdown  # a reference, and the image's share
+    assert report["fft_limit"] in markdown  # how the FFT limit was measured, as recorded
     steps = model_step_flops(64)
     assert steps["fusion"] > steps["resnet18"] > steps["cnn"] > 0
     model = gpu_model(steps)
