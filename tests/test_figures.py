@@ -115,6 +115,23 @@ def test_benchmark_figure_draws_the_measured_stages_and_nothing_without_them():
     assert [a.get_title() for a in benchmark_figure(scaling).axes] == ["data-parallel training"]
 
 
+def test_benchmark_figure_pairs_compiled_with_eager_and_keeps_its_legend_inside():
+    report = json.loads((RESULTS / "cpu-amd-epyc-2t-roofline.json").read_text())
+    figure = benchmark_figure(report)
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    eager, compiled = lines["spectrogram (torch.stft)"], lines["spectrogram (torch.stft) (compiled)"]
+    assert eager.get_color() == compiled.get_color()
+    assert (eager.get_linestyle(), compiled.get_linestyle()) == ("-", "--")
+    eager_colours = {line.get_color() for label, line in lines.items() if not label.endswith("(compiled)")}
+    assert len(eager_colours) == len([label for label in lines if not label.endswith("(compiled)")])  # all distinct
+    hatched = {bar.get_label() for bar in figure.axes[1].containers if bar.patches[0].get_hatch()}
+    assert hatched == {label for label in lines if label.endswith("(compiled)")}
+    figure.canvas.draw()  # a legend outside the figure (cut off in the PNG) was the old layout's fault
+    legend = figure.legends[0].get_window_extent()
+    assert legend.x0 >= 0 and legend.y0 >= 0 and legend.x1 <= figure.bbox.width
+    assert "dashed line / hatched bar: compiled" in [t.get_text() for t in figure.legends[0].get_texts()]
+
+
 def test_grad_cam_figure_lays_the_heat_map_over_the_image():
     images = torch.rand(3, 3, 32, 32)
     heat = torch.zeros(3, 32, 32)
