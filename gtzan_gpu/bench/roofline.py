@@ -31,6 +31,7 @@ from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
 
 N_FFT, HOP, BINS = 2048, 512, 1025
+FFT_FLOPS_PER_FRAME = 2.5 * N_FFT * math.log2(N_FFT)  # one real 2048-point FFT
 # Published dense peaks (NVIDIA data sheets, SXM parts): a model of the ceiling, not a measurement.
 GPU_PEAKS = {
     "H100 SXM": {"fp32_tflops": 67.0, "tf32_tflops": 494.7, "bf16_tflops": 989.0, "memory_tb_s": 3.35},
@@ -79,7 +80,7 @@ def fft_gflops(device: torch.device) -> float:
         overlapping = torch.randn((count - 1) * HOP + N_FFT, device=device).unfold(0, N_FFT, HOP)
         for frames in (contiguous, overlapping):
             seconds = _timed(lambda: torch.fft.rfft(frames), device, seconds=0.5)  # 8 shapes: 0.5 s each
-            rates.append(count * 2.5 * N_FFT * math.log2(N_FFT) / seconds / 1e9)
+            rates.append(count * FFT_FLOPS_PER_FRAME / seconds / 1e9)
     return max(rates)
 
 
@@ -97,6 +98,12 @@ ROOFLINE_FRONTENDS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spec
 ROOFLINE_REFERENCES = (TORCHAUDIO_SPECTROGRAM, STFT_FLOOR)
 
 
+def _segment_size(seconds: float, sample_rate: int) -> tuple[int, int]:
+    """Samples and STFT frames (centred, hop 512) of a ``seconds``-long segment."""
+    samples = int(round(seconds * sample_rate))
+    return samples, 1 + samples // HOP
+
+
 def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> dict[str, dict]:
     """Lower-bound work per segment of every built-in front end at ``seconds`` (see the module docstring):
     ``flops`` (matrix / convolution products, at the matmul rate), ``fft_flops`` (at the FFT rate), ``bytes``."""
@@ -104,10 +111,9 @@ def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> 
     from gtzan_gpu.features.stft import MagnitudeSTFT
     from gtzan_gpu.features.time_frequency import ConstantQ
 
-    samples = int(round(seconds * sample_rate))
-    frames = 1 + samples // HOP
+    samples, frames = _segment_size(seconds, sample_rate)
     x = torch.randn(1, samples)
-    fft = frames * 2.5 * N_FFT * math.log2(N_FFT)
+    fft = frames * FFT_FLOPS_PER_FRAME
     conv_stft = _counted_flops(MagnitudeSTFT(), x)  # fp32_conv1d's plain convolutions on the CPU
     image_map = 2 * int((frequency_area_matrix(BINS, sample_rate, N_FFT, size) > 0).sum()) * frames
     mel = 2 * BINS * size * frames
@@ -130,9 +136,8 @@ def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> 
 def reference_work(seconds: float, sample_rate: int = 22050) -> dict[str, dict]:
     """Lower-bound work per segment of the two references (see the module docstring): the FFT FLOPs, the waveform
     read once and, for torchaudio's Spectrogram, its magnitude map written once."""
-    samples = int(round(seconds * sample_rate))
-    frames = 1 + samples // HOP
-    fft = frames * 2.5 * N_FFT * math.log2(N_FFT)
+    samples, frames = _segment_size(seconds, sample_rate)
+    fft = frames * FFT_FLOPS_PER_FRAME
     return {TORCHAUDIO_SPECTROGRAM: {"flops": 0, "conv_flops": 0, "fft_flops": fft,
                                      "bytes": 4 * samples + 4 * BINS * frames},
             STFT_FLOOR: {"flops": 0, "conv_flops": 0, "fft_flops": fft, "bytes": 4 * samples}}
@@ -211,7 +216,7 @@ def roofline(device: torch.device, features: list[dict], lengths: tuple[float, .
                          "measured_segments_per_s": eager, "compiled_segments_per_s": compiled,
                          "best_audio_hours_per_s": best * seconds / 3600 if best else None,
                          "fraction_of_bound": best / ceiling if best else None,
-                         "of_stft_floor": (best / floor if best and floor and "(torch.stft" in name and not reference
+                         "of_stft_floor": (best / floor if best and floor and work["fft_flops"] and not reference
                                            else None)})
     return {"limits": limits, "fft_limit": FFT_LIMIT, "frontends": rows, "graph_breaks": breaks,
             "model_step_flops": steps, "gpu_model": gpu_model(steps)}
