@@ -110,9 +110,15 @@ def _cmd_split(args: argparse.Namespace) -> int:
 
 
 def _absolute_paths(values: dict) -> dict:
-    """Paths given on the command line, made absolute (a run may be resumed or evaluated from elsewhere)."""
-    return {key: (str(Path(value).resolve()) if key in PATH_OPTIONS and value not in WEIGHT_WORDS else value)
-            for key, value in values.items()}
+    """Paths given on the command line, made absolute (a run may be resumed or evaluated from elsewhere); a
+    pretrained entry keeps its name (``musicnn:MSD_musicnn``), a ``musicnn:FOLDER`` its scheme."""
+    from gtzan_gpu.models.pretrained.registry import absolute_weights
+
+    def absolute(key, value):
+        if key == "weights":
+            return value if value in WEIGHT_WORDS else absolute_weights(value)
+        return str(Path(value).resolve()) if key in PATH_OPTIONS else value
+    return {key: absolute(key, value) for key, value in values.items()}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -60,8 +60,10 @@ class FeatureConfig:
 
     def __post_init__(self):
         check_options(self)
-        if self.trainable_stft and not get_frontend(self.frontend).stft:
-            stft_frontends = ", ".join(name for name in frontend_names() if get_frontend(name).stft)
+        spec = get_frontend(self.frontend)
+        if self.trainable_stft and not (spec.stft and spec.trainable_kernels):
+            stft_frontends = ", ".join(name for name in frontend_names()
+                                       if get_frontend(name).stft and get_frontend(name).trainable_kernels)
             raise GtzanError(f"--trainable-stft applies to the STFT front ends ({stft_frontends}), not "
                              f"{self.frontend}")
         if self.db_reference != "max" and self.frontend == "image":

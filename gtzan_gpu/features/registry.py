@@ -14,6 +14,7 @@ from typing import Any, Callable
 from torch import nn
 
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.features.musicnn_mel import MusicnnMel
 from gtzan_gpu.features.spectrogram import SpectrogramImage
 from gtzan_gpu.features.time_frequency import ConstantQ, LogMelSpectrogram
 from gtzan_gpu.features.waveform import WaveformImage
@@ -35,6 +36,9 @@ class FrontendSpec:
         takes_spec_augment: whether SpecAugment masks its time-frequency values.
         selectable: offered as ``--frontend`` (the waveform view is a second view of fusion only).
         stft: built on the STFT layer, so ``--stft-backend`` and ``--trainable-stft`` apply to it.
+        resized: its output is ``image_size x image_size``; False: rows and frames at the layer's own resolution
+            (MusiCNN's 96 mels x frames, which its pretrained weights need), ``--image-size`` does not apply.
+        trainable_kernels: ``--trainable-stft`` applies (its STFT kernels may be learned).
     """
 
     name: str
@@ -46,6 +50,8 @@ class FrontendSpec:
     takes_spec_augment: bool = True
     selectable: bool = True
     stft: bool = False
+    resized: bool = True
+    trainable_kernels: bool = True
 
 
 def _image(features, sample_rate: int, spec_augment: nn.Module | None) -> SpectrogramImage:
@@ -75,6 +81,12 @@ def _waveform(features, sample_rate: int, spec_augment: nn.Module | None) -> Wav
                          normalize=features.normalize, dtype=features.torch_image_dtype)
 
 
+def _musicnn(features, sample_rate: int, spec_augment: nn.Module | None) -> MusicnnMel:
+    layer = MusicnnMel(sample_rate, backend=features.stft_backend)
+    layer.spec_augment = spec_augment
+    return layer
+
+
 _FRONTENDS: dict[str, FrontendSpec] = {}
 
 
@@ -92,6 +104,9 @@ for _spec in (
     FrontendSpec("logmel", "1-channel log-mel map (128 Slaney mels, dB)", LogMelSpectrogram, _logmel, 1, "logmel",
                  stft=True),
     FrontendSpec("cqt", "1-channel nnAudio CQT (84 bins from C1, dB)", ConstantQ, _cqt, 1, "cqt"),
+    FrontendSpec("musicnn", "MusiCNN's input: 16 kHz, 96 Slaney mels of a 512/256 STFT, log10(1 + 10^4 x), "
+                 "96 x frames (any segment length; not resized)", MusicnnMel, _musicnn, 1, "musicnn-mel",
+                 stft=True, resized=False, trainable_kernels=False),
     FrontendSpec("waveform", "the seed's RGB filled-envelope waveform image (fusion's second view)", WaveformImage,
                  _waveform, 3, "waveform", takes_spec_augment=False, selectable=False),
 ):

@@ -9,7 +9,9 @@ from gtzan_gpu.augment.settings import AugmentSettings
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.features.registry import get_frontend
+from gtzan_gpu.models.pretrained.transfer import TransferClassifier, load_encoder_weights
 from gtzan_gpu.models.registry import ModelConfig, get_model_spec
+from gtzan_gpu.models.weights import NO_WEIGHTS, load_state_dict
 
 
 class GenreClassifier(nn.Module):
@@ -78,5 +80,20 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
             waveform_augment.append(Gain(augment.gain_db))
         if "noise" in augment.names:
             waveform_augment.append(Noise(augment.min_snr_db, augment.max_snr_db))
-    return GenreClassifier(views, spec.backbone(num_classes, features, model.weights), channels_last,
-                           waveform_augment, spec.saliency_layer, features.torch_image_dtype)
+    backbone = (transfer_backbone(model, num_classes) if spec.encoder is not None
+                else spec.backbone(num_classes, features, model.weights))
+    return GenreClassifier(views, backbone, channels_last, waveform_augment, spec.saliency_layer,
+                           features.torch_image_dtype)
+
+
+def transfer_backbone(model: ModelConfig, num_classes: int) -> TransferClassifier:
+    """A registered encoder with its weights (a pretrained entry, a state_dict FILE, or none) and a new head."""
+    spec = get_model_spec(model.name)
+    encoder = spec.encoder()
+    if model.pretrained is not None:
+        load_encoder_weights(encoder, model.pretrained.state_dict(), model.pretrained.name, model.name)
+    elif model.weights != NO_WEIGHTS:
+        state, source = load_state_dict(model.weights)
+        load_encoder_weights(encoder, state, str(source), model.name)
+    width = dict(spec.embeddings)[model.embedding]
+    return TransferClassifier(encoder, width, model.embedding, model.head, num_classes, model.freeze_backbone)

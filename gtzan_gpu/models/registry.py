@@ -19,6 +19,10 @@ from gtzan_gpu.features.registry import frontend_names
 from gtzan_gpu.models.cnn import SmallCNN
 from gtzan_gpu.models.cnn10 import CNN10
 from gtzan_gpu.models.fusion import LateFusion
+from gtzan_gpu.models.pretrained.musicnn import EMBEDDINGS as MUSICNN_EMBEDDINGS
+from gtzan_gpu.models.pretrained.musicnn import MusiCNN
+from gtzan_gpu.models.pretrained.registry import get_weights, is_pretrained_name
+from gtzan_gpu.models.pretrained.transfer import HEADS
 from gtzan_gpu.models.resnet import ResNet18Classifier
 from gtzan_gpu.models.shortchunk import ShortChunkResNet
 from gtzan_gpu.models.weights import NO_WEIGHTS, PRETRAINED_WEIGHTS, describe_weights
@@ -41,6 +45,9 @@ class ModelSpec:
         frontends: the ``--frontend`` values it accepts.
         saliency_layer: the backbone's submodule whose activations Grad-CAM explains (a late convolutional
             layer over the spectrogram image that still has some spatial resolution).
+        encoder: for a pretrained encoder (``() -> nn.Module`` with ``embed(map, layer)``): the backbone is then
+            the encoder and a new head (:class:`TransferClassifier`), and ``backbone`` is unused.
+        embeddings: the encoder's embedding layers and their widths (``--embedding`` choices), first = default.
     """
 
     name: str
@@ -53,6 +60,8 @@ class ModelSpec:
     pretrainable: bool = False
     frontends: tuple[str, ...] = FRONTENDS  # the front ends it can take
     saliency_layer: str = ""
+    encoder: Callable[[], nn.Module] | None = None
+    embeddings: tuple[tuple[str, int], ...] = ()
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
@@ -76,6 +85,11 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               ("frontend",), lambda classes, features, weights: CNN10(classes, features.image_size,
                                                                          features.channels),
               lr=1e-3, batch_size=32, frontends=("logmel", "cqt"), saliency_layer="blocks.2"),
+    ModelSpec("musicnn", "Pons & Serra 2019's MusiCNN (musically motivated timbral + temporal front end, dense mid "
+              "end, max + mean pooling) as an encoder, pretrained weights from the musicnn wheel, with a new head",
+              ("frontend",), None, lr=1e-3, batch_size=32, default_weights="musicnn:MSD_musicnn", pretrainable=True,
+              frontends=("musicnn",), saliency_layer="encoder.timbral.1.norm", encoder=MusiCNN,
+              embeddings=tuple(MUSICNN_EMBEDDINGS.items())),
 )}
 
 
@@ -106,13 +120,23 @@ def get_model_spec(name: str) -> ModelSpec:
 
 @dataclass
 class ModelConfig:
-    """Which model, with which initial weights: ``none``, ``imagenet`` or a state_dict file (one setting, as
-    torchvision's ``weights=``). ``weights=None`` means the model's default (the seed's choice)."""
+    """Which model, with which initial weights: ``none``, ``imagenet``, a pretrained entry (``musicnn:MSD_musicnn``)
+    or a state_dict file (one setting, as torchvision's ``weights=``). ``weights=None`` means the model's default
+    (the seed's choice). ``head``, ``embedding`` and ``freeze_backbone`` shape a pretrained encoder's transfer."""
 
     name: str = option("cnn", help="model", choices=model_names, flag="--model")
-    weights: str | None = option(None, help="initial weights of the ResNet trunks: none, imagenet (ResNet18 "
-                                            "IMAGENET1K_V1 from the torch hub cache) or a resnet18 state_dict FILE",
+    weights: str | None = option(None, help="initial weights: none, imagenet (resnet18 / fusion: ResNet18 "
+                                            "IMAGENET1K_V1 from the torch hub cache), musicnn:MTT_musicnn or "
+                                            "musicnn:MSD_musicnn (musicnn: the musicnn wheel's checkpoints), "
+                                            "musicnn:FOLDER, or a state_dict FILE of the trunk / encoder",
                                  kind=str)
+    head: str = option("linear", help="pretrained encoders: the new head, linear (a probe) or mlp (512 hidden, "
+                                      "dropout 0.2, as MARBLE's probes)", choices=HEADS)
+    embedding: str | None = option(None, help="pretrained encoders: the layer the head reads (musicnn: penultimate, "
+                                              "200 wide, the default; or pooled, its 1506 max + mean features)",
+                                   kind=str)
+    freeze_backbone: bool = option(False, help="pretrained encoders: train the head only (a frozen probe; the "
+                                               "encoder stays in eval mode, its BatchNorm statistics untouched)")
 
     def __post_init__(self):
         check_options(self)
@@ -124,6 +148,36 @@ class ModelConfig:
         if not spec.pretrainable and self.weights != NO_WEIGHTS:
             raise GtzanError(f"--weights {self.weights}: the {self.name} model has no pretrained weights "
                              f"(it is trained from scratch; use --weights none)")
+        self._check_transfer(spec)
+
+    def _check_transfer(self, spec: ModelSpec) -> None:
+        """The weights fit the architecture; the transfer options are given to an encoder only."""
+        if is_pretrained_name(self.weights):
+            weights = get_weights(self.weights)
+            if weights.architecture != self.name:
+                raise GtzanError(f"--weights {self.weights} are {weights.architecture} weights; they do not fit "
+                                 f"--model {self.name}")
+        elif spec.encoder is not None and self.weights == PRETRAINED_WEIGHTS:
+            raise GtzanError(f"--weights imagenet: the {self.name} encoder has no ImageNet weights")
+        if spec.encoder is None:
+            given = [flag for flag, on in (("--head", self.head != "linear"), ("--embedding", self.embedding),
+                                           ("--freeze-backbone", self.freeze_backbone)) if on]
+            if given:
+                encoders = ", ".join(n for n, s in MODELS.items() if s.encoder is not None)
+                raise GtzanError(f"{given[0]} applies to the pretrained encoders ({encoders}), not --model "
+                                 f"{self.name}")
+            return
+        layers = dict(spec.embeddings)
+        if self.embedding is None:
+            self.embedding = next(iter(layers))
+        if self.embedding not in layers:
+            raise GtzanError(f"unknown --embedding {self.embedding!r} for {self.name} (choose from "
+                             f"{', '.join(layers)})")
+
+    @property
+    def pretrained(self):
+        """The pretrained-weights entry (None for none, imagenet or a FILE)."""
+        return get_weights(self.weights) if is_pretrained_name(self.weights) else None
 
     @property
     def spec(self) -> ModelSpec:

@@ -43,6 +43,8 @@ def grad_cam(model, waveforms: torch.Tensor, classes: torch.Tensor | None = None
         with torch.enable_grad():
             with torch.no_grad():
                 images = model.images(waveforms)
+            # the images take a gradient, so the layer's activations do even in a frozen (probed) encoder
+            images = [image.detach().requires_grad_(True) for image in images]
             logits = model.backbone(*images)
             if classes is None:
                 classes = logits.argmax(dim=1)

@@ -11,6 +11,7 @@ import torch
 from torchvision.models import ResNet18_Weights
 
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.models.pretrained.registry import get_weights, is_pretrained_name
 
 NO_WEIGHTS = "none"
 PRETRAINED_WEIGHTS = "imagenet"
@@ -23,9 +24,12 @@ def hub_cache_file() -> Path:
 
 
 def weights_file(weights: str) -> Path | None:
-    """The file ``weights`` stands for (None for ``none``), checked to exist; cheap, so run it before slow work."""
+    """The file ``weights`` stands for (None for ``none``), checked to exist; cheap, so run it before slow work.
+    A pretrained entry (``musicnn:MTT_musicnn``) gives its checkpoint folder, or the error naming its install."""
     if weights == NO_WEIGHTS:
         return None
+    if is_pretrained_name(weights):
+        return get_weights(weights).check_available()
     path = hub_cache_file() if weights == PRETRAINED_WEIGHTS else Path(weights)
     if path.is_file():
         return path
@@ -62,4 +66,6 @@ def describe_weights(weights: str) -> str:
         return "random init"
     if weights == PRETRAINED_WEIGHTS:
         return f"ImageNet {IMAGENET_WEIGHTS.name} (torch hub cache {hub_cache_file()})"
+    if is_pretrained_name(weights):
+        return get_weights(weights).describe()
     return f"state_dict file {weights}"

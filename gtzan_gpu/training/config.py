@@ -65,6 +65,9 @@ class TrainConfig:
                                             "(half cosine to 0 at the last step)", choices=SCHEDULES)
     warmup_epochs: float = option(0.0, help="linear learning-rate warm-up over this many epochs (fractions allowed)",
                                   minimum=0, maximum=1000)
+    backbone_lr_scale: float = option(1.0, help="pretrained encoders, fine-tuned: the encoder's learning rate as a "
+                                                "share of --lr (discriminative fine-tuning; the head takes --lr)",
+                                      above=0, maximum=1)
     label_smoothing: float = option(0.0, help="cross-entropy label smoothing (0: the seed's hard targets)",
                                     minimum=0, maximum=0.5)
     batch_size: int | None = option(None, help="segments per step", kind=int, minimum=1, maximum=1 << 20)
@@ -107,14 +110,17 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.model, dict):
             self.model = ModelConfig(**self.model)
-        if isinstance(self.features, dict):
-            self.features = FeatureConfig(**self.features)
+        spec = self.model.spec
+        if isinstance(self.features, dict):  # a front end not given is the model's first
+            self.features = FeatureConfig(**{"frontend": spec.frontends[0], **self.features})
+        elif self.features == FeatureConfig() and self.features.frontend not in spec.frontends:
+            self.features = FeatureConfig(frontend=spec.frontends[0])
         check_options(self)
         check_label_options(self.labels, self.fma_subset)
-        spec = self.model.spec
         if self.features.frontend not in spec.frontends:
             raise GtzanError(f"--model {self.model.name} takes --frontend {' or '.join(spec.frontends)}, not "
                              f"{self.features.frontend}")
+        self._check_transfer()
         if self.lr is None:
             self.lr = spec.lr
         if self.batch_size is None:
@@ -135,6 +141,21 @@ class TrainConfig:
         if self.hop_seconds is not None and self.hop_seconds > self.segment_seconds:
             raise GtzanError(f"--hop-seconds {self.hop_seconds:g} is longer than --segment-seconds "
                              f"{self.segment_seconds:g} (segments would skip audio)")
+
+    def _check_transfer(self) -> None:
+        """Model, front end and weights fit together; the fine-tuning rate scale needs a trained encoder."""
+        pretrained = self.model.pretrained
+        if pretrained is not None and pretrained.frontend != self.features.frontend:
+            raise GtzanError(f"--weights {pretrained.name} were trained on the {pretrained.frontend} front end, not "
+                             f"--frontend {self.features.frontend}")
+        if self.model.freeze_backbone and self.model.weights == "none":
+            raise GtzanError("--freeze-backbone with --weights none would train a head on a random encoder")
+        if self.backbone_lr_scale != 1.0:
+            if self.model.spec.encoder is None:
+                raise GtzanError(f"--backbone-lr-scale applies to the pretrained encoders, not --model "
+                                 f"{self.model.name}")
+            if self.model.freeze_backbone:
+                raise GtzanError("--backbone-lr-scale with --freeze-backbone: a frozen encoder is not trained")
 
     def corpus_spec(self) -> CorpusSpec:
         """The run's DATA with its label table, as every corpus reader takes it."""

@@ -284,7 +284,7 @@ def _build_model(config: TrainConfig, run_dir: Path, device: torch.device, check
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if distributed.rank > 0:
         torch.manual_seed(config.seed + distributed.rank)  # other dropout masks per rank; rank 0 as one process
-    optimizer = build_optimizer(model, config.optimizer, config.lr, config.weight_decay)
+    optimizer = build_optimizer(model, config.optimizer, config.lr, config.weight_decay, config.backbone_lr_scale)
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 autocast needs no loss scaling
     state = TrainingState()
     if checkpoint:

@@ -24,7 +24,9 @@ def test_shortchunk_is_one_registry_entry_on_the_logmel_front_end(tiny_corpus, t
     classifier = build_classifier(ModelConfig("shortchunk"), FeatureConfig(frontend="logmel", stft_backend="torch"), 7)
     assert classifier(torch.randn(2, 22050 * 3)).shape == (2, 7)
     with pytest.raises(GtzanError, match="--model shortchunk takes --frontend logmel, not image"):
-        TrainConfig(model=ModelConfig("shortchunk"))
+        TrainConfig(model=ModelConfig("shortchunk"), features=FeatureConfig(frontend="image", image_size=64), data="x")
+    assert TrainConfig(model=ModelConfig("shortchunk")).features.frontend == "logmel"  # the model's own by default
+    assert TrainConfig(model={"name": "shortchunk"}, features={"image_size": 32}).features.frontend == "logmel"
     config = small_train_config(tiny_corpus, tmp_path / "run", model=ModelConfig("shortchunk"), epochs=1,
                                 batch_size=89, features=FeatureConfig(frontend="logmel", image_size=32,
                                                                      stft_backend="torch"))

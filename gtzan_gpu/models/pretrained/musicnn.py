@@ -3,8 +3,9 @@ PyTorch, written from the paper and the published architecture so that the music
 load into it and give the same numbers.
 
 Input: ``(B, 1, 96, N)`` log-compressed mel frames (96 Slaney mels of a 16 kHz, 512 / 256 STFT, ``log10(1 + 10^4
-x)``: :class:`gtzan_gpu.features.musicnn_mel.MusicnnMel`), frequency rows and time columns as every front end here.
-Internally the map is ``(B, 1, N, 96)``: TensorFlow's NHWC with time as height, so kernels map one to one.
+x)``: :class:`gtzan_gpu.features.musicnn_mel.MusicnnMel`), frequency rows and time columns as every front end here,
+and so inside too (TensorFlow's maps are time x frequency: its kernels are transposed on load), so the timbral
+maps are images Grad-CAM can lay over the input.
 
 - **Front end, musically motivated**: input BatchNorm; two *timbral* convolutions of 7 frames x 38 and 67 mel bands
   (40 % and 70 % of 96; 204 filters each, time padded 3 + 3, frequency "valid") and three *temporal* ones of 128,
@@ -44,18 +45,18 @@ def tf_batch_norm(channels: int, dims: int) -> nn.Module:
 
 
 class FrequencyPooledConv(nn.Module):
-    """Conv2d over ``(B, 1, N, F)`` (time rows, mel columns), ReLU, BatchNorm, max over what is left of frequency:
-    ``(B, 1, N', F) -> (B, filters, N)``. ``time_padding`` is ``(before, after)`` rows of zeros."""
+    """Conv2d over ``(B, 1, F, N)`` (mel rows, time columns), ReLU, BatchNorm, max over what is left of frequency:
+    ``(B, 1, F, N) -> (B, filters, N)``. ``time_padding`` is ``(before, after)`` columns of zeros."""
 
     def __init__(self, filters: int, frames: int, bands: int, time_padding: tuple[int, int]):
         super().__init__()
         self.time_padding = time_padding
-        self.conv = nn.Conv2d(1, filters, (frames, bands))
+        self.conv = nn.Conv2d(1, filters, (bands, frames))
         self.norm = tf_batch_norm(filters, 2)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        padded = F.pad(mel, (0, 0, *self.time_padding))
-        return self.norm(F.relu(self.conv(padded))).amax(dim=3)
+        padded = F.pad(mel, self.time_padding)
+        return self.norm(F.relu(self.conv(padded))).amax(dim=2)
 
 
 class MidEndLayer(nn.Module):
@@ -96,7 +97,7 @@ class MusiCNN(nn.Module):
 
     def pooled(self, mel: torch.Tensor) -> torch.Tensor:
         """``(B, 1, 96, N) -> (B, 1506)``: max and mean over time of the front and mid end, interleaved."""
-        image = self.input_norm(mel.transpose(2, 3))  # (B, 1, N, 96)
+        image = self.input_norm(mel)
         frontend = torch.cat([block(image) for block in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, N)
         first = self.midend[0](frontend)
         second = self.midend[1](first) + first
@@ -146,15 +147,16 @@ def tf_variable_names() -> dict[str, str]:
 
 
 def state_dict_from_tf(variables: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """A :class:`MusiCNN` state_dict from a musicnn checkpoint's variables: HWIO kernels to OIHW (the mid end's
-    ``(7, C, 1, 64)`` to Conv1d's ``(64, C, 7)``), dense ``(in, out)`` to Linear's ``(out, in)``."""
+    """A :class:`MusiCNN` state_dict from a musicnn checkpoint's variables: HWIO kernels (H time, W frequency) to
+    OIHW over our frequency x time maps, i.e. ``(O, I, W, H)``; the mid end's ``(7, C, 1, 64)`` to Conv1d's
+    ``(64, C, 7)``; dense ``(in, out)`` to Linear's ``(out, in)``."""
     state = {}
     for ours, theirs in tf_variable_names().items():
         value = variables[theirs]
         if ours.startswith("midend.") and ours.endswith("conv.weight"):
             value = value[:, :, 0, :].transpose(2, 1, 0)
         elif ours.endswith("conv.weight"):
-            value = value.transpose(3, 2, 0, 1)
+            value = value.transpose(3, 2, 1, 0)
         elif ours.startswith(_DENSES) and ours.endswith(".weight"):
             value = value.T
         state[ours] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
