@@ -43,6 +43,20 @@ def one_line_error(capsys) -> str:
     (["--warmup-epochs", "-1"], "--warmup-epochs must be >= 0"),
     (["--warmup-epochs", "nan"], "--warmup-epochs must be a finite number"),
     (["--fma-subset", "small"], "--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE"),
+    (["--head", "mlp"], "--head applies to the pretrained encoders (musicnn), not --model cnn"),
+    (["--embedding", "pooled"], "--embedding applies to the pretrained encoders"),
+    (["--freeze-backbone"], "--freeze-backbone applies to the pretrained encoders"),
+    (["--backbone-lr-scale", "0"], "--backbone-lr-scale must be > 0"),
+    (["--backbone-lr-scale", "2"], "--backbone-lr-scale must be <= 1"),
+    (["--backbone-lr-scale", "0.1"], "--backbone-lr-scale applies to the pretrained encoders"),
+    (["--model", "musicnn", "--weights", "musicnn:NOPE"], "unknown --weights musicnn:NOPE"),
+    (["--model", "musicnn", "--weights", "imagenet"], "the musicnn encoder has no ImageNet weights"),
+    (["--model", "musicnn", "--weights", "musicnn:/nowhere/MTT_musicnn"], "folder not found"),
+    (["--model", "musicnn", "--weights", "/nowhere/encoder.pt"], "--weights file not found"),
+    (["--model", "musicnn", "--frontend", "logmel"], "--model musicnn takes --frontend musicnn, not logmel"),
+    (["--model", "musicnn", "--embedding", "nope"], "unknown --embedding 'nope' for musicnn"),
+    (["--model", "musicnn", "--weights", "none", "--freeze-backbone"], "would train a head on a random encoder"),
+    (["--model", "resnet18", "--weights", "musicnn:MSD_musicnn"], "do not fit --model resnet18"),
 ])
 def test_bad_train_options_fail_before_any_work(options, message, tiny_corpus, tmp_path, capsys, monkeypatch):
     import gtzan_gpu.training.run_data as run_data

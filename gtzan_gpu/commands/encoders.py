@@ -1,0 +1,44 @@
+"""``gtzan-gpu tag`` and ``gtzan-gpu embed``: a pretrained encoder's tags of files, and embeddings of a corpus."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
+    from gtzan_gpu.training.tagging import format_tags, tag_files
+
+    result = tag_files(args.files, args.weights, args.top, args.device, args.patch_seconds, args.stft_backend)
+    for entry in result["files"]:
+        if "error" in entry:
+            print(f"gtzan-gpu tag: {entry['path']}: {entry['error']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print("\n".join(format_tags(entry) for entry in result["files"] if "error" not in entry))
+    return 1 if any("error" in entry for entry in result["files"]) else 0
+
+
+def add_tag_parser(commands) -> None:
+    from gtzan_gpu.features.stft import STFT_BACKENDS
+    from gtzan_gpu.models.pretrained.registry import weights_names
+    from gtzan_gpu.training.device import DEVICES
+    from gtzan_gpu.training.tagging import REFERENCE_PATCH_SECONDS
+
+    tag = commands.add_parser("tag", help="a pretrained tagger's top tags of audio files (musicnn, no TensorFlow)",
+                              description="Tags as the musicnn reference computes them: the file's log-mel at 16 "
+                                          "kHz cut into 3-s patches without overlap, the tagger's sigmoid, the mean "
+                                          "over patches. Any file soundfile reads; a file that cannot be read is "
+                                          "one line and the others are still tagged (exit 1 if any failed).")
+    tag.add_argument("files", nargs="+", metavar="FILE")
+    tag.add_argument("--weights", required=True, help=f"a pretrained tagger: {', '.join(weights_names())}, or "
+                                                      f"musicnn:FOLDER")
+    tag.add_argument("--top", type=int, default=3, help="tags per file (default 3, as musicnn's top_tags)")
+    tag.add_argument("--patch-seconds", type=float, default=REFERENCE_PATCH_SECONDS,
+                     help="patch length (default 3 s, what the models were trained on)")
+    tag.add_argument("--stft-backend", choices=STFT_BACKENDS, default="torch")
+    tag.add_argument("--device", choices=DEVICES, default="auto")
+    tag.add_argument("--json", action="store_true", help='{"weights": ..., "files": [{"path": ..., "top": '
+                                                         '[{"tag": ..., "probability": ...}]}]}')
+    tag.set_defaults(run=_cmd_tag)
