@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gtzan_gpu import __version__
 from gtzan_gpu.allocator import retain_freed_memory
-from gtzan_gpu.commands.encoders import add_tag_parser
+from gtzan_gpu.commands.encoders import add_embed_parser, add_tag_parser
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.plugins import load_all as load_all_plugins
 
@@ -574,7 +574,7 @@ def _add_launch_parser(commands) -> None:
 COMMAND_PARSERS = (_add_synth_parser, _add_scan_parser, _add_pack_parser, _add_split_parser, _add_train_parser,
                    _add_evaluate_parser, _add_predict_parser, _add_compare_parser, _add_export_parser,
                    _add_demo_parser, _add_bench_parser, _add_doctor_parser, _add_experiment_parser,
-                   _add_launch_parser, add_tag_parser)
+                   _add_launch_parser, add_tag_parser, add_embed_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,3 +42,39 @@ def add_tag_parser(commands) -> None:
     tag.add_argument("--json", action="store_true", help='{"weights": ..., "files": [{"path": ..., "top": '
                                                          '[{"tag": ..., "probability": ...}]}]}')
     tag.set_defaults(run=_cmd_tag)
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from gtzan_gpu.data.catalogue import CorpusSpec
+    from gtzan_gpu.training.embeddings import embed_corpus
+
+    summary = embed_corpus(CorpusSpec(args.data, args.labels, args.fma_subset), args.weights, args.out,
+                           args.embedding, args.segment_seconds, args.hop_seconds, args.manifest, args.device,
+                           stft_backend=args.stft_backend)
+    print(f"{summary['tracks']} tracks, {summary['segments']} segments of {args.segment_seconds:g} s: "
+          f"{summary['layer']} embeddings ({summary['width']} wide) of {summary['weights']} -> {summary['out']}")
+    return 0
+
+
+def add_embed_parser(commands) -> None:
+    from gtzan_gpu.data.label_table import FMA_SUBSETS
+    from gtzan_gpu.features.stft import STFT_BACKENDS
+    from gtzan_gpu.models.pretrained.registry import weights_names
+    from gtzan_gpu.training.device import DEVICES
+
+    embed = commands.add_parser("embed", help="a pretrained encoder's embeddings of a corpus, to an .npz",
+                                description="One embedding per track (the mean of its segments') and per segment "
+                                            "(with its start time), with track ids, labels and the split, in one "
+                                            ".npz for scikit-learn or any other tool. The scan's exclusions apply.")
+    embed.add_argument("data", metavar="DATA")
+    embed.add_argument("--labels", help="label table of DATA (as train's)")
+    embed.add_argument("--fma-subset", choices=FMA_SUBSETS)
+    embed.add_argument("--weights", required=True, help=f"{', '.join(weights_names())}, or musicnn:FOLDER")
+    embed.add_argument("--out", required=True, metavar="FILE.npz", help="never overwritten")
+    embed.add_argument("--embedding", help="the encoder's layer (musicnn: penultimate, the default, or pooled)")
+    embed.add_argument("--segment-seconds", type=float, default=3.0, help="segment length (default 3 s)")
+    embed.add_argument("--hop-seconds", type=float, help="segment hop (default: the segment length)")
+    embed.add_argument("--manifest", help="split manifest: each track's subset goes into the file")
+    embed.add_argument("--stft-backend", choices=STFT_BACKENDS, default="torch")
+    embed.add_argument("--device", choices=DEVICES, default="auto")
+    embed.set_defaults(run=_cmd_embed)
