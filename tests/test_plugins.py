@@ -76,7 +76,7 @@ def test_a_plugin_model_and_front_end_are_choices_and_reach_doctor_and_bench(tmp
     root = make_plugin(tmp_path / "site")
     help_text = run(root, "train", "--help")
     assert help_text.returncode == 0
-    assert "tiny" in help_text.stdout and "{image,logmel,cqt,musicnn,loudness}" in help_text.stdout
+    assert "tiny" in help_text.stdout and "{image,logmel,cqt,musicnn,panns,loudness}" in help_text.stdout
     assert "plugin broken (gtzan_gpu.models) skipped: toy_gtzan_plugin:BROKEN is a int, not a ModelSpec" \
         in help_text.stderr
     probe = run(root, code=textwrap.dedent("""\

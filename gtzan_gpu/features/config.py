@@ -8,6 +8,7 @@ import torch
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.colormaps import COLORMAPS
 from gtzan_gpu.features.frequency_axis import FREQUENCY_SCALES
+from gtzan_gpu.features.musicnn_mel import PATCH_PADDINGS
 from gtzan_gpu.features.registry import frontend_names, get_frontend
 from gtzan_gpu.features.stft import STFT_BACKENDS
 from gtzan_gpu.features.functional import DB_REFERENCES
@@ -50,6 +51,10 @@ class FeatureConfig:
                                               "finer than the seed's 8-bit PNG colours). Meant for --amp on CUDA, "
                                               "where the backbone takes it as it is; without autocast it is cast "
                                               "back to fp32 for the backbone", choices=IMAGE_DTYPES)
+    patch_padding: str = option("none", help="musicnn front end: bring segments shorter than the pretrained "
+                                             "models' 3-s patches up to 3 s by repeating them (musicnn's training "
+                                             "repeat-pad) or with zeros (none: use them as they are)",
+                                choices=PATCH_PADDINGS)
     waveform_envelope: str = option("symmetric", help="waveform view: symmetric +-max|y| (as waveshow) or minmax",
                                     choices=ENVELOPES)
 
@@ -69,5 +74,7 @@ class FeatureConfig:
         if self.db_reference != "max" and self.frontend == "image":
             raise GtzanError("--db-reference fixed applies to --frontend logmel or cqt (the seed's image is drawn "
                              "re each example's maximum, as specshow)")
+        if self.patch_padding != "none" and self.frontend != "musicnn":
+            raise GtzanError(f"--patch-padding applies to --frontend musicnn, not {self.frontend}")
         if self.trainable_stft and self.stft_backend != "nnaudio":
             raise GtzanError("--trainable-stft needs --stft-backend nnaudio (torch.stft has no kernels to learn)")

@@ -15,6 +15,7 @@ from torch import nn
 
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.musicnn_mel import MusicnnMel
+from gtzan_gpu.features.panns_logmel import PannsLogMel
 from gtzan_gpu.features.spectrogram import SpectrogramImage
 from gtzan_gpu.features.time_frequency import ConstantQ, LogMelSpectrogram
 from gtzan_gpu.features.waveform import WaveformImage
@@ -36,8 +37,9 @@ class FrontendSpec:
         takes_spec_augment: whether SpecAugment masks its time-frequency values.
         selectable: offered as ``--frontend`` (the waveform view is a second view of fusion only).
         stft: built on the STFT layer, so ``--stft-backend`` and ``--trainable-stft`` apply to it.
-        resized: its output is ``image_size x image_size``; False: rows and frames at the layer's own resolution
+        resized: its output is ``image_size x image_size``; False: ``rows`` x frames at the layer's own resolution
             (MusiCNN's 96 mels x frames, which its pretrained weights need), ``--image-size`` does not apply.
+        rows: the output's rows when not resized.
         trainable_kernels: ``--trainable-stft`` applies (its STFT kernels may be learned).
     """
 
@@ -51,6 +53,7 @@ class FrontendSpec:
     selectable: bool = True
     stft: bool = False
     resized: bool = True
+    rows: int | None = None
     trainable_kernels: bool = True
 
 
@@ -82,7 +85,13 @@ def _waveform(features, sample_rate: int, spec_augment: nn.Module | None) -> Wav
 
 
 def _musicnn(features, sample_rate: int, spec_augment: nn.Module | None) -> MusicnnMel:
-    layer = MusicnnMel(sample_rate, backend=features.stft_backend)
+    layer = MusicnnMel(sample_rate, backend=features.stft_backend, patch_padding=features.patch_padding)
+    layer.spec_augment = spec_augment
+    return layer
+
+
+def _panns(features, sample_rate: int, spec_augment: nn.Module | None) -> PannsLogMel:
+    layer = PannsLogMel(sample_rate)
     layer.spec_augment = spec_augment
     return layer
 
@@ -106,7 +115,10 @@ for _spec in (
     FrontendSpec("cqt", "1-channel nnAudio CQT (84 bins from C1, dB)", ConstantQ, _cqt, 1, "cqt"),
     FrontendSpec("musicnn", "MusiCNN's input: 16 kHz, 96 Slaney mels of a 512/256 STFT, log10(1 + 10^4 x), "
                  "96 x frames (any segment length; not resized)", MusicnnMel, _musicnn, 1, "musicnn-mel",
-                 stft=True, resized=False, trainable_kernels=False),
+                 stft=True, resized=False, rows=96, trainable_kernels=False),
+    FrontendSpec("panns", "PANNs' input: 32 kHz, 64 Slaney mels (50-14,000 Hz) of a 1024/320 reflect-padded "
+                 "torch.stft, dB re 1.0, 64 x frames (not resized)", PannsLogMel, _panns, 1, "panns-logmel",
+                 resized=False, rows=64),
     FrontendSpec("waveform", "the seed's RGB filled-envelope waveform image (fusion's second view)", WaveformImage,
                  _waveform, 3, "waveform", takes_spec_augment=False, selectable=False),
 ):

@@ -21,6 +21,7 @@ from gtzan_gpu.models.cnn10 import CNN10
 from gtzan_gpu.models.fusion import LateFusion
 from gtzan_gpu.models.pretrained.musicnn import EMBEDDINGS as MUSICNN_EMBEDDINGS
 from gtzan_gpu.models.pretrained.musicnn import MusiCNN
+from gtzan_gpu.models.pretrained.panns import CNN10_WIDTHS, CNN14_WIDTHS, PannsCNN
 from gtzan_gpu.models.pretrained.registry import get_weights, is_pretrained_name
 from gtzan_gpu.models.pretrained.transfer import HEADS
 from gtzan_gpu.models.resnet import ResNet18Classifier
@@ -48,6 +49,7 @@ class ModelSpec:
         encoder: for a pretrained encoder (``() -> nn.Module`` with ``embed(map, layer)``): the backbone is then
             the encoder and a new head (:class:`TransferClassifier`), and ``backbone`` is unused.
         embeddings: the encoder's embedding layers and their widths (``--embedding`` choices), first = default.
+        family: weights made for a family of encoders (``panns``) fit each of its members.
     """
 
     name: str
@@ -62,6 +64,7 @@ class ModelSpec:
     saliency_layer: str = ""
     encoder: Callable[[], nn.Module] | None = None
     embeddings: tuple[tuple[str, int], ...] = ()
+    family: str = ""
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
@@ -90,6 +93,12 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               ("frontend",), None, lr=1e-3, batch_size=32, default_weights="musicnn:MSD_musicnn", pretrainable=True,
               frontends=("musicnn",), saliency_layer="encoder.timbral.1.norm", encoder=MusiCNN,
               embeddings=tuple(MUSICNN_EMBEDDINGS.items())),
+    *(ModelSpec(f"panns-{name}", f"PANNs' {name.upper()} (Kong et al. 2020) as an encoder with a new head; "
+                f"--weights panns:FILE loads a PANNs checkpoint you bring (none can be downloaded here)",
+                ("frontend",), None, lr=1e-4, batch_size=32, pretrainable=True, frontends=("panns",),
+                saliency_layer="encoder.feature_map", encoder=lambda widths=widths: PannsCNN(widths),
+                embeddings=(("embedding", widths[-1]), ("pooled", widths[-1])), family="panns")
+      for name, widths in (("cnn10", CNN10_WIDTHS), ("cnn14", CNN14_WIDTHS))),
 )}
 
 
@@ -154,7 +163,7 @@ class ModelConfig:
         """The weights fit the architecture; the transfer options are given to an encoder only."""
         if is_pretrained_name(self.weights):
             weights = get_weights(self.weights)
-            if weights.architecture != self.name:
+            if weights.architecture not in (self.name, spec.family):
                 raise GtzanError(f"--weights {self.weights} are {weights.architecture} weights; they do not fit "
                                  f"--model {self.name}")
         elif spec.encoder is not None and self.weights == PRETRAINED_WEIGHTS:

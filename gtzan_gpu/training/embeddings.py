@@ -36,11 +36,11 @@ class EmbeddingExtractor(torch.nn.Module):
         from gtzan_gpu.features.config import FeatureConfig
         from gtzan_gpu.features.registry import get_frontend
 
-        self.weights, self.encoder = load_pretrained_encoder(weights_name)
-        layers = dict(get_model_spec(self.weights.architecture).embeddings)
+        self.weights, self.encoder, architecture = load_pretrained_encoder(weights_name)
+        layers = dict(get_model_spec(architecture).embeddings)
         self.layer = layer or next(iter(layers))
         if self.layer not in layers:
-            raise GtzanError(f"unknown --embedding {self.layer!r} for {self.weights.architecture} (choose from "
+            raise GtzanError(f"unknown --embedding {self.layer!r} for {architecture} (choose from "
                              f"{', '.join(layers)})")
         self.width = layers[self.layer]
         features = FeatureConfig(frontend=self.weights.frontend, stft_backend=stft_backend)

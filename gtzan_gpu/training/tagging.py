@@ -27,16 +27,22 @@ REFERENCE_PATCH_SECONDS = 3.0
 MAX_TOP = 1000
 
 
-def load_pretrained_encoder(name: str) -> tuple[PretrainedWeights, nn.Module]:
-    """The pretrained entry ``name`` and its encoder with those weights, in eval mode (a clear error when the name
-    is unknown or the weights are not installed)."""
+def load_pretrained_encoder(name: str) -> tuple[PretrainedWeights, nn.Module, str]:
+    """The pretrained entry ``name``, its encoder with those weights (eval mode) and the encoder's model name (a
+    family's weights say which member they are: PANNs' blocks); a clear error when the name is unknown or the weights
+    are not installed."""
     if not is_pretrained_name(name):
         raise GtzanError(f"--weights {name}: name a pretrained tagger (e.g. musicnn:MTT_musicnn)")
     weights = get_weights(name)
-    spec = get_model_spec(weights.architecture)
-    encoder = spec.encoder()
-    load_encoder_weights(encoder, weights.state_dict(), weights.name, weights.architecture)
-    return weights, encoder.eval()
+    state = weights.state_dict()
+    architecture = weights.architecture
+    if architecture == "panns":
+        from gtzan_gpu.models.pretrained.panns import panns_architecture
+
+        architecture = panns_architecture(state)
+    encoder = get_model_spec(architecture).encoder()
+    load_encoder_weights(encoder, state, weights.name, architecture)
+    return weights, encoder.eval(), architecture
 
 
 def patches_of(mel: torch.Tensor, frames: int) -> torch.Tensor:
@@ -54,7 +60,10 @@ class Tagger:
                  stft_backend: str = "torch"):
         if not 0.1 <= patch_seconds <= 3600:
             raise GtzanError(f"--patch-seconds must be in [0.1, 3600], got {patch_seconds:g}")
-        self.weights, self.encoder = load_pretrained_encoder(weights_name)
+        self.weights, self.encoder, _ = load_pretrained_encoder(weights_name)
+        if not self.weights.labels or self.weights.frontend != "musicnn":
+            raise GtzanError(f"--weights {weights_name}: no tag vocabulary here (PANNs' AudioSet head is dropped); "
+                             f"use gtzan-gpu embed")
         self.device = resolve_device(device)
         self.encoder.to(self.device)
         self.frames = frames_of(patch_seconds)

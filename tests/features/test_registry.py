@@ -15,8 +15,11 @@ def test_every_front_end_builds_its_declared_image_and_is_recognised(name):
     features = FeatureConfig(frontend=name if spec.selectable else "image", image_size=32, stft_backend="torch")
     layer = spec.build(features, 22050, SpecAugment() if spec.takes_spec_augment else None)
     out = layer(torch.randn(2, 22050))
-    size = (32, 32) if spec.resized else (96, 63)  # MusiCNN's map: 96 mels x 1 s of 16-kHz frames, not resized
-    assert out.shape == (2, spec.channels, *size) and torch.isfinite(out).all()
+    if spec.resized:
+        assert out.shape == (2, spec.channels, 32, 32)
+    else:  # the pretrained front ends' own maps: their rows x 1 s of frames (MusiCNN 63 at 16 kHz, PANNs 101 at 32)
+        assert out.shape == (2, spec.channels, spec.rows, {"musicnn": 63, "panns": 101}[name])
+    assert torch.isfinite(out).all()
     assert frontend_of(layer) is spec
     assert layer.to("meta")(torch.empty(2, 22050, device="meta")).shape == out.shape  # no host reads in forward
     if spec.takes_spec_augment:
@@ -24,9 +27,9 @@ def test_every_front_end_builds_its_declared_image_and_is_recognised(name):
 
 
 def test_frontend_choices_and_channels_come_from_the_registry():
-    assert frontend_names() == ("image", "logmel", "cqt", "musicnn")  # waveform: fusion's second view, no choice
-    assert [FeatureConfig(frontend=n).channels for n in frontend_names()] == [3, 1, 1, 1]
-    assert [get_frontend(n).stft for n in frontend_names()] == [True, True, False, True]  # --stft-backend applies
+    assert frontend_names() == ("image", "logmel", "cqt", "musicnn", "panns")  # waveform: fusion's 2nd view only
+    assert [FeatureConfig(frontend=n).channels for n in frontend_names()] == [3, 1, 1, 1, 1]
+    assert [get_frontend(n).stft for n in frontend_names()] == [True, True, False, True, False]  # --stft-backend
     with pytest.raises(GtzanError, match=r"--trainable-stft applies to the STFT front ends \(image, logmel\), not cqt"):
         FeatureConfig(frontend="cqt", trainable_stft=True)
     with pytest.raises(GtzanError, match="unknown --frontend 'nope'"):

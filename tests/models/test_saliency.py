@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from gtzan_gpu.config import FeatureConfig, ModelConfig
+from gtzan_gpu.features.registry import get_frontend
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.models import MODELS, GenreClassifier, build_classifier, get_model_spec, grad_cam
 
@@ -57,7 +58,8 @@ def test_every_registered_model_names_a_grad_cam_layer_and_inspection_changes_no
     model.train()
     before = {key: value.clone() for key, value in model.state_dict().items()}
     cam = grad_cam(model, torch.randn(3, 22050))
-    size = (96, 63) if frontend == "musicnn" else (64, 64)  # MusiCNN's map is 96 mels x frames, never resized
+    spec = get_frontend(frontend)
+    size = (64, 64) if spec.resized else (spec.rows, cam.images.shape[-1])  # pretrained maps keep their own size
     assert cam.heatmaps.shape == (3, *size) and cam.images.shape[-2:] == size
     assert cam.heatmaps.min() >= 0.0 and cam.heatmaps.max() <= 1.0
     assert cam.classes.shape == (3,) and cam.probabilities.shape == (3, 10)

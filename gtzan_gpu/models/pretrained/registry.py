@@ -2,7 +2,8 @@
 front end and its sample rate, label vocabulary, licence, source) and how to read them from disk.
 
 ``--weights`` names an entry (``musicnn:MTT_musicnn``), or a scheme with a path: ``musicnn:FOLDER`` (a musicnn-layout
-TensorFlow checkpoint folder of one's own). Nothing is downloaded: weights that are not on disk are a one-line error
+TensorFlow checkpoint folder of one's own) or ``panns:FILE`` (a PANNs CNN10 / CNN14 checkpoint the user brings; its
+``architecture`` is the family ``panns``, the blocks it holds say which). Nothing is downloaded: weights that are not on disk are a one-line error
 naming the install command or the missing path, never a silent random initialisation.
 """
 from __future__ import annotations
@@ -115,11 +116,38 @@ def _musicnn(checkpoint: str, labels: tuple[str, ...], dataset: str) -> Pretrain
                              _musicnn_locator(checkpoint), _read_musicnn)
 
 
+def _file_locator(scheme: str, path: Path) -> Callable[[], Path]:
+    def locate() -> Path:
+        if not path.exists():
+            raise GtzanError(f"--weights {scheme}:{path}: file not found")
+        if not path.is_file():
+            raise GtzanError(f"--weights {scheme}:{path}: not a file")
+        return path
+    return locate
+
+
+def _read_panns(path: Path) -> dict[str, torch.Tensor]:
+    from gtzan_gpu.models.pretrained.panns import panns_state_dict
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data, never code
+    except Exception as error:
+        first = (str(error).strip().splitlines() or [""])[0][:120]
+        raise GtzanError(f"cannot read PANNs checkpoint {path} ({type(error).__name__}: {first})") from None
+    return panns_state_dict(checkpoint, str(path))
+
+
+def _panns(path: Path) -> PretrainedWeights:
+    return PretrainedWeights(f"panns:{path}", "panns", "panns", 32000, (), "as its owner's (PANNs: MIT code, "
+                             "AudioSet-trained weights)", f"PANNs checkpoint {path} (Kong et al. 2020)",
+                             _file_locator("panns", path), _read_panns)
+
+
 WEIGHTS: dict[str, PretrainedWeights] = {w.name: w for w in (
     _musicnn("MTT_musicnn", MTT_TAGS, "MagnaTagATune"),
     _musicnn("MSD_musicnn", MSD_TAGS, "the Million Song Dataset"),
 )}
-SCHEMES = ("musicnn",)  # "scheme:PATH" forms besides the named entries
+SCHEMES = ("musicnn", "panns")  # "scheme:PATH" forms besides the named entries
 
 
 def register_weights(weights: PretrainedWeights) -> PretrainedWeights:
@@ -148,7 +176,9 @@ def get_weights(text: str) -> PretrainedWeights:
         labels = MSD_TAGS if folder.name.startswith("MSD") else MTT_TAGS
         return PretrainedWeights(text, "musicnn", "musicnn", 16000, labels, "as its owner's",
                                  f"MusiCNN checkpoint folder {folder}", _folder_locator(folder), _read_musicnn)
-    raise GtzanError(f"unknown --weights {text} (choose from {', '.join(WEIGHTS)})")
+    if scheme == "panns" and rest:
+        return _panns(Path(rest))
+    raise GtzanError(f"unknown --weights {text} (choose from {', '.join(WEIGHTS)}, musicnn:FOLDER or panns:FILE)")
 
 
 def absolute_weights(text: str) -> str:
