@@ -150,14 +150,17 @@ def frontend_graph_breaks() -> dict[str, int]:
     return {name: graph_breaks(methods[name]) for name in ROOFLINE_FRONTENDS + ROOFLINE_REFERENCES}
 
 
-def model_step_flops(image_size: int = 128) -> dict[str, int]:
-    """Training-step FLOPs (forward + backward) per segment of each registered backbone, from its images."""
+def model_step_flops(image_size: int = 128, seconds: float = 5.0) -> dict[str, int]:
+    """Training-step FLOPs (forward + backward) per segment of each registered backbone, from the images its views
+    make of ``seconds`` of audio (``image_size`` square, or a pretrained front end's own rows x frames)."""
     result = {}
     for name, spec in MODELS.items():
         model = build_classifier(ModelConfig(name, "none"),
-                                 FeatureConfig(frontend=spec.frontends[0], image_size=image_size), 10)
-        channels = 3 if spec.frontends[0] == "image" else 1
-        images = [torch.randn(2, channels, image_size, image_size) for _ in model.views]  # BatchNorm needs 2
+                                 FeatureConfig(frontend=spec.frontends[0], image_size=image_size,
+                                               stft_backend="torch"), 10)
+        with torch.no_grad():
+            images = [image.detach() for image in model.eval().images(torch.randn(2, int(seconds * 22050)))]
+        model.train()  # BatchNorm needs 2
         with FlopCounterMode(display=False) as counter:
             F.cross_entropy(model.backbone(*images), torch.zeros(2, dtype=torch.long)).backward()
         result[name] = counter.get_total_flops() // 2
