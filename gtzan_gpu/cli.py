@@ -97,9 +97,12 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 def _cmd_split(args: argparse.Namespace) -> int:
     from gtzan_gpu.data.splits import make_split
 
+    from gtzan_gpu.outputs import check_output
+
     out = Path(args.out)
     if out.is_dir():
         raise GtzanError(f"--out {out} is a directory; give the manifest's file name")
+    check_output(out, "--out", tuple(p for p in (args.data, getattr(args, "labels", None)) if p))
     corpus = _scan(args)
     manifest = make_split(corpus, args.scheme, args.seed)
     manifest.check_usable(f"the {args.scheme} split of {corpus.root}")
@@ -178,6 +181,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from gtzan_gpu.training import predict_files
     from gtzan_gpu.training.predict import format_prediction
 
+    if args.timeline:
+        from gtzan_gpu.outputs import check_output
+
+        check_output(args.timeline, "--timeline", (args.run_dir, *args.files))
     results = predict_files(args.run_dir, args.files, args.device, hop_seconds=args.hop_seconds,
                             timeline=args.timeline is not None or args.json)
     if args.timeline:
@@ -189,6 +196,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         for result in usable:
             path = target if len(usable) == 1 else target.with_name(f"{target.stem}_{Path(result['file']).stem}"
                                                                      f"{target.suffix or '.png'}")
+            check_output(path, "--timeline", (args.run_dir, *args.files))
             line = result["timeline"]
             atomic_write_bytes(path, png_bytes(timeline_figure(line["start_seconds"], line["segment_seconds"],
                                                                line["probabilities"], line["genres"],
@@ -215,6 +223,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from gtzan_gpu.training.export import PARITY_ATOL, export_run
 
+    from gtzan_gpu.outputs import check_output
+
+    check_output(args.out, "--out", (args.run_dir,))
     done = export_run(args.run_dir, args.format, args.out)
     print(json.dumps(done, indent=2) if args.json else
           f"exported {done['model']} ({done['frontend']} front end, {done['stft_backend']} STFT) as {args.format}"

@@ -85,7 +85,7 @@ class SplitManifest:
             raise GtzanError(f"{source}: not a gtzan-gpu split manifest")
         if document.get("version") != MANIFEST_VERSION:
             raise GtzanError(f"{source}: manifest version {document.get('version')} is not {MANIFEST_VERSION}")
-        return cls(
+        manifest = cls(
             scheme=document["scheme"],
             seed=document["seed"],
             test_fraction=document["fractions"]["test"],
@@ -96,6 +96,20 @@ class SplitManifest:
             fold=(document["fold"]["fold"], document["fold"]["folds"]) if "fold" in document else None,
             grouped_by=document.get("grouped_by"),
         )
+        manifest.check_disjoint(source)
+        return manifest
+
+    def check_disjoint(self, source: str = "the split") -> None:
+        """No track in two subsets, none twice in one: a leaking manifest would score a model on tracks it trained
+        on. One line naming the first such id."""
+        seen: dict[str, str] = {}
+        for name in SUBSETS:
+            for track_id in self.subsets[name]:
+                if track_id in seen:
+                    where = f"twice in {name}" if seen[track_id] == name else f"in both {seen[track_id]} and {name}"
+                    raise GtzanError(f"{source} lists track {track_id!r} {where}; subsets must not overlap or "
+                                     f"repeat a track (it would be scored on what it trained on)")
+                seen[track_id] = name
 
     @classmethod
     def load(cls, path: str | Path) -> "SplitManifest":
@@ -107,7 +121,9 @@ class SplitManifest:
         return cls.from_json(text, source=str(path))
 
     def check_usable(self, source: str = "the split") -> None:
-        """A manifest a classifier can be trained and scored on: two genres or more, no empty subset."""
+        """A manifest a classifier can be trained and scored on: two genres or more, no empty subset, no track in
+        two subsets."""
+        self.check_disjoint(source)
         if len(self.genres) < 2:
             raise GtzanError(f"{source} has {len(self.genres)} genre(s); classification needs at least 2")
         empty = [name for name in SUBSETS if not self.subsets[name]]

@@ -20,6 +20,7 @@ from gtzan_gpu.data.segments import DEFAULT_SAMPLE_RATE, SegmentSpec, track_sour
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.models.registry import get_model_spec
+from gtzan_gpu.outputs import check_output
 from gtzan_gpu.progress import progress
 from gtzan_gpu.training.device import resolve_device
 from gtzan_gpu.training.tagging import load_pretrained_encoder
@@ -70,6 +71,7 @@ def embed_corpus(spec: CorpusSpec, weights_name: str, out: str | Path, layer: st
         raise GtzanError(f"--out {out}: name a .npz file")
     if out.exists():
         raise GtzanError(f"--out {out} exists; embeddings never overwrite a file (remove it or choose another)")
+    check_output(out, "--out", tuple(p for p in (spec.data, spec.labels, manifest) if p))
     if manifest and not Path(manifest).is_file():
         raise GtzanError(f"--manifest not found: {manifest}")
     segments = SegmentSpec(segment_seconds, DEFAULT_SAMPLE_RATE, hop_seconds)

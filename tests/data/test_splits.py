@@ -117,3 +117,25 @@ def test_kfold_puts_every_track_in_test_exactly_once_stratified(tiny_corpus):
         assert manifest.fold == (manifests.index(manifest), 5)
     assert kfold_split(corpus, 5, 0, seed=3).to_json() == manifests[0].to_json()
     assert kfold_split(corpus, 5, 0, seed=4).to_json() != manifests[0].to_json()
+
+
+@pytest.mark.parametrize("where, message", [("test", "in both train and test"), ("train", "twice in train")])
+def test_a_leaking_manifest_is_refused_naming_the_track(tiny_corpus, tmp_path, capsys, where, message):
+    """Issue 31, defect 6: a track in train and test (or twice in train) used to train and evaluate."""
+    import json
+
+    from gtzan_gpu.cli import main
+
+    manifest = tmp_path / "m.json"
+    assert main(["split", str(tiny_corpus), "--out", str(manifest), "-q"]) == 0
+    document = json.loads(manifest.read_text())
+    leaked = document["subsets"]["train"][0]
+    document["subsets"][where].append(leaked)
+    manifest.write_text(json.dumps(document))
+    capsys.readouterr()
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_corpus), "--manifest", str(manifest), "--out", str(run),
+                 "--segment-seconds", "2", "--epochs", "1", "--stft-backend", "torch", "--image-size", "32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and leaked in err and message in err
+    assert not run.exists()
