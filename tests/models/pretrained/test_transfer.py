@@ -25,7 +25,9 @@ def musicnn_folder(tmp_path, name="MTT_musicnn"):
         shape = tuple(model.state_dict()[ours].shape)
         tf_shape = (shape[2], shape[1], 1, shape[0]) if ours.startswith("midend") and "conv.weight" in ours \
             else shape[::-1]
-        value = torch.rand(tf_shape, generator=rng) + (0.5 if "moving_variance" in tf else 0.0)
+        value = (torch.rand(tf_shape, generator=rng) - 0.5) * 0.1  # small, as trained weights are
+        if tf.endswith(("moving_variance", "gamma")):
+            value = value + 1.0
         tensors[tf] = value.numpy()
     folder = tmp_path / name
     folder.mkdir()
