@@ -76,20 +76,43 @@ def _open_table(table: Path) -> tuple[str, NumberedRows]:
 
 def _numbered_rows(handle, table: Path, delimiter: str) -> NumberedRows:
     """Each row with the line it ends on (``csv.reader.line_num``: right even after a quoted field spanning
-    lines, as FMA's free-text columns do); the file is closed when the rows run out."""
+    lines, as FMA's free-text columns do); the file is closed when the rows run out.
+
+    Read strictly: a quoted field that never closes is an error naming the line where the row opened (a lenient
+    reader would swallow every later row into that field), and a byte that is not UTF-8 is named by its own line
+    (the decoder reads ahead of the CSV reader, so its line count would be early)."""
     with handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
+        start = 1
         try:
             for row in reader:
                 yield reader.line_num, row
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise GtzanError(f"--labels {table} line {reader.line_num}: not readable as a CSV of UTF-8 text "
-                             f"({error})") from None
+                start = reader.line_num + 1
+        except UnicodeDecodeError:
+            raise GtzanError(f"--labels {table} line {_first_undecodable_line(table)}: not UTF-8 text") from None
+        except csv.Error as error:
+            if "unexpected end of data" in str(error):
+                raise GtzanError(f"--labels {table} line {start}: a quoted field opens in this row and never "
+                                 f"closes") from None
+            raise GtzanError(f"--labels {table} line {reader.line_num}: not readable as CSV ({error})") from None
+
+
+def _first_undecodable_line(table: Path) -> int:
+    """The number of the first line of ``table`` that is not UTF-8."""
+    with open(table, "rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
 
 
 def is_fma_table(head: list[list[str]]) -> bool:
-    """FMA's three header rows: groups, fields, then a row that starts with ``track_id``."""
-    return len(head) >= FMA_HEADER_ROWS and head[2][:1] == ["track_id"] and "set" in head[0] and "split" in head[1]
+    """FMA's three header rows: groups, fields, then a row that starts with ``track_id`` (a tracks.csv that lacks a
+    column is still FMA's, so that :func:`fma_rows` names the missing column)."""
+    return len(head) >= FMA_HEADER_ROWS and head[2][:1] == ["track_id"] and head[0][:1] == [""] and \
+        head[1][:1] == [""]
 
 
 def _split_name(value: str, table: Path, line: int) -> str | None:
@@ -214,6 +237,8 @@ def read_label_table(data: str | Path, table: str | Path, fma_subset: str | None
         labelled = list(plain_rows(head[0] if head else [], itertools.chain(numbered_head[1:], rows), table, data,
                                    left_out))
         described = {"labels": str(table), "format": "tsv" if delimiter == "\t" else "csv"}
+    if not labelled and not left_out:
+        raise GtzanError(f"--labels {table} lists no tracks (a header and no rows)")
     return _walk_of(data, labelled, left_out, described)
 
 

@@ -201,3 +201,47 @@ def test_a_store_packed_from_a_table_keeps_labels_artists_and_split(tmp_path):
     done = pack_corpus(CorpusSpec(data, table), store)
     assert done["packed"] == 0 and done["changed"]
     assert Store.open(store).genres == ["Old-Time / Historic", "Rap"]
+
+
+def test_an_unclosed_quote_names_the_line_where_it_opens(tiny_corpus, tmp_path):
+    """Issue 31, defect 4: the lenient reader swallowed 31 of 50 rows into one field and said '1 row without a
+    label'."""
+    rows = [f"genres_original/blues/blues.{i:05d}.wav,blues\n" for i in range(5)]
+    rows[2] = 'genres_original/blues/blues.00002.wav,"blues\n'
+    table = tmp_path / "t.csv"
+    table.write_text("path,label\n" + "".join(rows))
+    with pytest.raises(GtzanError, match=r"line 4: a quoted field opens in this row and never closes"):
+        read_label_table(tiny_corpus, table)
+
+
+def test_a_non_utf8_byte_is_named_by_its_own_line(tiny_corpus, tmp_path):
+    """Issue 31, defect 17: the decoder reads ahead of the CSV reader, so its line was early (1166 for 1502)."""
+    lines = [b"path,label\n"] + [f"genres_original/blues/blues.{i % 5:05d}.wav,blues\n".encode()
+                                  for i in range(3000)]
+    lines[1502 - 1] = b"genres_original/blues/blues.00001.wav,bl\xffues\n"
+    table = tmp_path / "t.csv"
+    table.write_bytes(b"".join(lines))
+    with pytest.raises(GtzanError, match=r"line 1502: not UTF-8 text"):
+        read_label_table(tiny_corpus, table)
+
+
+def test_an_fma_table_missing_a_column_says_which(fma_corpus, tmp_path):
+    """Issue 31, defect 17: a tracks.csv without set.split was taken for a plain table."""
+    with open(fma_corpus / "fma_metadata" / "tracks.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    drop = next(i for i, (group, name) in enumerate(zip(rows[0], rows[1])) if (group, name) == ("set", "split"))
+    table = tmp_path / "tracks.csv"
+    with open(table, "w", newline="") as handle:
+        csv.writer(handle).writerows([row[:drop] + row[drop + 1:] for row in rows])
+    with pytest.raises(GtzanError, match=r"FMA's tracks.csv without column\(s\) set.split"):
+        read_label_table(fma_corpus / "fma_small", table, "small")
+
+
+def test_a_table_with_a_header_and_no_rows_is_refused_like_an_empty_folder(tiny_corpus, tmp_path, capsys):
+    """Issue 31, defect 18: scan exited 0 with 0 tracks and pack wrote an empty store."""
+    table = tmp_path / "t.csv"
+    table.write_text("path,label\n")
+    for command in (["scan", str(tiny_corpus)], ["pack", str(tiny_corpus), "--out", str(tmp_path / "store")]):
+        assert main([*command, "--labels", str(table)]) == 2
+        assert "lists no tracks" in capsys.readouterr().err
+    assert not (tmp_path / "store").exists()
