@@ -48,6 +48,22 @@ def torchrun_arguments(torchrun_options: list[str], command: list[str]):
         raise GtzanError(f"torchrun options: {reason}") from None
 
 
+NPROC_WORDS = ("auto", "cpu", "gpu", "xpu")
+
+
+def check_nproc_per_node(value: str) -> None:
+    """torchrun takes a positive count or one of its words; anything else is one line here, not its traceback."""
+    if str(value) in NPROC_WORDS:
+        return
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise GtzanError(f"--nproc-per-node {value}: give a positive number of ranks per machine (or "
+                         f"{', '.join(NPROC_WORDS)})")
+
+
 def launch(argv: list[str], verbose: bool = False) -> int:
     """Run ``argv`` (see the module docstring) and return the exit status: 0, or the first failed rank's."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -57,11 +73,19 @@ def launch(argv: list[str], verbose: bool = False) -> int:
         print(USAGE)
         return 0
     arguments = torchrun_arguments(*split_argv(argv))
+    check_nproc_per_node(arguments.nproc_per_node)
     if not verbose:  # the ranks speak for themselves; the agent's failure report is what is left out
         for name in QUIETED_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
     try:
         torchrun.run(arguments)
+    except SignalException as stopped:  # Ctrl-C or a TERM to the agent: the ranks are stopped by torchrun
+        signal_number = int(stopped.sigval)
+        print(f"gtzan-gpu launch: interrupted by {stopped.sigval.name}; the ranks were stopped (a train run "
+              f"continues with --resume)", file=sys.stderr)
+        return 128 + signal_number
     except ChildFailedError as failed:
         rank, failure = failed.get_first_failure()
         if failure.exitcode in (1, 2, 130):  # our own statuses: the rank has already said why

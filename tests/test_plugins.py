@@ -5,6 +5,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+import torch
+
 PLUGIN = '''
 import torch
 from torch import nn
@@ -96,3 +99,19 @@ def test_a_plugin_model_and_front_end_are_choices_and_reach_doctor_and_bench(tmp
     facts = json.loads(probe.stdout)
     assert "loudness" in facts["doctor_layers"] and "loudness" in facts["bench_rows"]
     assert "tiny" in facts["models"] and facts["logits"] == [2, 3]  # doctor's training check iterates MODELS
+
+
+@pytest.mark.parametrize("name", ["../../../x", "a/b", ".hidden", "", "x" * 65, "sp ace"])
+def test_a_registry_name_that_could_leave_its_folder_is_refused(name):
+    """Issue 31, defect 19: a plugin model named ../../../x made train without --out write outside runs/."""
+    from gtzan_gpu.data.corpus import register_corpus_source
+    from gtzan_gpu.errors import GtzanError
+    from gtzan_gpu.features.registry import FrontendSpec, register_frontend
+    from gtzan_gpu.models.registry import ModelSpec, register_model
+
+    with pytest.raises(GtzanError, match="model name .* is not allowed"):
+        register_model(ModelSpec(name, "x", ("frontend",), lambda *a: None, 1e-3, 8))
+    with pytest.raises(GtzanError, match="front end name .* is not allowed"):
+        register_frontend(FrontendSpec(name, "x", torch.nn.Identity, lambda *a: None, 1, "x"))
+    with pytest.raises(GtzanError, match="corpus source name .* is not allowed"):
+        register_corpus_source(name, lambda spec: None)

@@ -17,6 +17,7 @@ from gtzan_gpu.data.audio import AudioDecodeError, validate_audio
 from gtzan_gpu.data.catalogue import CorpusSpec, catalogue_walk
 from gtzan_gpu.data.layout import ExcludedFile, LayoutWalk
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.names import check_registry_name
 from gtzan_gpu.progress import progress
 
 __all__ = ["Corpus", "CorpusSpec", "ExcludedFile", "Track", "format_summary", "register_corpus_source",
@@ -96,6 +97,7 @@ def register_corpus_source(name: str, opener: CorpusOpener) -> None:
     """Teach :func:`scan_corpus` another kind of DATA (a packed store, a remote catalogue, ...): ``opener(spec)``
     returns the Corpus when ``spec.data`` is of its kind, else None. Sources are tried in registration order; a
     catalogue to decode (folder per genre, or DATA with a label table) is the fallback."""
+    check_registry_name(name, "corpus source")
     if name in _SOURCES:
         raise GtzanError(f"corpus source {name!r} is already registered")
     _SOURCES[name] = opener

@@ -15,6 +15,7 @@ from pathlib import Path
 from gtzan_gpu.data.catalogue import CorpusSpec
 from gtzan_gpu.data.splits import SCHEMES
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.names import check_path_component
 from gtzan_gpu.models.registry import get_model_spec, model_names
 from gtzan_gpu.options import nest, option_names
 from gtzan_gpu.training.config import TrainConfig
@@ -151,12 +152,6 @@ class Grid:
                 self.cell_config(cell, None, None, None)
             except GtzanError as error:
                 raise GtzanError(f"{source}: cell {cell.key}: {error}") from None
-
-
-def check_path_component(name: str, what: str) -> None:
-    """``name`` names one folder (results, run folders): no separator, not ``.`` or ``..``, not hidden."""
-    if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
-        raise GtzanError(f"{what} {name!r} must be one folder name (no '/', '\\', leading '.' or NUL)")
 
 
 def _read_grid_text(config: str | Path) -> tuple[str, str]:

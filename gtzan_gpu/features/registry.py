@@ -14,6 +14,7 @@ from typing import Any, Callable
 from torch import nn
 
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.names import check_registry_name
 from gtzan_gpu.features.musicnn_mel import MusicnnMel
 from gtzan_gpu.features.panns_logmel import PannsLogMel
 from gtzan_gpu.features.spectrogram import SpectrogramImage
@@ -101,6 +102,7 @@ _FRONTENDS: dict[str, FrontendSpec] = {}
 
 def register_frontend(spec: FrontendSpec) -> FrontendSpec:
     """Add ``spec`` to the registry (a name may be registered once)."""
+    check_registry_name(spec.name, "front end")
     if spec.name in _FRONTENDS:
         raise GtzanError(f"front end {spec.name!r} is already registered")
     _FRONTENDS[spec.name] = spec

@@ -14,6 +14,7 @@ from typing import Callable
 from torch import nn
 
 from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.names import check_registry_name
 from gtzan_gpu.features.config import FRONTENDS, FeatureConfig
 from gtzan_gpu.features.registry import frontend_names
 from gtzan_gpu.models.cnn import SmallCNN
@@ -104,6 +105,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
 
 def register_model(spec: ModelSpec) -> ModelSpec:
     """Add ``spec`` to the registry (a name may be registered once), as torchvision's ``register_model``."""
+    check_registry_name(spec.name, "model")
     if spec.name in MODELS:
         raise GtzanError(f"model {spec.name!r} is already registered")
     unknown = [name for name in spec.frontends if name not in frontend_names()]

@@ -143,11 +143,17 @@ def test_a_grid_on_a_labelled_catalogue_passes_the_table_to_every_cell(fma_corpu
 
 def test_recipes_are_models_with_overrides_and_the_builtin_recipes_grid_checks(tiny_corpus, tmp_path):
     grid = load_grid("recipes")
-    assert grid.models == ["seed", "cnn10-logmel"] and grid.segment_seconds == [2.0]
+    assert grid.models == ["seed", "cnn10-logmel", "musicnn-probe", "musicnn-finetune"]
+    assert grid.segment_seconds == [2.0]
     assert grid.schemes == ["random"]
     seed = grid.cell_config(grid.cells(["seed:2"])[0], "d", "m", "r")
     assert (seed.model.name, seed.features.frontend, seed.lr, seed.batch_size, seed.optimizer, seed.schedule) == \
         ("cnn", "image", 1e-3, 60, "adam", "constant")  # the seed study's recipe, unchanged
+    probe = grid.cell_config(grid.cells(["musicnn-probe:2"])[0], "d", "m", "r")
+    assert (probe.model.name, probe.model.weights, probe.model.freeze_backbone, probe.features.frontend) == \
+        ("musicnn", "musicnn:MSD_musicnn", True, "musicnn")
+    tuned = grid.cell_config(grid.cells(["musicnn-finetune:2"])[0], "d", "m", "r")
+    assert (tuned.model.freeze_backbone, tuned.backbone_lr_scale, tuned.model.head) == (False, 0.1, "mlp")
     quick = load_grid("recipes", quick=True)
     assert quick.difficulty == "hard" and quick.schemes == ["random"] and quick.segment_seconds == [3.0]
     config = quick.cell_config(quick.cells(["cnn10-logmel:3"])[0], "d", "m", "r")

@@ -111,3 +111,31 @@ def test_launch_splits_torchrun_options_from_the_command_and_refuses_bad_ones_in
         err = capsys.readouterr().err.strip()
         assert err.startswith("gtzan-gpu launch: error: ") and message in err and "\n" not in err
     assert main(["launch", "--help"]) == 0 and "TORCHRUN OPTIONS" in capsys.readouterr().out
+
+
+def test_launch_rejects_a_bad_rank_count_in_one_line(capsys):
+    """Issue 31, defect 11: 0, -3 and abc were AssertionError / ValueError tracebacks."""
+    from gtzan_gpu.cli import main
+
+    for value in ("0", "-3", "abc"):
+        assert main(["launch", "--standalone", "--nproc-per-node", value, "train", "--data", "x"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and f"--nproc-per-node {value}: give a positive number" in err
+
+
+def test_a_signal_to_launch_ends_it_with_the_signals_status_and_one_line(tiny_corpus, tmp_path):
+    """Issue 31, defect 10: SIGINT / SIGTERM to a 2-rank launch printed SignalException's traceback, exit 1."""
+    import signal
+
+    for sig, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        command = [sys.executable, "-m", "gtzan_gpu", "launch", "--standalone", "--nproc-per-node", "2", "train",
+                   "--data", str(tiny_corpus), "--out", str(tmp_path / sig.name), "--epochs", "50", *TRAIN]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+        deadline = time.monotonic() + 120
+        while not (tmp_path / sig.name / "last.pt").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == status, err[-2000:]
+        assert "Traceback" not in err and f"interrupted by {sig.name}" in err
