@@ -257,3 +257,25 @@ def test_bad_label_table_and_fma_options_are_one_line(fma_corpus, trained_run, t
         assert status == 2, argv
         assert message in one_line_error(capsys), argv
     assert not (tmp_path / "s").exists() and not (tmp_path / "f").exists() and not (tmp_path / "g").exists()
+
+
+def test_a_change_of_labels_is_refused_on_resume_and_said_on_evaluate(tiny_corpus, tmp_path, capsys, caplog):
+    """Issue 31, defect 3: runs recorded track ids, not labels; an edited table trained and scored silently."""
+    rows = ["path,label"] + [f"genres_original/{p.parent.name}/{p.name},{p.parent.name}"
+                             for p in sorted((tiny_corpus / "genres_original").glob("*/*.wav"))
+                             if p.name != "jazz.00054.wav"]
+    table, edited = tmp_path / "labels.csv", tmp_path / "edited.csv"
+    table.write_text("\n".join(rows) + "\n")
+    swapped = [row.replace(",blues", ",rock") if "blues.00000" in row else row for row in rows]
+    edited.write_text("\n".join(swapped) + "\n")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_corpus), "--labels", str(table), "--out", str(run), *FAST, "-q"]) == 0
+    assert load_checkpoint(run / "last.pt")["labels_digest"]
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--labels", str(edited), "--epochs", "2", "-q"]) == 2
+    assert "differ from those it was trained on" in one_line_error(capsys)
+    assert main(["evaluate", str(run), "--labels", str(edited), "--json", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["labels_match_training"] is False
+    assert "these figures score it against other labels" in caplog.text
+    assert main(["evaluate", str(run), "--json", "--device", "cpu", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["labels_match_training"] is True

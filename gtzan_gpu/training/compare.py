@@ -25,10 +25,42 @@ def load_evaluation(run_dir: str | Path, split: str = "test") -> dict:
         report = json.loads(path.read_text())
     except ValueError:
         raise GtzanError(f"{path} is not valid JSON; run `gtzan-gpu evaluate {run_dir}` again") from None
-    if "predictions" not in report:
+    if isinstance(report, dict) and "predictions" not in report:
         raise GtzanError(f"{path} was written before per-track predictions were saved; run "
                          f"`gtzan-gpu evaluate {run_dir}` again")
+    problem = _malformed(report)
+    if problem:
+        raise GtzanError(f"{path} is not an evaluation report as evaluate writes it ({problem}); run "
+                         f"`gtzan-gpu evaluate {run_dir}` again")
     return report
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) < 1e12
+
+
+def _malformed(report) -> str | None:
+    """What makes ``report`` unusable for a paired test (a tampered or truncated eval_<split>.json), or None."""
+    if not isinstance(report, dict):
+        return "not a JSON object"
+    if not isinstance(report.get("genres"), list) or not report["genres"]:
+        return "no genre list"
+    if not _is_number(report.get("segment_seconds")) or report["segment_seconds"] <= 0:
+        return "no positive segment_seconds"
+    if not isinstance(report.get("audio_digest"), str) or not report["audio_digest"]:
+        return "no audio_digest: the tracks' audio cannot be checked"
+    predictions = report["predictions"]
+    if not isinstance(predictions, dict) or not predictions:
+        return "predictions are not a non-empty mapping of track ids"
+    classes = len(report["genres"])
+    for track_id, entry in predictions.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("segments"), list):
+            return f"track {track_id!r} has no segment predictions"
+        values = [entry.get("label"), entry.get("track"), *entry["segments"]]
+        if not entry["segments"] or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < classes
+                                            for v in values):
+            return f"track {track_id!r} has predictions that are not genre indices"
+    return None
 
 
 def mcnemar(a_correct: list[bool], b_correct: list[bool]) -> dict:
@@ -59,18 +91,37 @@ def compare_runs(run_a: str | Path, run_b: str | Path, split: str = "test") -> d
         raise GtzanError(f"{run_a} and {run_b} use different genre lists")
     ids = sorted(tracks_a)
     pa, pb = a["predictions"], b["predictions"]
+    relabelled = [i for i in ids if pa[i]["label"] != pb[i]["label"]]
+    if relabelled:
+        raise GtzanError(f"{run_a} and {run_b} were scored against different labels ({len(relabelled)} tracks, e.g. "
+                         f"{relabelled[0]}: {pa[relabelled[0]]['label']} vs {pb[relabelled[0]]['label']}); a paired "
+                         f"test needs the same truth")
     result = {"split": split, "tracks": len(ids), "run_a": str(run_a), "run_b": str(run_b),
               "model_a": f"{a['model']} {a['segment_seconds']:g} s", "model_b": f"{b['model']} {b['segment_seconds']:g} s",
               "track": mcnemar([pa[i]["track"] == pa[i]["label"] for i in ids],
                                [pb[i]["track"] == pb[i]["label"] for i in ids])}
-    if all(len(pa[i]["segments"]) == len(pb[i]["segments"]) for i in ids):
+    windows_a, windows_b = _windows(a), _windows(b)
+    if windows_a == windows_b and all(len(pa[i]["segments"]) == len(pb[i]["segments"]) for i in ids):
         result["segment"] = mcnemar([p == pa[i]["label"] for i in ids for p in pa[i]["segments"]],
                                     [p == pb[i]["label"] for i in ids for p in pb[i]["segments"]])
     else:
         result["segment"] = None
-        result["segment_note"] = ("segment level not paired: the runs cut the tracks into different segments "
-                                  f"({a['segment_seconds']:g} s vs {b['segment_seconds']:g} s)")
+        result["segment_note"] = ("segment level not paired: the runs cut the tracks into different windows "
+                                  f"({_describe(windows_a)} vs {_describe(windows_b)}); track level only")
     return result
+
+
+def _windows(report: dict) -> tuple:
+    """The evaluation windows a report's segments are: (segment seconds, hop seconds, sample rate); segments of two
+    runs are the same audio only when these agree (a count alone can match for different windows)."""
+    config = report.get("config") or {}
+    hop = config.get("eval_hop_seconds") if isinstance(config, dict) else None
+    return (float(report["segment_seconds"]), float(hop) if hop else float(report["segment_seconds"]),
+            report.get("sample_rate"))
+
+
+def _describe(windows: tuple) -> str:
+    return f"{windows[0]:g}-s windows every {windows[1]:g} s"
 
 
 def format_comparison(result: dict) -> str:

@@ -150,7 +150,8 @@ def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, sca
     """Everything a resume or an evaluation needs. ``model`` is the plain module (never the DDP wrapper), so
     a checkpoint loads in one process or under torchrun alike; every rank's RNG state travels with it."""
     payload = {"config": config.to_dict(), "genres": data.genres, "manifest": data.manifest.to_json(),
-               "manifest_digest": data.manifest.digest, "model_name": config.model.name,
+               "manifest_digest": data.manifest.digest, "labels_digest": data.labels_digest(),
+               "model_name": config.model.name,
                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                "world_size": distributed.world_size, **state.to_payload()}
     payload["rng"]["ranks"] = distributed.gather(payload["rng"]["torch"])
@@ -253,6 +254,10 @@ def _load_data(config: TrainConfig, run_dir: Path, device: torch.device, checkpo
     if distributed.active and corpus is None:  # decode-validate once, on rank 0, for every rank
         corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)
     data = load_run_data(config, manifest, corpus)
+    recorded = (checkpoint or {}).get("labels_digest")
+    if recorded and recorded != data.labels_digest():
+        raise GtzanError(f"the labels of {run_dir}'s tracks differ from those it was trained on (an edited label "
+                         f"table, or another corpus under the same track ids); start a new run (--out)")
     if distributed.is_main:
         data.manifest.save(run_dir / "manifest.json")
     torch.manual_seed(config.seed)

@@ -69,6 +69,11 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
     if distributed.active and corpus is None:  # decode-validate once, on rank 0
         corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)
     run_data = load_run_data(config, manifest, corpus)
+    labels_digest = run_data.labels_digest()
+    labels_changed = bool(checkpoint.get("labels_digest")) and checkpoint["labels_digest"] != labels_digest
+    if labels_changed and distributed.is_main:
+        log.warning("the labels of %s's tracks differ from those it was trained on (an edited label table, or "
+                    "another corpus under the same ids): these figures score it against other labels", run_dir)
     batches = run_data.batches(split, config, target, rank=distributed.rank, world_size=distributed.world_size)
     if distributed.minimum(len(batches)) == 0:
         raise GtzanError(f"the {split} subset of {run_dir} has no segments"
@@ -84,7 +89,8 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
     digest = audio_digest(run_data, manifest.subsets[split], config.sample_rate) if distributed.is_main else None
     distributed.finish()
     return {"_inspection": inspection, "_saliency": saliency, "sample_rate": config.sample_rate,
-            "audio_digest": digest,
+            "audio_digest": digest, "labels_digest": labels_digest, "labels_match_training":
+                None if not checkpoint.get("labels_digest") else not labels_changed,
             "run_dir": str(run_dir), "checkpoint": checkpoint["path"], "epoch": checkpoint["epoch"],
             "split": split, "model": config.model.name, "segment_seconds": config.segment_seconds,
             "genres": run_data.genres, "tracks": len(manifest.subsets[split]), "loss": metrics["loss"],

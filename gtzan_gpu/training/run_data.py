@@ -1,6 +1,8 @@
 """The corpus, split and segment spec a run trains and evaluates on."""
 from __future__ import annotations
 
+import hashlib
+
 import logging
 from dataclasses import dataclass
 
@@ -25,6 +27,14 @@ class RunData:
     @property
     def genres(self) -> list[str]:
         return self.manifest.genres
+
+    def labels_digest(self) -> str:
+        """sha256 over every split track's id and label as the corpus gives them now: recorded with a run, so a
+        resume or an evaluation against an edited label table (or another corpus reusing the ids) is noticed."""
+        genre_of = {track.track_id: track.genre for track in self.corpus.tracks}
+        ids = sorted({track_id for ids in self.manifest.subsets.values() for track_id in ids})
+        lines = [f"{track_id}\t{genre_of.get(track_id, '')}" for track_id in ids]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
     def batches(self, subset: str, config: TrainConfig, device: torch.device, training: bool = False,
                 rank: int = 0, world_size: int = 1) -> SegmentBatches:

@@ -43,7 +43,7 @@ def test_two_runs_on_the_same_tracks_are_compared_per_track_and_per_segment(eval
 
 def test_different_segment_lengths_are_paired_per_track_only(evaluated_runs):
     result = compare_runs(evaluated_runs / "a", evaluated_runs / "long")
-    assert result["track"]["n"] == 10 and result["segment"] is None and "2 s vs 3 s" in result["segment_note"]
+    assert result["track"]["n"] == 10 and result["segment"] is None and "2-s windows every 2 s vs 3-s windows" in result["segment_note"]
 
 
 def test_runs_on_different_test_tracks_are_refused(evaluated_runs, capsys):
@@ -79,3 +79,49 @@ def test_runs_on_other_audio_under_the_same_track_ids_are_refused(evaluated_runs
     assert json.loads((other / "eval_test.json").read_text())["audio_digest"] != a["audio_digest"]
     assert main(["compare", str(evaluated_runs / "a"), str(other)]) == 2
     assert "evaluated on different audio under the same test track ids" in capsys.readouterr().err
+
+
+def _report(tmp_path, name, segment_seconds=1.5, labels=(0, 1, 2), hop=None, **changes):
+    run = tmp_path / name
+    run.mkdir()
+    report = {"genres": ["a", "b", "c"], "segment_seconds": segment_seconds, "model": "cnn", "sample_rate": 22050,
+              "audio_digest": "d" * 64, "config": {"eval_hop_seconds": hop},
+              "predictions": {f"t{i}": {"label": label, "track": 0, "segments": [0, 1]}
+                              for i, label in enumerate(labels)}}
+    report.update(changes)
+    (run / "eval_test.json").write_text(json.dumps(report))
+    return run
+
+
+def test_segments_are_paired_only_when_they_are_the_same_windows(tmp_path):
+    """Issue 31, defect 7: 1.5-s and 1.4-s runs both cut 2 windows of a 4-s track and were McNemar-paired."""
+    a, b = _report(tmp_path, "a", 1.5), _report(tmp_path, "b", 1.4)
+    result = compare_runs(a, b)
+    assert result["segment"] is None and "1.5-s windows every 1.5 s vs 1.4-s windows" in result["segment_note"]
+    hopped = _report(tmp_path, "c", 1.5, hop=0.5)
+    assert compare_runs(a, hopped)["segment"] is None
+    assert compare_runs(a, _report(tmp_path, "d", 1.5))["segment"]["n"] == 6
+
+
+def test_runs_scored_against_different_labels_are_refused(tmp_path):
+    """Issue 31, defect 3: the same model scored 0.50 and 0.40 against two label tables, and compare paired them."""
+    with pytest.raises(GtzanError, match="scored against different labels .*t1: 1 vs 2"):
+        compare_runs(_report(tmp_path, "a"), _report(tmp_path, "b", labels=(0, 2, 2)))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"predictions": None}, "predictions are not a non-empty mapping"),
+    ({"predictions": [1, 2]}, "predictions are not a non-empty mapping"),
+    ({"predictions": {}}, "predictions are not a non-empty mapping"),
+    ({"predictions": {"t0": {"label": 0, "track": 0, "segments": []}}}, "not genre indices"),
+    ({"predictions": {"t0": {"label": 7, "track": 0, "segments": [0]}}}, "not genre indices"),
+    ({"segment_seconds": "long"}, "no positive segment_seconds"),
+    ({"audio_digest": None}, "no audio_digest"),
+    ({"genres": None}, "no genre list"),
+])
+def test_a_tampered_evaluation_is_one_line(tmp_path, capsys, change, message):
+    """Issue 31, defect 13: null, lists, missing keys, a non-numeric segment length crashed compare."""
+    good, bad = _report(tmp_path, "good"), _report(tmp_path, "bad", **change)
+    assert main(["compare", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err and "eval_test.json is not an evaluation report" in err
