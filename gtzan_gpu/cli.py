@@ -132,7 +132,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from gtzan_gpu.training.checkpoint import load_checkpoint
     from gtzan_gpu.training.config import TrainConfig, resumed_config
     from gtzan_gpu.data.splits import SplitManifest
-    from gtzan_gpu.training.run_dir import DEFAULT_RUNS, LAST
+    from gtzan_gpu.training.run_dir import DEFAULT_RUNS, LAST, check_resumable
 
     given = _absolute_paths(given_options(args, TrainConfig))
     if args.resume:
@@ -141,6 +141,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if "out" in given and Path(given["out"]).resolve() != Path(args.resume).resolve():
             raise GtzanError("--resume RUN_DIR names the run directory; leave out --out")
         given.pop("out", None)
+        check_resumable(Path(args.resume))
         saved = load_checkpoint(Path(args.resume) / LAST)
         config = resumed_config(TrainConfig.from_dict(saved["config"], source=str(Path(args.resume) / LAST)),
                                 given, args.resume)

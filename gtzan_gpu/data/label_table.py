@@ -243,9 +243,21 @@ def read_label_table(data: str | Path, table: str | Path, fma_subset: str | None
 
 
 def _walk_of(data: Path, labelled: list[TableRow], left_out: dict[str, int], described: dict) -> LayoutWalk:
+    """The table's files in table order; a file listed on several rows (under any spelling: paths are resolved
+    first) is excluded with all its rows, since its rows may disagree on id and label and could put it on both
+    sides of a split."""
     files, excluded = [], []
+    lines_of: dict[Path, list[int]] = {}
+    for row in labelled:
+        lines_of.setdefault(row.path.resolve(), []).append(row.line)
     for row in labelled:
         relative = _relative(row.path, data)
+        lines = lines_of[row.path.resolve()]
+        if len(lines) > 1:
+            if row.line == lines[0]:  # reported once, under its first spelling
+                excluded.append(ExcludedFile(relative, f"listed {len(lines)} times (lines "
+                                                       f"{', '.join(map(str, lines))} of the label table)"))
+            continue
         if row.path.is_file():
             files.append(AudioFile(row.track_id, row.label, row.path, relative, row.artist, row.split))
         else:

@@ -38,17 +38,25 @@ def holds_a_run(path: Path) -> bool:
     return (path / LAST).is_file() or (path / RUN_MARKER).is_file()
 
 
+def check_resumable(path: Path) -> None:
+    """RUN_DIR has a checkpoint to resume from; a run that stopped before its first one says so and offers
+    --overwrite (the same message from a new run on that folder)."""
+    if not (path / LAST).is_file():
+        if (path / RUN_MARKER).is_file():
+            raise GtzanError(f"{path} holds a run that stopped before its first checkpoint: nothing to resume; "
+                             f"start it again with --overwrite")
+        raise GtzanError(f"no checkpoint at {path / LAST}")
+
+
 def _check_mode(path: Path, mode: str) -> None:
     entries = _entries(path)
     if mode == "resume":
-        if not (path / LAST).is_file():
-            if (path / RUN_MARKER).is_file():
-                raise GtzanError(f"{path} holds a run that stopped before its first checkpoint: nothing to resume; "
-                                 f"start it again with --overwrite")
-            raise GtzanError(f"no checkpoint at {path / LAST}")
+        check_resumable(path)
     elif entries and not holds_a_run(path):
         raise GtzanError(f"run directory {path} is not empty and holds no gtzan-gpu run; choose a new or empty "
                          f"folder (it is never cleared)")
+    elif entries and mode == "new" and not (path / LAST).is_file():
+        check_resumable(path)
     elif entries and mode == "new":
         raise GtzanError(f"run directory {path} already holds a run; continue it with `gtzan-gpu train --resume "
                          f"{path}` or replace it with --overwrite")

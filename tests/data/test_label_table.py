@@ -245,3 +245,21 @@ def test_a_table_with_a_header_and_no_rows_is_refused_like_an_empty_folder(tiny_
         assert main([*command, "--labels", str(table)]) == 2
         assert "lists no tracks" in capsys.readouterr().err
     assert not (tmp_path / "store").exists()
+
+
+def test_a_file_listed_twice_is_excluded_with_all_its_rows_in_scan_pack_and_split(tiny_corpus, tmp_path, capsys):
+    """Issue 31, defect 2: pack gave both rows the last row's id and label; blues/../blues/x.wav counted twice."""
+    table = tmp_path / "t.csv"
+    rows = ["path,label,id", "genres_original/blues/blues.00000.wav,blues,a",
+            "genres_original/blues/blues.00000.wav,rock,b",
+            "genres_original/blues/../blues/blues.00001.wav,blues,c", "genres_original/blues/blues.00001.wav,blues,d"]
+    rows += [f"genres_original/{g}/{g}.0000{i}.wav,{g},{g}{i}" for g in ("blues", "rock") for i in (2, 3, 4)]
+    table.write_text("\n".join(rows) + "\n")
+    corpus = scan_corpus(CorpusSpec(tiny_corpus, table))
+    assert sorted(t.track_id for t in corpus.tracks) == ["blues2", "blues3", "blues4", "rock2", "rock3", "rock4"]
+    reasons = [e.reason for e in corpus.excluded]
+    assert reasons == ["listed 2 times (lines 2, 3 of the label table)",
+                       "listed 2 times (lines 4, 5 of the label table)"]
+    store = tmp_path / "store"
+    pack_corpus(CorpusSpec(tiny_corpus, table), store, workers=1)
+    assert sorted(t.track_id for t in scan_corpus(store).tracks) == sorted(t.track_id for t in corpus.tracks)

@@ -140,3 +140,18 @@ def test_a_checkpoint_holding_code_is_refused_without_torchs_retry_advice(tmp_pa
         load_checkpoint(tmp_path / "evil.pt")
     assert "never loaded" in str(caught.value) and "weights_only" not in str(caught.value)
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_run_killed_before_its_first_checkpoint_offers_overwrite_both_ways(tiny_corpus, tmp_path, capsys):
+    """Issue 31, defect 16: a rerun said 'continue it with --resume' and --resume said 'no checkpoint'."""
+    from gtzan_gpu.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text('{"format": "gtzan-gpu/run"}')  # what kill -9 before the first checkpoint leaves
+    common = ["--segment-seconds", "2", "--epochs", "1", "--stft-backend", "torch", "--image-size", "32"]
+    for argv in (["train", "--data", str(tiny_corpus), "--out", str(run), *common], ["train", "--resume", str(run)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "stopped before its first checkpoint" in err and "--overwrite" in err
+    assert main(["train", "--data", str(tiny_corpus), "--out", str(run), *common, "--overwrite", "-q"]) == 0
