@@ -12,6 +12,7 @@ from gtzan_gpu.data.corpus import Corpus, scan_corpus
 from gtzan_gpu.data.loaders.sampler import EpochSampler
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import SplitManifest, make_split
+from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.training.batches import SegmentBatches
 from gtzan_gpu.training.config import TrainConfig
 
@@ -50,6 +51,18 @@ class RunData:
         return SegmentBatches(tracks, spec, device, config.loader, config.batch_size, config.workers, sampler)
 
 
+def check_every_label_trains(corpus: Corpus, manifest: SplitManifest, source: str) -> None:
+    """Every genre the split scores has training tracks: a label seen only in validation or test (a table's
+    ``given`` split with test rows alone) can never be predicted, and would silently cap the accuracy."""
+    genre_of = {track.track_id: track.genre for track in corpus.tracks}
+    trained = {genre_of.get(track_id) for track_id in manifest.subsets["train"]}
+    scored = {genre_of.get(track_id) for name in ("val", "test") for track_id in manifest.subsets[name]}
+    untrained = sorted(g for g in scored - trained if g is not None)
+    if untrained:
+        raise GtzanError(f"{source}: label(s) {', '.join(untrained)} have no training tracks (only validation or "
+                         f"test rows); the model could never predict them")
+
+
 def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None, corpus: Corpus | None = None) -> RunData:
     """Corpus, split and segment spec of ``config``. Pass ``corpus`` when ``config.data`` is already scanned
     (a scan decodes every file), e.g. by a grid that trains and evaluates many runs on one corpus."""
@@ -62,4 +75,5 @@ def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None, co
         manifest = SplitManifest.load(config.manifest) if config.manifest else \
             make_split(corpus, config.split_scheme, config.split_seed)
     manifest.check_usable(f"the {manifest.scheme} split of {spec.describe()}")
+    check_every_label_trains(corpus, manifest, f"the {manifest.scheme} split of {spec.describe()}")
     return RunData(corpus, manifest, SegmentSpec(config.segment_seconds, config.sample_rate, config.hop_seconds))

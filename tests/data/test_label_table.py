@@ -263,3 +263,19 @@ def test_a_file_listed_twice_is_excluded_with_all_its_rows_in_scan_pack_and_spli
     store = tmp_path / "store"
     pack_corpus(CorpusSpec(tiny_corpus, table), store, workers=1)
     assert sorted(t.track_id for t in scan_corpus(store).tracks) == sorted(t.track_id for t in corpus.tracks)
+
+
+def test_a_given_split_with_a_label_only_in_test_is_refused(tiny_corpus, tmp_path, capsys):
+    """Issue 31, defect 8: --scheme given trained with a label that had test rows only, without a word."""
+    rows = ["path,label,split"]
+    for genre in ("blues", "rock", "pop"):
+        for i in range(5):
+            split = "test" if genre == "pop" or i == 4 else "val" if i == 3 else "train"
+            rows.append(f"genres_original/{genre}/{genre}.0000{i}.wav,{genre},{split}")
+    table = tmp_path / "t.csv"
+    table.write_text("\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_corpus), "--labels", str(table), "--scheme", "given", "--out", str(run),
+                 "--segment-seconds", "2", "--epochs", "1", "--stft-backend", "torch", "--image-size", "32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "label(s) pop have no training tracks" in err and not run.exists()
