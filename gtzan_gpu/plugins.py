@@ -34,8 +34,10 @@ def load_plugins(group: str, spec_type: type, register: Callable) -> list[str]:
                 raise TypeError(f"{entry.value} is a {type(spec).__name__}, not a {spec_type.__name__}")
             register(spec)
             registered.append(spec.name)
-        except Exception as error:  # a third party's code: report it and go on
-            log.warning("plugin %s (%s) skipped: %s", entry.name, group, str(error).splitlines()[0][:200])
+        except (Exception, SystemExit, KeyboardInterrupt) as error:  # a third party's code: report it, go on
+            # (sys.exit() or a KeyboardInterrupt raised at import would otherwise end every command, --help too)
+            reason = str(error).splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            log.warning("plugin %s (%s) skipped: %s", entry.name, group, reason)
     return registered
 
 

@@ -115,3 +115,32 @@ def test_a_registry_name_that_could_leave_its_folder_is_refused(name):
         register_frontend(FrontendSpec(name, "x", torch.nn.Identity, lambda *a: None, 1, "x"))
     with pytest.raises(GtzanError, match="corpus source name .* is not allowed"):
         register_corpus_source(name, lambda spec: None)
+
+
+def test_a_plugin_that_exits_or_fails_when_built_never_stops_other_commands(tiny_corpus, tmp_path):
+    """Issue 31, defect 12: sys.exit() or KeyboardInterrupt at a plugin's import ended every command (exit 3, no
+    message); a builder that raised printed a traceback."""
+    root = tmp_path / "site"
+    for name, body in (("exiting_plugin", "import sys\nsys.exit(3)\n"),
+                       ("interrupting_plugin", "raise KeyboardInterrupt\n"),
+                       ("failing_plugin", textwrap.dedent("""\
+                           from gtzan_gpu.models.registry import ModelSpec
+                           def _build(classes, features, weights):
+                               raise RuntimeError("no GPU kernels for this toy")
+                           FAILS = ModelSpec("fails", "builds nothing", ("frontend",), _build, 1e-3, 8)
+                           """))):
+        (root / name).mkdir(parents=True)
+        (root / name / "__init__.py").write_text(body)
+    info = root / "bad_plugins-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-plugins\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[gtzan_gpu.models]\nexits = exiting_plugin:X\n"
+                                           "interrupts = interrupting_plugin:X\nfails = failing_plugin:FAILS\n")
+    help_text = run(root, "train", "--help")
+    assert help_text.returncode == 0 and "fails" in help_text.stdout
+    assert "plugin exits (gtzan_gpu.models) skipped: 3" in help_text.stderr
+    assert "plugin interrupts (gtzan_gpu.models) skipped: KeyboardInterrupt" in help_text.stderr
+    used = run(root, "train", "--data", str(tiny_corpus), "--model", "fails", "--out", str(tmp_path / "run"),
+               "--segment-seconds", "2", "--epochs", "1", "--stft-backend", "torch", "--image-size", "32")
+    assert used.returncode == 2 and "Traceback" not in used.stderr
+    assert "building --model fails failed: RuntimeError: no GPU kernels for this toy" in used.stderr

@@ -1,6 +1,8 @@
 """GenreClassifier: one module from raw audio to logits; what is trained, checkpointed and served."""
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
@@ -12,6 +14,9 @@ from gtzan_gpu.features.registry import get_frontend
 from gtzan_gpu.models.pretrained.transfer import TransferClassifier, load_encoder_weights
 from gtzan_gpu.models.registry import ModelConfig, get_model_spec
 from gtzan_gpu.models.weights import NO_WEIGHTS, load_state_dict
+
+
+log = logging.getLogger(__name__)
 
 
 class GenreClassifier(nn.Module):
@@ -62,7 +67,14 @@ def view_layer(view: str, features: FeatureConfig, sample_rate: int,
     spec_augment = None
     if augment is not None and "specaugment" in augment.names and spec.takes_spec_augment:
         spec_augment = SpecAugment(augment.spec_masks, augment.spec_mask_width)
-    return spec.build(features, sample_rate, spec_augment)
+    try:
+        return spec.build(features, sample_rate, spec_augment)
+    except GtzanError:
+        raise
+    except Exception as error:  # a plugin's builder (or a bug): one line naming the front end, the rest with -v
+        log.debug("building front end %s failed", spec.name, exc_info=True)
+        raise GtzanError(f"building --frontend {spec.name} failed: {type(error).__name__}: "
+                         f"{str(error).strip().splitlines()[0][:200] if str(error).strip() else ''}") from None
 
 
 def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: int, sample_rate: int = 22050,
@@ -80,8 +92,15 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
             waveform_augment.append(Gain(augment.gain_db))
         if "noise" in augment.names:
             waveform_augment.append(Noise(augment.min_snr_db, augment.max_snr_db))
-    backbone = (transfer_backbone(model, num_classes) if spec.encoder is not None
-                else spec.backbone(num_classes, features, model.weights))
+    try:
+        backbone = (transfer_backbone(model, num_classes) if spec.encoder is not None
+                    else spec.backbone(num_classes, features, model.weights))
+    except GtzanError:
+        raise
+    except Exception as error:  # a plugin's builder (or a bug): one line naming the model, the rest with -v
+        log.debug("building %s failed", model.name, exc_info=True)
+        raise GtzanError(f"building --model {model.name} failed: {type(error).__name__}: "
+                         f"{str(error).strip().splitlines()[0][:200] if str(error).strip() else ''}") from None
     return GenreClassifier(views, backbone, channels_last, waveform_augment, spec.saliency_layer,
                            features.torch_image_dtype)
 
