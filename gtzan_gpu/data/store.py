@@ -116,6 +116,45 @@ def _shard_samples(path: Path) -> int:
     return int(shape[0])
 
 
+_TRACK_INTEGERS = ("shard", "offset", "length", "crc32", "size", "mtime_ns", "source_rate", "channels", "frames")
+_TRACK_TEXTS = ("track_id", "genre", "source")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def index_problem(index: dict) -> str | None:
+    """What is wrong with a store index's structure (a tampered or hand-edited store.json), or None: every field of
+    every track typed as pack writes it, no track id twice, every genre listed, a crc32 for every track (a store
+    without one would serve bit flips unchecked)."""
+    if not isinstance(index, dict):
+        return "not a JSON object"
+    if not _is_int(index.get("sample_rate")) or not 1000 <= index["sample_rate"] <= 384000:
+        return f"sample_rate {index.get('sample_rate')!r} is not a rate in Hz"
+    genres, tracks, shards = index.get("genres"), index.get("tracks"), index.get("shard_samples")
+    if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
+        return "genres is not a list of names"
+    if not isinstance(tracks, list) or not isinstance(shards, list) or not all(_is_int(n) for n in shards):
+        return "tracks or shard_samples is not a list"
+    if not isinstance(index.get("excluded"), list):
+        return "excluded is not a list"
+    seen = set()
+    for position, track in enumerate(tracks):
+        if not isinstance(track, dict):
+            return f"track {position} is not an object"
+        wrong = [k for k in _TRACK_INTEGERS if not _is_int(track.get(k))] + \
+            [k for k in _TRACK_TEXTS if not isinstance(track.get(k), str)]
+        if wrong:
+            return f"track {track.get('track_id', position)!r} has no valid {', '.join(wrong)}"
+        if track["track_id"] in seen:
+            return f"track {track['track_id']!r} is listed twice"
+        seen.add(track["track_id"])
+        if track["genre"] not in genres:
+            return f"track {track['track_id']!r} has genre {track['genre']!r}, which the genre list lacks"
+    return None
+
+
 class Store:
     """An opened, checked store. ``tracks`` are in the source corpus's scan order."""
 
@@ -144,9 +183,12 @@ class Store:
             raise _damaged(root, f"{INDEX_NAME} is not valid JSON") from None
         if index.get("format") != STORE_FORMAT or index.get("version") != STORE_VERSION:
             raise GtzanError(f"{root / INDEX_NAME} is not a version-{STORE_VERSION} gtzan-gpu store index")
+        problem = index_problem(index)
+        if problem:
+            raise _damaged(root, f"{INDEX_NAME} does not match this format ({problem})")
         try:
             store = cls(root, index)
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, ValueError) as error:
             raise _damaged(root, f"{INDEX_NAME} does not match this format ({error})") from None
         for number, expected in enumerate(store.shard_samples):
             name = shard_name(number)

@@ -322,3 +322,28 @@ def test_the_stream_loader_checks_a_stored_tracks_crc32_before_serving_it(packed
     dataset = SegmentDataset(track_sources(corpus, [first["track_id"]], 22050), SegmentSpec(2.0))
     with pytest.raises(GtzanError, match=f"store shard .*{shard.name} is damaged"):
         dataset[0]
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda index: index.update(sample_rate="fast"), "sample_rate 'fast' is not a rate"),
+    (lambda index: index["tracks"][0].update(shard="zero"), "has no valid shard"),
+    (lambda index: index.update(tracks={"a": 1}), "tracks or shard_samples is not a list"),
+    (lambda index: index["tracks"][1].update(track_id=index["tracks"][0]["track_id"]), "is listed twice"),
+    (lambda index: index["tracks"][0].update(crc32=None), "has no valid crc32"),
+    (lambda index: index["genres"].remove(index["tracks"][0]["genre"]), "which the genre list lacks"),
+])
+def test_a_tampered_store_index_is_refused_in_one_line_when_it_opens(packed, tmp_path, capsys, tamper, message):
+    """Issue 31, defect 14: a non-numeric rate or shard, an index that is a list: tracebacks; duplicate ids, a null
+    crc32 (bit flips then served) and a genre missing from the list: accepted."""
+    import shutil
+
+    from gtzan_gpu.cli import main
+
+    store = tmp_path / "s"
+    shutil.copytree(packed, store)
+    index = json.loads((store / "store.json").read_text())
+    tamper(index)
+    (store / "store.json").write_text(json.dumps(index))
+    assert main(["scan", str(store)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err and message in err
