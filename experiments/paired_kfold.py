@@ -3,7 +3,8 @@
 In a k-fold repeat each track is tested exactly once, so pooling the folds of one repeat gives one prediction per
 track and recipe; the runs of two recipes in that repeat are paired track by track (same folds: the manifests are
 shared). Reads each cell's ``runs/<run>/eval_test.json`` (kept locally, not committed) and writes
-``paired.md`` and ``paired.json`` next to the experiment's ``results.md``.
+``paired.md`` and ``paired.json`` (``paired-vs-<baseline>.*`` for another baseline than the seed) next to the
+experiment's ``results.md``.
 
     python -m experiments.paired_kfold experiments/results/recipes-real-5fold-x3 --baseline seed
     python -m experiments.paired_kfold experiments/results/dropped-recipes-real-5fold-x1 \
@@ -69,9 +70,10 @@ def main() -> None:
         pooled.update({key: value for key, value in pooled_predictions(args.baseline_from).items()
                        if key[0] == args.baseline})
     rows = paired_rows(pooled, args.baseline)
-    (args.folder / "paired.json").write_text(json.dumps({"baseline": args.baseline, "corpus": args.corpus,
+    name = "paired" if args.baseline == "seed" else f"paired-vs-{args.baseline}"
+    (args.folder / f"{name}.json").write_text(json.dumps({"baseline": args.baseline, "corpus": args.corpus,
                                                          "rows": rows}, indent=2) + "\n")
-    (args.folder / "paired.md").write_text(markdown(rows, args.baseline, args.corpus))
+    (args.folder / f"{name}.md").write_text(markdown(rows, args.baseline, args.corpus))
     print(markdown(rows, args.baseline, args.corpus))
 
 
