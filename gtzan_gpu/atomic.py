@@ -54,7 +54,8 @@ def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], object]) -> 
         raise GtzanError(f"cannot write {path}: it is a directory")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=FILE_SUFFIX)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{pid_tag()}",
+                                             suffix=FILE_SUFFIX)
     except OSError as error:
         raise _cannot_write(path, error) from None
     try:
@@ -80,18 +81,57 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
         raise GtzanError(f"{target} already exists")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=FOLDER_SUFFIX))
+        temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{pid_tag()}",
+                                          suffix=FOLDER_SUFFIX))
     except OSError as error:
         raise _cannot_write(target, error) from None
     try:
         yield temporary
         os.chmod(temporary, 0o777 & ~current_umask())
         os.rename(temporary, target)
+        remove_dead_temporaries(target)  # what killed earlier writers of this target left
     except BaseException as error:
         shutil.rmtree(temporary, ignore_errors=True)
         if isinstance(error, OSError):
             raise _cannot_write(target, error) from None
         raise
+
+
+_PID_TAG = re.compile(r"\.p(\d+)_")
+
+
+def pid_tag() -> str:
+    """The writer's process id in its temporaries' names (``.<name>.p<pid>_<random>.tmp``), so a later run can
+    tell a dead writer's leftovers from a live writer's work in progress."""
+    return f"p{os.getpid()}_"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_dead_temporaries(target: str | Path, extra_suffixes: tuple[str, ...] = ()) -> list[Path]:
+    """Remove ``target``'s temporaries whose writer (the pid in their name) is dead, without a lock: a live
+    writer's are left alone. ``extra_suffixes``: other endings a writer uses (``.old``)."""
+    target = Path(target)
+    removed = []
+    for suffix in (FILE_SUFFIX, FOLDER_SUFFIX, *extra_suffixes):
+        for stale in target.parent.glob(f".{glob.escape(target.name)}.p*{suffix}"):
+            found = _PID_TAG.match(stale.name[len(target.name) + 1:])
+            if not found or int(found.group(1)) == os.getpid() or pid_alive(int(found.group(1))):
+                continue
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
 
 
 def remove_stale_temporaries(target: str | Path) -> list[Path]:

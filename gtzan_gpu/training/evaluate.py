@@ -5,12 +5,11 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sys
 from pathlib import Path
 
-from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text
+from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text, pid_tag, remove_dead_temporaries
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.segments import track_sources
 from gtzan_gpu.data.splits import SplitManifest
@@ -140,11 +139,12 @@ def _replace_tensorboard_run(report: dict) -> None:
     run_dir, split, genres, epoch = Path(report["run_dir"]), report["split"], report["genres"], report["epoch"]
     inspection, saliency = report.get("_inspection"), report.get("_saliency")
     final = run_dir / "tb" / f"eval_{split}"
-    fresh = run_dir / "tb" / f".eval_{split}.{os.getpid()}.tmp"
+    remove_dead_temporaries(final, extra_suffixes=(".old",))  # what a killed evaluation left
+    fresh = run_dir / "tb" / f".eval_{split}.{pid_tag()}tb.tmp"
     shutil.rmtree(fresh, ignore_errors=True)
     with contextlib.redirect_stdout(sys.stderr):
         _log_evaluation(RunLogger(str(fresh), genres), report, split, epoch, inspection, saliency)
-    previous = run_dir / "tb" / f".eval_{split}.{os.getpid()}.old"
+    previous = run_dir / "tb" / f".eval_{split}.{pid_tag()}tb.old"
     if final.exists():
         final.rename(previous)
     fresh.rename(final)
