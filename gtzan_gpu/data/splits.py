@@ -197,23 +197,41 @@ def grouped_parts(groups: list[list[Track]], shares: list[float], genres: list[s
 
     Greedy, largest group first (ties in a seeded order): each group goes to the part where it most reduces the
     squared distance between the part's label counts and its targets (ties: the part furthest below its total).
+    Where that leaves a part empty (a small share, few groups: the greedy fills the big parts first) and there are
+    at least as many groups as parts, each part is first given one of the smallest groups, the smallest share
+    first, and the greedy places the rest: a corpus is refused only when no assignment exists.
     """
     counts = np.zeros((len(groups), len(genres)))
     column = {genre: i for i, genre in enumerate(genres)}
     for g, group in enumerate(groups):
         for track in group:
             counts[g, column[track.genre]] += 1
+    seeded = rng.permutation(len(groups))
+    parts = _greedy_parts(groups, counts, shares, seeded, reserve=False)
+    if any(not part for part in parts) and len(groups) >= len(shares):
+        parts = _greedy_parts(groups, counts, shares, seeded, reserve=True)
+    return parts
+
+
+def _greedy_parts(groups: list[list[Track]], counts: np.ndarray, shares: list[float], seeded: np.ndarray,
+                  reserve: bool) -> list[list[str]]:
     targets = np.outer(shares, counts.sum(axis=0))
     current = np.zeros_like(targets)
-    order = rng.permutation(len(groups))
-    order = sorted(order, key=lambda g: -counts[g].sum())  # stable: the seeded order among equal sizes
+    order = sorted(seeded, key=lambda g: -counts[g].sum())  # stable: the seeded order among equal sizes
     parts: list[list[str]] = [[] for _ in shares]
+
+    def place(g: int, part: int) -> None:
+        current[part] += counts[g]
+        parts[part].extend(track.track_id for track in groups[g])
+
+    if reserve:  # one of the smallest groups for each part, the smallest share first
+        for part in sorted(range(len(shares)), key=lambda p: (shares[p], p)):
+            smallest = order.pop()  # the order is largest first: its end is the smallest
+            place(smallest, part)
     for g in order:
         change = (counts[g] * (counts[g] + 2 * (current - targets))).sum(axis=1)
         room = targets.sum(axis=1) - current.sum(axis=1)
-        part = min(range(len(shares)), key=lambda p: (change[p], -room[p], p))
-        current[part] += counts[g]
-        parts[part] += [track.track_id for track in groups[g]]
+        place(g, min(range(len(shares)), key=lambda p: (change[p], -room[p], p)))
     return parts
 
 

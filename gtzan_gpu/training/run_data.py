@@ -67,13 +67,14 @@ def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None, co
     """Corpus, split and segment spec of ``config``. Pass ``corpus`` when ``config.data`` is already scanned
     (a scan decodes every file), e.g. by a grid that trains and evaluates many runs on one corpus."""
     spec = config.corpus_spec()
+    if manifest is None and config.manifest:  # a bad or leaking manifest is refused before the corpus is decoded
+        manifest = SplitManifest.load(config.manifest)
     if corpus is None:
         corpus = scan_corpus(spec)
         for entry in corpus.excluded:
             log.warning("excluded %s: %s", entry.path, entry.reason)
     if manifest is None:
-        manifest = SplitManifest.load(config.manifest) if config.manifest else \
-            make_split(corpus, config.split_scheme, config.split_seed)
+        manifest = make_split(corpus, config.split_scheme, config.split_seed)
     manifest.check_usable(f"the {manifest.scheme} split of {spec.describe()}")
     check_every_label_trains(corpus, manifest, f"the {manifest.scheme} split of {spec.describe()}")
     return RunData(corpus, manifest, SegmentSpec(config.segment_seconds, config.sample_rate, config.hop_seconds))

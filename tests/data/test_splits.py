@@ -139,3 +139,23 @@ def test_a_leaking_manifest_is_refused_naming_the_track(tiny_corpus, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and leaked in err and message in err
     assert not run.exists()
+
+
+def test_an_artist_split_that_exists_is_found_when_the_greedy_would_leave_val_empty():
+    """Issue 31, defect 20: 30 artists, 50 tracks were refused ('val subset empty'): the greedy filled train first."""
+    from gtzan_gpu.data.splits import artist_split
+
+    tracks, number = [], 0
+    for artist in range(30):
+        genre = ("blues", "rock")[artist % 2]
+        for _ in range(2 if artist < 20 else 1):
+            tracks.append(Track(f"t{number:03d}", genre, f"{genre}/t{number:03d}.wav", 22050, 1, 22050 * 30,
+                                artist=f"a{artist:02d}"))
+            number += 1
+    corpus = Corpus(root=Path("/virtual"), genres=["blues", "rock"], tracks=tracks)
+    manifest = artist_split(corpus, seed=42)
+    manifest.check_usable("the artist split")
+    artist_of = {t.track_id: t.artist for t in tracks}
+    sides = [{artist_of[i] for i in manifest.subsets[name]} for name in SUBSETS]
+    assert all(sides) and not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+    assert sum(len(ids) for ids in manifest.subsets.values()) == 50
