@@ -43,7 +43,7 @@ def one_line_error(capsys) -> str:
     (["--warmup-epochs", "-1"], "--warmup-epochs must be >= 0"),
     (["--warmup-epochs", "nan"], "--warmup-epochs must be a finite number"),
     (["--fma-subset", "small"], "--fma-subset chooses rows of FMA's tracks.csv: give it with --labels TABLE"),
-    (["--head", "mlp"], "--head applies to the pretrained encoders (musicnn), not --model cnn"),
+    (["--head", "mlp"], "--head applies to the pretrained encoders (musicnn, panns-cnn10, panns-cnn14), not --model cnn"),
     (["--embedding", "pooled"], "--embedding applies to the pretrained encoders"),
     (["--freeze-backbone"], "--freeze-backbone applies to the pretrained encoders"),
     (["--backbone-lr-scale", "0"], "--backbone-lr-scale must be > 0"),
@@ -57,6 +57,9 @@ def one_line_error(capsys) -> str:
     (["--model", "musicnn", "--embedding", "nope"], "unknown --embedding 'nope' for musicnn"),
     (["--model", "musicnn", "--weights", "none", "--freeze-backbone"], "would train a head on a random encoder"),
     (["--model", "resnet18", "--weights", "musicnn:MSD_musicnn"], "do not fit --model resnet18"),
+    (["--patch-padding", "repeat"], "--patch-padding applies to --frontend musicnn, not image"),
+    (["--model", "panns-cnn14", "--weights", "panns:/nowhere/Cnn14.pth"], "--weights panns:/nowhere/Cnn14.pth: file not found"),
+    (["--model", "musicnn", "--weights", "panns:/nowhere/Cnn14.pth"], "do not fit --model musicnn"),
 ])
 def test_bad_train_options_fail_before_any_work(options, message, tiny_corpus, tmp_path, capsys, monkeypatch):
     import gtzan_gpu.training.run_data as run_data

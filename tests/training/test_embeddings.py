@@ -58,3 +58,12 @@ def test_the_hear_api_gives_scene_and_timestamp_embeddings():
     embeddings, timestamps = hear.get_timestamp_embeddings(audio[:, :16000], model)
     assert embeddings.shape == (2, 21, 200) and timestamps.shape == (2, 21)
     assert timestamps[0, 0] == 0 and timestamps[0, 1] == pytest.approx(50.0) and timestamps[0, -1] == 1000.0
+
+
+def test_embed_names_a_bad_layer_in_one_line(tiny_corpus, tmp_path, capsys):
+    from tests.models.pretrained.test_transfer import musicnn_folder
+
+    weights = f"musicnn:{musicnn_folder(tmp_path)}"
+    assert main(["embed", str(tiny_corpus), "--weights", weights, "--out", str(tmp_path / "e.npz"),
+                 "--embedding", "nope"]) == 2
+    assert "unknown --embedding 'nope' for musicnn" in capsys.readouterr().err
