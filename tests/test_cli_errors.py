@@ -282,3 +282,18 @@ def test_a_change_of_labels_is_refused_on_resume_and_said_on_evaluate(tiny_corpu
     assert "these figures score it against other labels" in caplog.text
     assert main(["evaluate", str(run), "--json", "--device", "cpu", "-q"]) == 0
     assert json.loads(capsys.readouterr().out)["labels_match_training"] is True
+
+
+def test_a_resume_on_other_audio_under_the_same_ids_is_refused(tiny_corpus, tmp_path, capsys):
+    """Issue 31, defect 3: train --resume --data OTHER_CORPUS (same ids, other audio) continued silently."""
+    from gtzan_gpu.data.synth import write_synthetic_corpus
+
+    other = tmp_path / "other"
+    write_synthetic_corpus(other, tracks_per_genre=5, seconds=6.0, seed=1)  # same ids and labels, other samples
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_corpus), "--out", str(run), *FAST, "-q"]) == 0
+    assert load_checkpoint(run / "last.pt")["val_audio_digest"]
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--data", str(other), "--epochs", "2", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()  # the scan's own warnings (a corrupt file) come first
+    assert err[-1].startswith("gtzan-gpu train: error: the audio of") and "Traceback" not in "".join(err)

@@ -151,6 +151,7 @@ def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, sca
     a checkpoint loads in one process or under torchrun alike; every rank's RNG state travels with it."""
     payload = {"config": config.to_dict(), "genres": data.genres, "manifest": data.manifest.to_json(),
                "manifest_digest": data.manifest.digest, "labels_digest": data.labels_digest(),
+               "val_audio_digest": data.validation_audio_digest,
                "model_name": config.model.name,
                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                "world_size": distributed.world_size, **state.to_payload()}
@@ -258,6 +259,10 @@ def _load_data(config: TrainConfig, run_dir: Path, device: torch.device, checkpo
     if recorded and recorded != data.labels_digest():
         raise GtzanError(f"the labels of {run_dir}'s tracks differ from those it was trained on (an edited label "
                          f"table, or another corpus under the same track ids); start a new run (--out)")
+    recorded = (checkpoint or {}).get("val_audio_digest")
+    if recorded and recorded != data.validation_audio_digest:
+        raise GtzanError(f"the audio of {run_dir}'s validation tracks differs from what it was trained on (another "
+                         f"corpus under the same track ids, or changed files); start a new run (--out)")
     if distributed.is_main:
         data.manifest.save(run_dir / "manifest.json")
     torch.manual_seed(config.seed)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import shutil
@@ -11,7 +10,6 @@ from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_bytes, atomic_write_text, pid_tag, remove_dead_temporaries
 from gtzan_gpu.data.corpus import Corpus
-from gtzan_gpu.data.segments import track_sources
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.locking import exclusive_lock
@@ -29,12 +27,8 @@ SALIENCY_SEGMENTS = 8  # one per genre where the split allows
 
 
 def audio_digest(run_data, track_ids: list[str], sample_rate: int) -> str:
-    """sha256 over the evaluated tracks' ids and the crc32 of their int16 samples at ``sample_rate``: equal for
-    a folder and the store packed from it, different for two corpora that reuse track ids (``compare`` checks
-    it). A store's tracks give their index's crc32 (no read); an audio folder's are decoded once more here."""
-    tracks = track_sources(run_data.corpus, sorted(track_ids), sample_rate, run_data.genres)
-    lines = [f"{track.track_id} {track.samples_crc32(sample_rate):08x}" for track in tracks]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    """:meth:`RunData.audio_digest` (``compare`` checks it)."""
+    return run_data.audio_digest(track_ids, sample_rate)
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None,

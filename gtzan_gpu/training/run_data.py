@@ -1,6 +1,7 @@
 """The corpus, split and segment spec a run trains and evaluates on."""
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import logging
@@ -28,6 +29,20 @@ class RunData:
     @property
     def genres(self) -> list[str]:
         return self.manifest.genres
+
+    def audio_digest(self, track_ids: list[str], sample_rate: int) -> str:
+        """sha256 over the tracks' ids and the crc32 of their int16 samples at ``sample_rate``: equal for a folder and
+        the store packed from it, different for two corpora that reuse track ids. A store's tracks give their
+        index's crc32 (no read); an audio folder's are decoded once more here."""
+        tracks = track_sources(self.corpus, sorted(track_ids), sample_rate, self.genres)
+        lines = [f"{track.track_id} {track.samples_crc32(sample_rate):08x}" for track in tracks]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    @functools.cached_property
+    def validation_audio_digest(self) -> str:
+        """:meth:`audio_digest` of the validation tracks (recorded with a run: a resume on other audio under the
+        same ids is refused; the validation subset is small, so a folder's decode stays cheap)."""
+        return self.audio_digest(self.manifest.subsets["val"], self.spec.sample_rate)
 
     def labels_digest(self) -> str:
         """sha256 over every split track's id and label as the corpus gives them now: recorded with a run, so a
