@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import ctypes
 import ctypes.util
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -306,6 +307,7 @@ class _Source:
     size: int
     mtime_ns: int
     estimate: int      # samples at the store rate, from the header
+    content: str = ""  # blake2b of the file's bytes: a same-size edit with its mtime restored still differs
 
     @property
     def relative(self) -> str:
@@ -339,7 +341,8 @@ def _probe(walk: LayoutWalk, target_rate: int) -> tuple[list[_Source], list[Excl
             continue
         walk.keep(file)
         sources.append(_Source(file, stat.st_size, stat.st_mtime_ns,
-                               resampled_length(max(info.frames, 0), info.samplerate, target_rate)))
+                               resampled_length(max(info.frames, 0), info.samplerate, target_rate),
+                               file_content_digest(file.path)))
     return sources, excluded, [file.relative for file in walk.files]
 
 
@@ -387,8 +390,17 @@ def _labelled(stored: list[dict], shard: list[_Source]) -> list[dict]:
     return [dict(track, **_catalogue_fields(by_path[track["source"]])) for track in stored]
 
 
+def file_content_digest(path: Path) -> str:
+    """blake2b of a file's bytes (reading is far cheaper than decoding: a re-pack checks every source this way)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _sidecar_sources(shard: list[_Source]) -> list[list]:
-    return [[s.relative, s.size, s.mtime_ns] for s in shard]
+    return [[s.relative, s.size, s.mtime_ns, s.content] for s in shard]
 
 
 def _reusable(out: Path, number: int, shard: list[_Source], target_rate: int) -> dict | None:

@@ -347,3 +347,25 @@ def test_a_tampered_store_index_is_refused_in_one_line_when_it_opens(packed, tmp
     assert main(["scan", str(store)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Traceback" not in err and message in err
+
+
+def test_a_same_size_edit_with_its_mtime_restored_is_packed_again(tiny_corpus, tmp_path):
+    """Issue 31, defect 9: re-pack compared size and mtime only, and kept serving the old samples."""
+    import os
+    import shutil
+
+    source = tmp_path / "c"
+    shutil.copytree(tiny_corpus, source)
+    pack_corpus(source, tmp_path / "s", shard_gb=0.001)
+    wav = source / "genres_original" / "rock" / "rock.00002.wav"
+    stat = wav.stat()
+    data = bytearray(wav.read_bytes())
+    data[1000:1100] = bytes(100)  # 50 samples silenced: same size
+    wav.write_bytes(bytes(data))
+    os.utime(wav, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert wav.stat().st_size == stat.st_size and wav.stat().st_mtime_ns == stat.st_mtime_ns
+    changed = pack_corpus(source, tmp_path / "s", shard_gb=0.001)
+    assert changed["packed"] == 1 and changed["changed"]
+    [stored] = track_sources(scan_corpus(tmp_path / "s"), ["rock.00002"], 22050)
+    [fresh] = track_sources(scan_corpus(source), ["rock.00002"], 22050)
+    assert torch.equal(stored.read_int16(22050), fresh.read_int16(22050))
