@@ -95,30 +95,33 @@ def _checked_header(path: Path):
     return info
 
 
-def validate_audio(path: str | Path, block_frames: int = 1 << 18) -> AudioInfo:
-    """Decode the whole file (header and every frame) and return its info.
+def _read_checked(path: Path) -> tuple[AudioInfo, np.ndarray]:
+    """The one decoding check every command makes (scan, pack, predict, tag, train): the header's checks, then the
+    whole file read at once, as training reads it. A file whose decode stops short of its header's frame count is
+    truncated; one whose decoder pads it (uninitialised frames of a cut mp3) shows as non-finite samples: both are
+    refused the same way whichever command meets them. Returns ``(info, (frames, channels) float32)``."""
+    info = _checked_header(path)
+    try:
+        with native_stderr_silenced():
+            data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as error:
+        raise AudioDecodeError(f"decoding failed ({describe_decode_error(error)})") from None
+    if len(data) == 0:
+        raise AudioDecodeError("no audio frames")
+    if info.frames > 0 and len(data) < info.frames:
+        raise AudioDecodeError(f"truncated: header declares {info.frames} frames, decoded {len(data)}")
+    if not np.isfinite(data).all():
+        raise AudioDecodeError("contains NaN or infinite samples")
+    return AudioInfo(int(source_rate), int(info.channels), len(data), str(info.format)), data
+
+
+def validate_audio(path: str | Path) -> AudioInfo:
+    """Decode the whole file (header and every frame) and return its info (:func:`_read_checked`).
 
     Raises:
         AudioDecodeError: empty, not audio, truncated, undecodable, or containing non-finite samples.
     """
-    path = Path(path)
-    info = _checked_header(path)
-    frames_read = 0
-    try:
-        with sf.SoundFile(str(path)) as audio:
-            for block in audio.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
-                if not np.isfinite(block).all():
-                    raise AudioDecodeError("contains NaN or infinite samples")
-                frames_read += len(block)
-    except AudioDecodeError:
-        raise
-    except Exception as error:
-        raise AudioDecodeError(f"decoding failed after {frames_read} frames ({describe_decode_error(error)})") from None
-    if frames_read == 0:
-        raise AudioDecodeError("no audio frames")
-    if info.frames > 0 and frames_read < info.frames:
-        raise AudioDecodeError(f"truncated: header declares {info.frames} frames, decoded {frames_read}")
-    return AudioInfo(int(info.samplerate), int(info.channels), frames_read, str(info.format))
+    return _read_checked(Path(path))[0]
 
 
 def decode_validated(path: str | Path, target_rate: int) -> tuple[AudioInfo, torch.Tensor]:
@@ -128,22 +131,11 @@ def decode_validated(path: str | Path, target_rate: int) -> tuple[AudioInfo, tor
     Raises:
         AudioDecodeError: empty, not audio, truncated, undecodable, or containing non-finite samples.
     """
-    path = Path(path)
-    info = _checked_header(path)
-    try:
-        data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as error:
-        raise AudioDecodeError(f"decoding failed ({describe_decode_error(error)})") from None
-    if len(data) == 0:
-        raise AudioDecodeError("no audio frames")
-    if info.frames > 0 and len(data) < info.frames:
-        raise AudioDecodeError(f"truncated: header declares {info.frames} frames, decoded {len(data)}")
-    if not np.isfinite(data).all():
-        raise AudioDecodeError("contains NaN or infinite samples")
+    info, data = _read_checked(Path(path))
     mono = torch.from_numpy(data.mean(axis=1, dtype=np.float32))
-    if source_rate != target_rate:
-        mono = AF.resample(mono, source_rate, target_rate)
-    return AudioInfo(int(source_rate), int(info.channels), len(data), str(info.format)), mono
+    if info.sample_rate != target_rate:
+        mono = AF.resample(mono, info.sample_rate, target_rate)
+    return info, mono
 
 
 def describe_decode_error(error: BaseException) -> str:

@@ -74,3 +74,25 @@ def test_validate_rejects_damaged_files_with_a_reason(tmp_path, damage, reason):
         sf.write(str(path), np.array([0.1, np.nan, 0.2] * 1000, dtype=np.float32), 22050, subtype="FLOAT")
     with pytest.raises(AudioDecodeError, match=reason):
         validate_audio(path)
+
+
+def test_a_truncated_mp3_is_refused_for_the_same_reason_by_every_command(tmp_path):
+    """Issue 31, defect 5: a cut mp3 passed scan at its header's length (padding), pack excluded it as truncated
+    and predict rejected it for NaN: one decoding check now, the same reason everywhere."""
+    import numpy as np
+    import soundfile as sf
+
+    from gtzan_gpu.data.audio import AudioDecodeError, decode_validated, validate_audio
+
+    t = np.arange(22050 * 4) / 22050
+    sf.write(str(tmp_path / "x.mp3"), (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050, format="MP3")
+    data = (tmp_path / "x.mp3").read_bytes()
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    reasons = []
+    for check in (validate_audio, lambda path: decode_validated(path, 22050)):
+        with pytest.raises(AudioDecodeError) as caught:
+            check(cut)
+        reasons.append(str(caught.value))
+    assert reasons[0] == reasons[1] and reasons[0].startswith("truncated: header declares")
+    assert validate_audio(tmp_path / "x.mp3").frames >= 22050 * 4
