@@ -266,6 +266,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if unknown:
         raise GtzanError(f"unknown --stages {', '.join(unknown)} (choose from {', '.join(STAGES)})")
     device = resolve_device(args.device)
+    if args.out:  # checked before minutes of measuring: the report's .json, .md and .png never overwrite an input
+        from gtzan_gpu.outputs import check_output
+
+        for path in (Path(args.out), *(Path(args.out).with_suffix(suffix) for suffix in (".md", ".png"))):
+            check_output(path, "--out")  # the JSON is written where --out says, the table and plot beside it
     config = BenchConfig.preset(device, args.quick)
     if stages:
         config.stages = stages

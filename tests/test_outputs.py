@@ -53,3 +53,14 @@ def test_predict_timeline_export_and_split_never_overwrite_their_inputs(trained_
     assert main(["split", str(corpus), "--out", str(wav)]) == 2
     assert "--out" in one_line_error(capsys)
     assert all(p.read_bytes() == data for p, data in before.items())
+
+
+def test_bench_out_onto_an_audio_file_is_refused_before_measuring(tiny_corpus, tmp_path, capsys, monkeypatch):
+    import gtzan_gpu.bench as bench
+
+    monkeypatch.setattr(bench, "run_benchmarks", lambda *a: pytest.fail("--out must be checked before measuring"))
+    wav = tmp_path / "song.wav"
+    shutil.copy(tiny_corpus / "genres_original" / "rock" / "rock.00001.wav", wav)
+    before = wav.read_bytes()
+    assert main(["bench", "--quick", "--stages", "features", "--out", str(wav), "--device", "cpu"]) == 2
+    assert "is an audio file" in one_line_error(capsys) and wav.read_bytes() == before
