@@ -197,42 +197,47 @@ def grouped_parts(groups: list[list[Track]], shares: list[float], genres: list[s
 
     Greedy, largest group first (ties in a seeded order): each group goes to the part where it most reduces the
     squared distance between the part's label counts and its targets (ties: the part furthest below its total).
-    Where that leaves a part empty (a small share, few groups: the greedy fills the big parts first) and there are
-    at least as many groups as parts, each part is first given one of the smallest groups, the smallest share
-    first, and the greedy places the rest: a corpus is refused only when no assignment exists.
+    The greedy fills the big parts first, so a small part (validation, few groups) can end empty: it then takes a
+    group from the part furthest above its target, the smallest whose labels that part keeps, so a corpus is
+    refused only when no assignment exists and no part loses a label it had.
     """
     counts = np.zeros((len(groups), len(genres)))
     column = {genre: i for i, genre in enumerate(genres)}
     for g, group in enumerate(groups):
         for track in group:
             counts[g, column[track.genre]] += 1
-    seeded = rng.permutation(len(groups))
-    parts = _greedy_parts(groups, counts, shares, seeded, reserve=False)
-    if any(not part for part in parts) and len(groups) >= len(shares):
-        parts = _greedy_parts(groups, counts, shares, seeded, reserve=True)
-    return parts
-
-
-def _greedy_parts(groups: list[list[Track]], counts: np.ndarray, shares: list[float], seeded: np.ndarray,
-                  reserve: bool) -> list[list[str]]:
     targets = np.outer(shares, counts.sum(axis=0))
     current = np.zeros_like(targets)
-    order = sorted(seeded, key=lambda g: -counts[g].sum())  # stable: the seeded order among equal sizes
-    parts: list[list[str]] = [[] for _ in shares]
-
-    def place(g: int, part: int) -> None:
-        current[part] += counts[g]
-        parts[part].extend(track.track_id for track in groups[g])
-
-    if reserve:  # one of the smallest groups for each part, the smallest share first
-        for part in sorted(range(len(shares)), key=lambda p: (shares[p], p)):
-            smallest = order.pop()  # the order is largest first: its end is the smallest
-            place(smallest, part)
+    order = sorted(rng.permutation(len(groups)), key=lambda g: -counts[g].sum())  # stable: seeded among equals
+    members: list[list[int]] = [[] for _ in shares]
     for g in order:
         change = (counts[g] * (counts[g] + 2 * (current - targets))).sum(axis=1)
         room = targets.sum(axis=1) - current.sum(axis=1)
-        place(g, min(range(len(shares)), key=lambda p: (change[p], -room[p], p)))
-    return parts
+        part = min(range(len(shares)), key=lambda p: (change[p], -room[p], p))
+        current[part] += counts[g]
+        members[part].append(g)
+    for empty in [p for p in range(len(shares)) if not members[p]]:
+        _fill_empty_part(empty, members, counts, current, targets)
+    return [[track.track_id for g in part for track in groups[g]] for part in members]
+
+
+def _fill_empty_part(empty: int, members: list[list[int]], counts: np.ndarray, current: np.ndarray,
+                     targets: np.ndarray) -> None:
+    """Move into part ``empty`` one group from the part furthest above its target total, the smallest group whose
+    labels that part still holds afterwards (nothing is moved when no part can give one)."""
+    surplus = current.sum(axis=1) - targets.sum(axis=1)
+    for source in sorted(range(len(members)), key=lambda p: -surplus[p]):
+        if source == empty or len(members[source]) < 2:
+            continue
+        keeps = [g for g in members[source] if np.all((counts[g] == 0) | (current[source] - counts[g] > 0))]
+        if not keeps:
+            continue
+        moved = min(keeps, key=lambda g: (counts[g].sum(), members[source].index(g)))
+        members[source].remove(moved)
+        members[empty].append(moved)
+        current[source] -= counts[moved]
+        current[empty] += counts[moved]
+        return
 
 
 def artist_split(corpus: Corpus, seed: int = 42, test_fraction: float = 0.2,
