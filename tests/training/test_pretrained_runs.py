@@ -10,7 +10,7 @@ from gtzan_gpu.training.checkpoint import load_checkpoint
 from tests.models.pretrained.test_transfer import musicnn_folder
 from tests.training.test_distributed import torchrun
 
-PROBE = ["--model", "musicnn", "--freeze-backbone", "--segment-seconds", "2", "--epochs", "2", "--batch-size", "16",
+PROBE = ["--model", "musicnn", "--freeze-backbone", "--segment-seconds", "2", "--epochs", "1", "--batch-size", "16",
          "--device", "cpu", "--stft-backend", "torch", "--log-every", "100"]
 
 
