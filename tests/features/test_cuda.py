@@ -85,3 +85,23 @@ def test_the_compiled_torch_stft_image_on_cuda_is_the_cpus_image():
     expected = layer(x)
     compiled = torch.compile(layer.cuda(), fullgraph=True, dynamic=False)(x.cuda()).cpu()
     torch.testing.assert_close(compiled, expected, atol=2e-3, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["musicnn-torch", "musicnn-nnaudio", "panns"])
+def test_the_pretrained_front_ends_on_cuda_match_the_cpu_without_host_syncs(name):
+    from gtzan_gpu.features.musicnn_mel import MusicnnMel
+    from gtzan_gpu.features.panns_logmel import PannsLogMel
+
+    layer = PannsLogMel() if name == "panns" else MusicnnMel(backend=name.split("-")[1])
+    x = audio()
+    expected = layer(x)
+    layer = layer.to("cuda")
+    layer(x.cuda())  # warm-up
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        got = layer(x.cuda())
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    # log-compressed maps: MusiCNN's log10(1 + 1e4 x) and PANNs' dB, compared in their own units
+    torch.testing.assert_close(got.cpu(), expected, atol=2e-2 if name == "panns" else 2e-3, rtol=0)
