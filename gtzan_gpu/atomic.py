@@ -126,12 +126,17 @@ def remove_dead_temporaries(target: str | Path, extra_suffixes: tuple[str, ...] 
             found = _PID_TAG.match(stale.name[len(target.name) + 1:])
             if not found or int(found.group(1)) == os.getpid() or pid_alive(int(found.group(1))):
                 continue
-            if stale.is_dir() and not stale.is_symlink():
-                shutil.rmtree(stale, ignore_errors=True)
-            else:
-                stale.unlink(missing_ok=True)
-            removed.append(stale)
+            removed.append(_remove(stale))
     return removed
+
+
+def _remove(entry: Path) -> Path:
+    """Remove a leftover file or folder (a link is unlinked, never followed)."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+    return entry
 
 
 def remove_stale_temporaries(target: str | Path) -> list[Path]:
@@ -145,9 +150,5 @@ def remove_stale_temporaries(target: str | Path) -> list[Path]:
         for stale in target.parent.glob(f".{glob.escape(target.name)}.*{suffix}"):
             if not ours.fullmatch(stale.name):
                 continue
-            if stale.is_dir() and not stale.is_symlink():
-                shutil.rmtree(stale, ignore_errors=True)
-            else:
-                stale.unlink(missing_ok=True)
-            removed.append(stale)
+            removed.append(_remove(stale))
     return removed
