@@ -75,7 +75,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
-    from gtzan_gpu.data.store import check_pack_target, pack_corpus
+    from gtzan_gpu.data.store_pack import check_pack_target, pack_corpus
     from gtzan_gpu.locking import exclusive_lock, remove_if_only_lock
 
     spec = _corpus_spec(args)

@@ -14,7 +14,7 @@ import torch
 from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
-from gtzan_gpu.data.store import pack_corpus
+from gtzan_gpu.data.store_pack import pack_corpus
 from gtzan_gpu.data.synth import write_synthetic_corpus
 
 

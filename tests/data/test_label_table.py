@@ -9,7 +9,8 @@ from gtzan_gpu.data.catalogue import CorpusSpec
 from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.label_table import read_label_table
 from gtzan_gpu.data.splits import kfold_split, make_split
-from gtzan_gpu.data.store import Store, pack_corpus
+from gtzan_gpu.data.store import Store
+from gtzan_gpu.data.store_pack import pack_corpus
 from gtzan_gpu.data.synth_fma import FMA_SMALL_GENRES, MEDIUM_ONLY_GENRE
 from gtzan_gpu.errors import GtzanError
 from tests.conftest import write_tone

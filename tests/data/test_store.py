@@ -10,7 +10,8 @@ from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import make_split
-from gtzan_gpu.data.store import Store, pack_corpus
+from gtzan_gpu.data.store import Store
+from gtzan_gpu.data.store_pack import pack_corpus
 from gtzan_gpu.data.loaders.store import StoreLoader
 from gtzan_gpu.errors import GtzanError
 from tests.conftest import write_tone
@@ -84,7 +85,7 @@ def test_an_unchanged_corpus_is_not_packed_again_and_a_changed_file_is(tiny_corp
 
 
 def test_an_interrupted_pack_resumes_at_the_first_missing_shard(tiny_corpus, tmp_path, monkeypatch):
-    import gtzan_gpu.data.store as store_module
+    import gtzan_gpu.data.store_pack as store_module
 
     real = store_module._pack_shard
     calls = []
@@ -242,7 +243,7 @@ def test_pack_refusals_leave_no_lock_file_behind(tiny_corpus, tmp_path, capsys):
 
 def test_pack_refuses_more_workers_than_cpus(tiny_corpus, tmp_path, capsys):
     from gtzan_gpu.cli import main
-    from gtzan_gpu.data.store import usable_cpus
+    from gtzan_gpu.data.store_pack import usable_cpus
 
     assert main(["pack", str(tiny_corpus), "--out", str(tmp_path / "s"), "--workers", "100000"]) == 2
     assert f"--workers 100000 is more than the {usable_cpus()} CPU(s)" in capsys.readouterr().err
