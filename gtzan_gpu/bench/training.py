@@ -4,14 +4,14 @@ from __future__ import annotations
 import time
 
 import torch
-import torch.nn.functional as F
 
 from gtzan_gpu.bench.timing import PeakMemory, synchronize
-from gtzan_gpu.features.config import FeatureConfig
-from gtzan_gpu.models.registry import MODELS, ModelConfig
 from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, TrackSource
+from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models import build_classifier
+from gtzan_gpu.models.registry import MODELS, ModelConfig
+from gtzan_gpu.training.step import cross_entropy_of, training_step
 
 SEED_TRAIN_SEGMENTS_5S = 3829  # the seed's 5-s training segments (NOTES.md), for an epoch-time estimate
 
@@ -43,16 +43,18 @@ def bench_training(tracks: list[TrackSource], device: torch.device, lengths: tup
                     waveforms, labels, _ = corpus.gather(indices)
                     synchronize(device)
                     start = time.perf_counter()
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                        images = model.images(waveforms)
+                    marks = []
+
+                    def forward(model=model, waveforms=waveforms):  # the front end timed apart from the
+                        images = model.images(waveforms)                # backbone, inside training's own step
                         synchronize(device)
-                        middle = time.perf_counter()
-                        loss = F.cross_entropy(model.backbone(*images).float(), labels)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
+                        marks.append(time.perf_counter())
+                        return model.backbone(*images)
+
+                    training_step(forward, cross_entropy_of(labels), optimizer, device, use_amp)
                     synchronize(device)
                     end = time.perf_counter()
+                    middle = marks[0]
                     if step:
                         frontend.append(middle - start)
                         total.append(end - start)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, TrackSource
@@ -23,6 +22,7 @@ from gtzan_gpu.features.stft import STFT_BACKENDS
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from gtzan_gpu.training.step import cross_entropy_of, training_step
 
 IMAGE_TOLERANCE = 2e-3     # largest image difference device vs CPU (images are ImageNet-normalised, ~[-2, 2.6])
 DDP_TIMEOUT_SECONDS = 120
@@ -165,12 +165,9 @@ def check_training_steps(device: torch.device, compile_model: bool = False) -> s
             before = [p.detach().clone() for p in model.parameters()]
             losses = []
             for waveforms, labels, _ in corpus.batches(4, True, torch.Generator().manual_seed(0)):
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-                    loss = F.cross_entropy(step_model(waveforms).float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.detach())
+                loss, _ = training_step(lambda: step_model(waveforms), cross_entropy_of(labels), optimizer, device,
+                                        amp=cuda)  # the step training runs
+                losses.append(loss)
             finite = bool(torch.isfinite(torch.stack(losses)).all())
             moved = any(not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters()))
             if not (finite and moved):

@@ -7,11 +7,11 @@ import sys
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from gtzan_gpu.config import FeatureConfig, ModelConfig
 from gtzan_gpu.models import build_classifier
+from gtzan_gpu.training.step import cross_entropy_of, training_step
 
 
 def main() -> int:
@@ -29,8 +29,7 @@ def main() -> int:
         generator = torch.Generator().manual_seed(rank)  # different data on each rank
         waveforms = (0.3 * torch.randn(4, 22050, generator=generator)).to(device)
         labels = torch.randint(10, (4,), generator=generator).to(device)
-        F.cross_entropy(ddp(waveforms), labels).backward()
-        optimizer.step()
+        training_step(lambda: ddp(waveforms), cross_entropy_of(labels), optimizer, device, amp=False)
         flat = torch.cat([p.detach().flatten() for p in model.parameters()])
         gathered = [torch.empty_like(flat) for _ in range(dist.get_world_size())]
         dist.all_gather(gathered, flat)

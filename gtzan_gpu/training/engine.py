@@ -29,12 +29,12 @@ from gtzan_gpu.progress import progress
 from gtzan_gpu.training.batches import SegmentBatches
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from gtzan_gpu.training.config import TrainConfig
-from gtzan_gpu.training.device import autocast
 from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.run_data import RunData, load_run_data
 from gtzan_gpu.training.run_dir import BEST, LAST, claim_run_dir
 from gtzan_gpu.training.inspection import collect_inspection, log_inspection
 from gtzan_gpu.training.optimization import build_optimizer, learning_rate_at, set_learning_rate
+from gtzan_gpu.training.step import cross_entropy_of, training_step
 from gtzan_gpu.training.scoring import score
 from gtzan_gpu.training.state import TrainingState
 from gtzan_gpu.training.tensorboard_log import NullRunLogger, RunLogger
@@ -78,19 +78,13 @@ def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, o
     for step, (waveforms, labels, _) in enumerate(progress(batches, steps_per_epoch, f"epoch {epoch + 1}", "step"), 1):
         set_learning_rate(optimizer, learning_rate_at(state.global_step, config.lr, total_steps, warmup_steps,
                                                       config.schedule))
-        with autocast(device, config.amp):
-            if mixing is None:
-                logits = step_model(waveforms)
-                loss = F.cross_entropy(logits.float(), labels, label_smoothing=smoothing)
-            else:
-                waveforms, labels, loss_of = mixup(waveforms, labels, augment.mixup_alpha, mixing, smoothing)
-                logits = step_model(waveforms)
-                loss = loss_of(logits.float())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if mixing is None:
+            loss_of = cross_entropy_of(labels, smoothing)
+        else:
+            waveforms, labels, loss_of = mixup(waveforms, labels, augment.mixup_alpha, mixing, smoothing)
+        loss, logits = training_step(lambda: step_model(waveforms), loss_of, optimizer, device, config.amp)
         state.global_step += 1
-        loss_sum += loss.detach() * labels.numel()
+        loss_sum += loss * labels.numel()
         correct += (logits.argmax(dim=1) == labels).sum()
         seen += labels.numel()
         if step % config.log_every == 0 or step == steps_per_epoch:
