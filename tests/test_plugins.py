@@ -93,12 +93,17 @@ def test_a_plugin_model_and_front_end_are_choices_and_reach_doctor_and_bench(tmp
         model = build_classifier(ModelConfig("tiny"), FeatureConfig(frontend="loudness", image_size=16), 3)
         print(json.dumps({"doctor_layers": list(_layers()), "models": list(MODELS),
                           "bench_rows": list(feature_methods(22050)),
-                          "logits": list(model.eval()(torch.randn(2, 22050)).shape)}))
+                          "logits": list(model.eval()(torch.randn(2, 22050)).shape),
+                          "built_in_on_plugin": {name: list(build_classifier(ModelConfig(name, "none"),
+                              FeatureConfig(frontend="loudness", image_size=32), 3).eval()(torch.randn(2, 22050)).shape)
+                              for name in ("cnn", "resnet18")}}))
         """))
     assert probe.returncode == 0, probe.stderr[-2000:]
     facts = json.loads(probe.stdout)
     assert "loudness" in facts["doctor_layers"] and "loudness" in facts["bench_rows"]
     assert "tiny" in facts["models"] and facts["logits"] == [2, 3]  # doctor's training check iterates MODELS
+    # issue 32: the seed's CNN and ResNet18 take a plugin front end whose output fits them (a square image)
+    assert facts["built_in_on_plugin"] == {"cnn": [2, 3], "resnet18": [2, 3]}
 
 
 @pytest.mark.parametrize("name", ["../../../x", "a/b", ".hidden", "", "x" * 65, "sp ace"])

@@ -156,7 +156,7 @@ def model_step_flops(image_size: int = 128, seconds: float = 5.0) -> dict[str, i
     result = {}
     for name, spec in MODELS.items():
         model = build_classifier(ModelConfig(name, "none"),
-                                 FeatureConfig(frontend=spec.frontends[0], image_size=image_size,
+                                 FeatureConfig(frontend=spec.front_ends()[0], image_size=image_size,
                                                stft_backend="torch"), 10)
         with torch.no_grad():
             images = [image.detach() for image in model.eval().images(torch.randn(2, int(seconds * 22050)))]

@@ -30,7 +30,7 @@ def bench_training(tracks: list[TrackSource], device: torch.device, lengths: tup
         generator = torch.Generator().manual_seed(0)
         for name, batch in batch_sizes.items():
             torch.manual_seed(0)
-            features = FeatureConfig(frontend=MODELS[name].frontends[0])
+            features = FeatureConfig(frontend=MODELS[name].front_ends()[0])
             model = build_classifier(ModelConfig(name, "none"), features, 10, channels_last=channels_last).to(device)
             if channels_last:
                 model = model.to(memory_format=torch.channels_last)

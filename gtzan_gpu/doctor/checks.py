@@ -155,7 +155,7 @@ def check_training_steps(device: torch.device, compile_model: bool = False) -> s
         corpus = DeviceLoader(_tracks(Path(folder)), SegmentSpec(1.0), device)
         for name in MODELS:
             torch.manual_seed(0)
-            features = FeatureConfig(frontend=MODELS[name].frontends[0], image_size=32)
+            features = FeatureConfig(frontend=MODELS[name].front_ends()[0], image_size=32)
             model = build_classifier(ModelConfig(name, "none"), features, 4,
                                      channels_last=cuda).to(device)
             if cuda:

@@ -195,7 +195,7 @@ def load_grid(config: str | Path = DEFAULT_GRID, quick: bool = False, folds: int
         grid = Grid(name=str(document.get("name", Path(str(config)).stem)),
                     models=list(recipes) if recipes else list(document.get("models", [
                         name for name in model_names() if train.get("frontend", "image") in
-                        get_model_spec(name).frontends])),
+                        get_model_spec(name).front_ends()])),
                     segment_seconds=[float(s) for s in document.get("segment_seconds", [5.0])],
                     schemes=list(document.get("schemes", ["random"])),
                     split_seed=int(document.get("split_seed", 42)), train=train, recipes=recipes)

@@ -82,9 +82,9 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
     """The registered model ``model.name`` behind the views it needs, its trunks initialised from
     ``model.weights``."""
     spec = get_model_spec(model.name)
-    if features.frontend not in spec.frontends:
+    if features.frontend not in spec.front_ends():
         raise GtzanError(f"--frontend {features.frontend}: the {model.name} model takes --frontend "
-                         f"{' or '.join(spec.frontends)}")
+                         f"{' or '.join(spec.front_ends())}")
     views = [view_layer(view, features, sample_rate, augment) for view in spec.views]
     waveform_augment = []
     if augment is not None:

@@ -15,8 +15,8 @@ from torch import nn
 
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.names import check_registry_name
-from gtzan_gpu.features.config import FRONTENDS, FeatureConfig
-from gtzan_gpu.features.registry import frontend_names
+from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.features.registry import frontend_names, get_frontend
 from gtzan_gpu.models.cnn import SmallCNN
 from gtzan_gpu.models.cnn10 import CNN10
 from gtzan_gpu.models.fusion import LateFusion
@@ -44,7 +44,9 @@ class ModelSpec:
         lr, batch_size: the seed study's Adam learning rate and batch size for this model.
         default_weights: ``"none"`` or ``"imagenet"`` (the seed's choice).
         pretrainable: whether ``weights`` other than ``"none"`` mean anything.
-        frontends: the ``--frontend`` values it accepts.
+        frontends: the ``--frontend`` values it accepts; None (cnn, resnet18): every front end whose output it
+            fits, decided by what the front end produces (a square image of any channels), so a plugin's front
+            end works with it too. :meth:`front_ends` gives the list as the registry holds it now.
         saliency_layer: the backbone's submodule whose activations Grad-CAM explains (a late convolutional
             layer over the spectrogram image that still has some spatial resolution).
         encoder: for a pretrained encoder (``() -> nn.Module`` with ``embed(map, layer)``): the backbone is then
@@ -61,11 +63,18 @@ class ModelSpec:
     batch_size: int
     default_weights: str = NO_WEIGHTS
     pretrainable: bool = False
-    frontends: tuple[str, ...] = FRONTENDS  # the front ends it can take
+    frontends: tuple[str, ...] | None = None  # the front ends it can take (None: every square-image one)
     saliency_layer: str = ""
     encoder: Callable[[], nn.Module] | None = None
     embeddings: tuple[tuple[str, int], ...] = ()
     family: str = ""
+
+
+    def front_ends(self) -> tuple[str, ...]:
+        """The ``--frontend`` values it takes now (the first is its default), plugins' included."""
+        if self.frontends is not None:
+            return self.frontends
+        return tuple(name for name in frontend_names() if get_frontend(name).resized)
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
@@ -108,7 +117,7 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     check_registry_name(spec.name, "model")
     if spec.name in MODELS:
         raise GtzanError(f"model {spec.name!r} is already registered")
-    unknown = [name for name in spec.frontends if name not in frontend_names()]
+    unknown = [name for name in spec.frontends or () if name not in frontend_names()]
     if unknown:
         raise GtzanError(f"model {spec.name!r} names unknown front end(s) {', '.join(unknown)}")
     MODELS[spec.name] = spec

@@ -112,13 +112,13 @@ class TrainConfig:
             self.model = ModelConfig(**self.model)
         spec = self.model.spec
         if isinstance(self.features, dict):  # a front end not given is the model's first
-            self.features = FeatureConfig(**{"frontend": spec.frontends[0], **self.features})
-        elif self.features == FeatureConfig() and self.features.frontend not in spec.frontends:
-            self.features = FeatureConfig(frontend=spec.frontends[0])
+            self.features = FeatureConfig(**{"frontend": spec.front_ends()[0], **self.features})
+        elif self.features == FeatureConfig() and self.features.frontend not in spec.front_ends():
+            self.features = FeatureConfig(frontend=spec.front_ends()[0])
         check_options(self)
         check_label_options(self.labels, self.fma_subset)
-        if self.features.frontend not in spec.frontends:
-            raise GtzanError(f"--model {self.model.name} takes --frontend {' or '.join(spec.frontends)}, not "
+        if self.features.frontend not in spec.front_ends():
+            raise GtzanError(f"--model {self.model.name} takes --frontend {' or '.join(spec.front_ends())}, not "
                              f"{self.features.frontend}")
         self._check_transfer()
         if self.lr is None:

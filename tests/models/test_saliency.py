@@ -52,7 +52,7 @@ def test_grad_cam_finds_the_region_that_drives_the_class_and_nothing_for_the_opp
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_registered_model_names_a_grad_cam_layer_and_inspection_changes_nothing(name):
-    frontend = get_model_spec(name).frontends[0]  # each model on the first front end it takes
+    frontend = get_model_spec(name).front_ends()[0]  # each model on the first front end it takes
     torch.manual_seed(0)
     model = build_classifier(ModelConfig(name, "none"), FeatureConfig(image_size=64, frontend=frontend), 10)
     model.train()
