@@ -17,9 +17,11 @@ from gtzan_gpu.data.corpus import scan_corpus
 from gtzan_gpu.data.splits import kfold_split, make_split
 from gtzan_gpu.data.store import is_store
 from gtzan_gpu.data.synth import ensure_synthetic_corpus
+from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.experiment.grid import Cell, Grid
 from gtzan_gpu.experiment.report import write_experiment_report
 from gtzan_gpu.locking import exclusive_lock
+from gtzan_gpu.models.weights import weights_file
 from gtzan_gpu.progress import progress
 from gtzan_gpu.training import evaluate_run, fit
 from gtzan_gpu.training.device import resolve_device
@@ -34,6 +36,12 @@ def run_experiment(grid: Grid, out: str | Path, data: "str | CorpusSpec | None" 
     built-in synthetic corpus) and write the report under ``out`` (locked meanwhile)."""
     cells = grid.cells(only)  # options first: a bad --only fails before any work
     resolve_device(device)
+    for cell in cells:  # weights that are not there (the musicnn wheel, a PANNs file) fail before any cell runs
+        weights = grid.cell_config(cell, None, None, None).model.weights
+        try:
+            weights_file(weights)
+        except GtzanError as error:
+            raise GtzanError(f"cell {cell.key}: {error}") from None
     out = Path(out)
     with exclusive_lock(out, "experiment folder"):
         return _run_locked(grid, cells, out, data, device)

@@ -198,3 +198,15 @@ def test_experiment_segment_seconds_replaces_the_grids_lengths(capsys):
         main(["experiment", "--config", "recipes", "--segment-seconds", "0", "--data", "x"])
     assert stopped.value.code == 2
     assert "argument --segment-seconds: must be in [0.1, 3600]" in capsys.readouterr().err
+
+
+def test_missing_pretrained_weights_fail_before_any_cell_runs(tmp_path, monkeypatch):
+    from gtzan_gpu.errors import GtzanError
+    from gtzan_gpu.experiment.runner import run_experiment
+    from gtzan_gpu.models.pretrained import registry
+
+    monkeypatch.setattr(registry, "musicnn_package_folder", lambda: None)
+    grid = load_grid("recipes")
+    with pytest.raises(GtzanError, match=r"cell .*musicnn-probe.*pip install --no-deps musicnn==0\.1\.0"):
+        run_experiment(grid, tmp_path / "out", only=["musicnn-probe:2"], device="cpu")
+    assert not (tmp_path / "out" / "corpus").exists()  # nothing was synthesised or trained
