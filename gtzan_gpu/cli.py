@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gtzan_gpu import __version__
 from gtzan_gpu.allocator import retain_freed_memory
+from gtzan_gpu.commands import add_corpus_arguments
 from gtzan_gpu.commands.encoders import add_embed_parser, add_tag_parser
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.plugins import load_all as load_all_plugins
@@ -365,18 +366,6 @@ def _resumable_flags() -> list[str]:
 
     return [flag_of(field) for _, field in option_names(TrainConfig).values() if field.metadata.get("resumable")]
 
-def _add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--labels`` and ``--fma-subset``, with train's help and choices (declared once, on TrainConfig)."""
-    from gtzan_gpu.options import choices_of, flag_of, option_names
-    from gtzan_gpu.training.config import TrainConfig
-
-    names = option_names(TrainConfig)
-    for name in ("labels", "fma_subset"):
-        field = names[name][1]
-        parser.add_argument(flag_of(field), dest=name, choices=choices_of(field), help=field.metadata["help"],
-                            metavar=None if choices_of(field) else "TABLE")
-
-
 def _add_synth_parser(commands) -> None:
     synth = commands.add_parser("synth", help="write a synthetic corpus in the Kaggle GTZAN layout (or FMA's)",
                                 description="Write OUT/genres_original/<genre>/<genre>.000NN.wav (22,050 Hz, "
@@ -402,7 +391,7 @@ def _add_scan_parser(commands) -> None:
                                description="Validate a corpus by decoding every file; list exclusions.")
     scan.add_argument("data", help="corpus folder (Kaggle, tarball or folder-per-genre layout; with --labels: "
                                    "the audio root)")
-    _add_corpus_arguments(scan)
+    add_corpus_arguments(scan)
     scan.add_argument("--json", action="store_true", help="machine-readable output")
     scan.set_defaults(run=_cmd_scan)
 
@@ -414,7 +403,7 @@ def _add_pack_parser(commands) -> None:
                                            "the STORE too. Resumes where it stopped; an unchanged corpus is not "
                                            "packed again; a changed file re-packs its shard.")
     pack.add_argument("data", help="corpus folder")
-    _add_corpus_arguments(pack)
+    add_corpus_arguments(pack)
     pack.add_argument("--out", required=True, help="store folder")
     pack.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)),
                       help="decoding processes (default: the CPU count, at most 8)")
@@ -428,7 +417,7 @@ def _add_split_parser(commands) -> None:
     split = commands.add_parser("split", help="write a track-level train/val/test manifest",
                                 description="Split the validated tracks at track level into a JSON manifest.")
     split.add_argument("data", help="corpus folder")
-    _add_corpus_arguments(split)
+    add_corpus_arguments(split)
     split.add_argument("--out", required=True, help="manifest JSON to write")
     split.add_argument("--scheme", choices=SCHEMES, default="random",
                        help="random: per genre, seeded; fault-filtered: Sturm's GTZAN lists; given: the label "
@@ -459,7 +448,7 @@ def _add_evaluate_parser(commands) -> None:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--split", choices=EVAL_SPLITS, default="test")
     evaluate.add_argument("--data", help="where the run's corpus is now, if it moved since training")
-    _add_corpus_arguments(evaluate)
+    add_corpus_arguments(evaluate)
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_cmd_evaluate)
@@ -561,7 +550,7 @@ def _add_experiment_parser(commands) -> None:
                                                  "write results.json, results.md, bar charts and the confusion "
                                                  "matrix of the best cell on validation.")
     experiment.add_argument("--data", help="corpus folder (not needed with --quick)")
-    _add_corpus_arguments(experiment)
+    add_corpus_arguments(experiment)
     experiment.add_argument("--quick", action="store_true",
                             help="the whole grid on a small synthetic corpus, on CPU in a few minutes")
     experiment.add_argument("--only", action="append", metavar="MODEL:SECONDS",

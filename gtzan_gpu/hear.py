@@ -49,13 +49,6 @@ def load_model(model_file_path: str = "") -> HearModel:
     return HearModel(name)
 
 
-def _windows(audio: torch.Tensor, length: int, hop: int) -> torch.Tensor:
-    """``(n, T)`` -> ``(n, W, length)``, zero-padded to at least one window."""
-    if audio.shape[1] < length:
-        audio = torch.nn.functional.pad(audio, (0, length - audio.shape[1]))
-    return audio.unfold(1, length, hop)
-
-
 def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
     """``(n_sounds, n_samples)`` at ``model.sample_rate`` -> ``(n_sounds, scene_embedding_size)``."""
     length = int(SCENE_PATCH_SECONDS * model.sample_rate)
@@ -72,7 +65,7 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[tor
     length, hop = int(TIMESTAMP_WINDOW_SECONDS * model.sample_rate), int(TIMESTAMP_HOP_SECONDS * model.sample_rate)
     count = audio.shape[1] // hop + 1
     padded = torch.nn.functional.pad(audio, (length // 2, length // 2 + length))
-    windows = _windows(padded, length, hop)[:, :count]  # (n, count, length)
+    windows = padded.unfold(1, length, hop)[:, :count]  # (n, count, length): the padding leaves >= count windows
     n = audio.shape[0]
     embeddings = torch.cat([model(chunk) for chunk in windows.reshape(n * count, length).split(256)])
     timestamps = (torch.arange(count, dtype=torch.float64) * hop / model.sample_rate * 1000.0).expand(n, count)

@@ -57,7 +57,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 
 def add_embed_parser(commands) -> None:
-    from gtzan_gpu.data.label_table import FMA_SUBSETS
+    from gtzan_gpu.commands import add_corpus_arguments
     from gtzan_gpu.features.stft import STFT_BACKENDS
     from gtzan_gpu.models.pretrained.registry import weights_names
     from gtzan_gpu.training.device import DEVICES
@@ -67,8 +67,7 @@ def add_embed_parser(commands) -> None:
                                             "(with its start time), with track ids, labels and the split, in one "
                                             ".npz for scikit-learn or any other tool. The scan's exclusions apply.")
     embed.add_argument("data", metavar="DATA")
-    embed.add_argument("--labels", help="label table of DATA (as train's)")
-    embed.add_argument("--fma-subset", choices=FMA_SUBSETS)
+    add_corpus_arguments(embed)
     embed.add_argument("--weights", required=True, help=f"{', '.join(weights_names())}, or musicnn:FOLDER")
     embed.add_argument("--out", required=True, metavar="FILE.npz", help="never overwritten")
     embed.add_argument("--embedding", help="the encoder's layer (musicnn: penultimate, the default, or pooled)")

@@ -247,12 +247,13 @@ def _walk_of(data: Path, labelled: list[TableRow], left_out: dict[str, int], des
     first) is excluded with all its rows, since its rows may disagree on id and label and could put it on both
     sides of a split."""
     files, excluded = [], []
+    resolved = [row.path.resolve() for row in labelled]  # one file under two spellings is one file
     lines_of: dict[Path, list[int]] = {}
-    for row in labelled:
-        lines_of.setdefault(row.path.resolve(), []).append(row.line)
-    for row in labelled:
+    for row, path in zip(labelled, resolved):
+        lines_of.setdefault(path, []).append(row.line)
+    for row, path in zip(labelled, resolved):
         relative = _relative(row.path, data)
-        lines = lines_of[row.path.resolve()]
+        lines = lines_of[path]
         if len(lines) > 1:
             if row.line == lines[0]:  # reported once, under its first spelling
                 excluded.append(ExcludedFile(relative, f"listed {len(lines)} times (lines "

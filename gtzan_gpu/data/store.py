@@ -22,7 +22,6 @@ store is a one-line error naming the shard, never wrong samples.
 from __future__ import annotations
 
 import json
-import logging
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +36,6 @@ from gtzan_gpu.data.corpus import Corpus, Track, register_corpus_source
 from gtzan_gpu.data.layout import ExcludedFile
 from gtzan_gpu.data.segments import TrackSource
 from gtzan_gpu.errors import GtzanError
-
-log = logging.getLogger(__name__)
 
 STORE_FORMAT = "gtzan-gpu/store"
 STORE_VERSION = 1

@@ -55,6 +55,19 @@ class GenreClassifier(nn.Module):
         return self.backbone(*self.images(waveform))
 
 
+def _built(what: str, build):
+    """``build()``; a registry builder that raises (a plugin's, or a bug) is one line naming ``what`` (``--model
+    NAME``), its traceback with -v. Our own GtzanErrors pass through as they are."""
+    try:
+        return build()
+    except GtzanError:
+        raise
+    except Exception as error:
+        log.debug("building %s failed", what, exc_info=True)
+        first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise GtzanError(f"building {what} failed: {type(error).__name__}: {first}") from None
+
+
 FRONTEND_VIEW = "frontend"  # a ModelSpec view slot: the run's --frontend (the other slots name a front end)
 
 
@@ -67,14 +80,7 @@ def view_layer(view: str, features: FeatureConfig, sample_rate: int,
     spec_augment = None
     if augment is not None and "specaugment" in augment.names and spec.takes_spec_augment:
         spec_augment = SpecAugment(augment.spec_masks, augment.spec_mask_width)
-    try:
-        return spec.build(features, sample_rate, spec_augment)
-    except GtzanError:
-        raise
-    except Exception as error:  # a plugin's builder (or a bug): one line naming the front end, the rest with -v
-        log.debug("building front end %s failed", spec.name, exc_info=True)
-        raise GtzanError(f"building --frontend {spec.name} failed: {type(error).__name__}: "
-                         f"{str(error).strip().splitlines()[0][:200] if str(error).strip() else ''}") from None
+    return _built(f"--frontend {spec.name}", lambda: spec.build(features, sample_rate, spec_augment))
 
 
 def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: int, sample_rate: int = 22050,
@@ -92,15 +98,8 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
             waveform_augment.append(Gain(augment.gain_db))
         if "noise" in augment.names:
             waveform_augment.append(Noise(augment.min_snr_db, augment.max_snr_db))
-    try:
-        backbone = (transfer_backbone(model, num_classes) if spec.encoder is not None
-                    else spec.backbone(num_classes, features, model.weights))
-    except GtzanError:
-        raise
-    except Exception as error:  # a plugin's builder (or a bug): one line naming the model, the rest with -v
-        log.debug("building %s failed", model.name, exc_info=True)
-        raise GtzanError(f"building --model {model.name} failed: {type(error).__name__}: "
-                         f"{str(error).strip().splitlines()[0][:200] if str(error).strip() else ''}") from None
+    backbone = _built(f"--model {model.name}", lambda: transfer_backbone(model, num_classes) if spec.encoder
+                      is not None else spec.backbone(num_classes, features, model.weights))
     return GenreClassifier(views, backbone, channels_last, waveform_augment, spec.saliency_layer,
                            features.torch_image_dtype)
 

@@ -14,7 +14,6 @@ from typing import Callable
 from torch import nn
 
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.names import check_registry_name
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.features.registry import frontend_names, get_frontend
 from gtzan_gpu.models.cnn import SmallCNN
@@ -28,6 +27,7 @@ from gtzan_gpu.models.pretrained.transfer import HEADS
 from gtzan_gpu.models.resnet import ResNet18Classifier
 from gtzan_gpu.models.shortchunk import ShortChunkResNet
 from gtzan_gpu.models.weights import NO_WEIGHTS, PRETRAINED_WEIGHTS, describe_weights
+from gtzan_gpu.names import check_registry_name
 from gtzan_gpu.options import check_options, option
 
 BackboneBuilder = Callable[[int, FeatureConfig, str], nn.Module]  # (num_classes, features, weights) -> backbone

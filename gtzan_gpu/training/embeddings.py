@@ -20,7 +20,6 @@ from gtzan_gpu.data.segments import DEFAULT_SAMPLE_RATE, SegmentSpec, track_sour
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.models.registry import get_model_spec
-from gtzan_gpu.outputs import check_output
 from gtzan_gpu.progress import progress
 from gtzan_gpu.training.device import resolve_device
 from gtzan_gpu.training.tagging import load_pretrained_encoder
@@ -69,9 +68,8 @@ def embed_corpus(spec: CorpusSpec, weights_name: str, out: str | Path, layer: st
     out = Path(out)
     if out.suffix != ".npz":
         raise GtzanError(f"--out {out}: name a .npz file")
-    if out.exists():
+    if out.exists():  # stricter than gtzan_gpu.outputs' rule: no existing file at all, input or not
         raise GtzanError(f"--out {out} exists; embeddings never overwrite a file (remove it or choose another)")
-    check_output(out, "--out", tuple(p for p in (spec.data, spec.labels, manifest) if p))
     if manifest and not Path(manifest).is_file():
         raise GtzanError(f"--manifest not found: {manifest}")
     segments = SegmentSpec(segment_seconds, DEFAULT_SAMPLE_RATE, hop_seconds)
@@ -79,6 +77,8 @@ def embed_corpus(spec: CorpusSpec, weights_name: str, out: str | Path, layer: st
     extractor = EmbeddingExtractor(weights_name, layer, DEFAULT_SAMPLE_RATE, stft_backend).to(target)
     corpus = scan_corpus(spec)
     tracks = corpus.tracks
+    if not tracks:
+        raise GtzanError(f"{corpus.root} has no usable tracks to embed")
     split_of = _splits(manifest, tracks)
     sources = track_sources(corpus, [t.track_id for t in tracks], DEFAULT_SAMPLE_RATE)
     track_rows, segment_rows, segment_track, segment_start = [], [], [], []
@@ -93,8 +93,6 @@ def embed_corpus(spec: CorpusSpec, weights_name: str, out: str | Path, layer: st
         segment_rows.append(embedded)
         segment_track += [index] * len(starts)
         segment_start += [s / DEFAULT_SAMPLE_RATE for s in starts]
-    if not tracks:
-        raise GtzanError(f"{corpus.root} has no usable tracks to embed")
     arrays = {
         "track_ids": np.array([t.track_id for t in tracks]),
         "labels": np.array([t.genre for t in tracks]),
