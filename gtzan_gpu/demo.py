@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.data.synth import ensure_synthetic_corpus
 from gtzan_gpu.locking import exclusive_lock

@@ -1,4 +1,4 @@
-"""Entry-point plugins: models and front ends from the user's own installed packages.
+"""Entry-point plugins: models, front ends and corpus sources from the user's own installed packages.
 
 A package declares, in its ``pyproject.toml``::
 
@@ -6,10 +6,12 @@ A package declares, in its ``pyproject.toml``::
     mynet = "my_package.models:MYNET"          # a gtzan_gpu.models.registry.ModelSpec
     [project.entry-points."gtzan_gpu.frontends"]
     gammatone = "my_package.frontends:GAMMATONE"  # a gtzan_gpu.features.registry.FrontendSpec
+    [project.entry-points."gtzan_gpu.corpus_sources"]
+    lakehouse = "my_package.data:LAKEHOUSE"    # a gtzan_gpu.data.corpus.CorpusSource (another kind of DATA)
 
-:func:`load_all` registers both groups once, after the built-in entries (the command line calls it first), so a
+:func:`load_all` registers the groups once, after the built-in entries (the command line calls it first), so a
 plugin's name is a ``--model`` / ``--frontend`` choice and ``doctor``, ``bench`` and ``export`` see it like a
-built-in one. Front ends load before models, so a plugin model may name a plugin front end. A plugin that fails to
+built-in one, and a plugin corpus source is asked about every DATA after the built-in sources. Front ends load before models, so a plugin model may name a plugin front end. A plugin that fails to
 load, or is not the expected spec, is reported in one warning line and skipped; it never stops the command.
 """
 from __future__ import annotations
@@ -45,12 +47,15 @@ _LOADED: set[str] = set()
 
 
 def load_all() -> None:
-    """Load both groups once per process (the command line calls it before reading any choice; a program that
+    """Load every group once per process (the command line calls it before reading any choice; a program that
     embeds gtzan_gpu calls it, or registers its specs itself)."""
+    from gtzan_gpu.data.corpus import CorpusSource
+    from gtzan_gpu.data.sources import register_corpus_source
     from gtzan_gpu.features.registry import FrontendSpec, register_frontend
     from gtzan_gpu.models.registry import ModelSpec, register_model
 
-    for group, spec_type, register in (("gtzan_gpu.frontends", FrontendSpec, register_frontend),
+    for group, spec_type, register in (("gtzan_gpu.corpus_sources", CorpusSource, register_corpus_source),
+                                       ("gtzan_gpu.frontends", FrontendSpec, register_frontend),
                                        ("gtzan_gpu.models", ModelSpec, register_model)):
         if group not in _LOADED:
             _LOADED.add(group)

@@ -72,3 +72,27 @@ def test_no_function_is_longer_than_a_screen():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
     assert not long, long
+
+
+MAX_MODULE_LINES = 400  # a module owns one idea; one that grows past this holds two
+
+
+def test_no_module_is_longer_than_one_idea():
+    long = [f"{path.relative_to(PACKAGE.parent)} ({len(path.read_text().splitlines())})"
+            for path in sorted(PACKAGE.rglob("*.py")) if len(path.read_text().splitlines()) > MAX_MODULE_LINES]
+    assert not long, long
+
+
+def test_the_command_line_is_a_package_of_thin_command_modules():
+    """Issue 32: one module per command group; the handlers call the library (no command module defines a
+    class or holds a function longer than 40 lines)."""
+    cli = PACKAGE / "cli"
+    assert not (PACKAGE / "cli.py").exists() and (cli / "__init__.py").is_file()
+    for path in sorted(cli.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        thick = [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                 and node.end_lineno - node.lineno + 1 > 40]
+        assert not thick, f"{path.name}: {thick}"
+        if path.name not in ("__init__.py", "arguments.py"):
+            assert "PARSERS" in {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+                                 if isinstance(t, ast.Name)}, path.name

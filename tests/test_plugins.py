@@ -12,6 +12,7 @@ PLUGIN = '''
 import torch
 from torch import nn
 
+from gtzan_gpu.data.corpus import CorpusSource
 from gtzan_gpu.features.registry import FrontendSpec
 from gtzan_gpu.models.registry import ModelSpec
 
@@ -50,6 +51,19 @@ def tiny():  # an entry point may also be a function returning the spec
 
 
 BROKEN = 42  # not a spec: reported and skipped
+
+
+def _open_toy(spec):
+    """DATA holding toy.json: the catalogue in its 'inner' folder (a stand-in for a remote or database corpus)."""
+    from pathlib import Path
+
+    from gtzan_gpu.data.corpus import scan_folder
+
+    root = Path(spec.data)
+    return scan_folder(root / "inner") if (root / "toy.json").is_file() else None
+
+
+TOY_SOURCE = CorpusSource("toy", "a folder with toy.json", _open_toy)
 '''
 
 
@@ -65,6 +79,8 @@ def make_plugin(root: Path) -> Path:
         broken = toy_gtzan_plugin:BROKEN
         [gtzan_gpu.frontends]
         loudness = toy_gtzan_plugin:LOUDNESS
+        [gtzan_gpu.corpus_sources]
+        toy = toy_gtzan_plugin:TOY_SOURCE
         """))
     return root
 
@@ -109,7 +125,7 @@ def test_a_plugin_model_and_front_end_are_choices_and_reach_doctor_and_bench(tmp
 @pytest.mark.parametrize("name", ["../../../x", "a/b", ".hidden", "", "x" * 65, "sp ace"])
 def test_a_registry_name_that_could_leave_its_folder_is_refused(name):
     """Issue 31, defect 19: a plugin model named ../../../x made train without --out write outside runs/."""
-    from gtzan_gpu.data.corpus import register_corpus_source
+    from gtzan_gpu.data.corpus import CorpusSource
     from gtzan_gpu.errors import GtzanError
     from gtzan_gpu.features.registry import FrontendSpec, register_frontend
     from gtzan_gpu.models.registry import ModelSpec, register_model
@@ -119,7 +135,7 @@ def test_a_registry_name_that_could_leave_its_folder_is_refused(name):
     with pytest.raises(GtzanError, match="front end name .* is not allowed"):
         register_frontend(FrontendSpec(name, "x", torch.nn.Identity, lambda *a: None, 1, "x"))
     with pytest.raises(GtzanError, match="corpus source name .* is not allowed"):
-        register_corpus_source(name, lambda spec: None)
+        CorpusSource(name, "x", lambda spec: None)
 
 
 def test_a_plugin_that_exits_or_fails_when_built_never_stops_other_commands(tiny_corpus, tmp_path):
@@ -149,3 +165,30 @@ def test_a_plugin_that_exits_or_fails_when_built_never_stops_other_commands(tiny
                "--segment-seconds", "2", "--epochs", "1", "--stft-backend", "torch", "--image-size", "32")
     assert used.returncode == 2 and "Traceback" not in used.stderr
     assert "building --model fails failed: RuntimeError: no GPU kernels for this toy" in used.stderr
+
+
+def test_a_plugin_corpus_source_opens_its_kind_of_data_for_every_command(tiny_corpus, tmp_path):
+    """Issue 32: corpus sources are open to plugins (``gtzan_gpu.corpus_sources``), asked after the built-in ones."""
+    import shutil
+
+    root = make_plugin(tmp_path / "site")
+    data = tmp_path / "toy-data"
+    shutil.copytree(tiny_corpus, data / "inner")
+    without_marker = run(root, "scan", str(data), "--json")
+    assert without_marker.returncode == 2  # not the toy's kind: the catalogue fallback finds no genre folders
+    (data / "toy.json").write_text("{}")
+    scanned = run(root, "scan", str(data), "--json")
+    assert scanned.returncode == 0, scanned.stderr
+    assert json.loads(scanned.stdout)["root"] == str(data / "inner" / "genres_original")
+
+
+def test_the_built_in_corpus_sources_are_registered_in_one_place_and_names_are_unique():
+    from gtzan_gpu.data.corpus import CorpusSource
+    from gtzan_gpu.data.sources import CORPUS_SOURCES, register_corpus_source
+    from gtzan_gpu.errors import GtzanError
+
+    assert list(CORPUS_SOURCES)[:1] == ["store"]
+    with pytest.raises(GtzanError, match="already registered"):
+        register_corpus_source(CorpusSource("store", "again", lambda spec: None))
+    with pytest.raises(GtzanError, match="must be a CorpusSource"):
+        register_corpus_source(lambda spec: None)

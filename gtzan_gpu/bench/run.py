@@ -16,7 +16,7 @@ from gtzan_gpu.bench.machine import machine_facts
 from gtzan_gpu.bench.roofline import roofline as measure_roofline
 from gtzan_gpu.bench.scaling import bench_ddp, bench_pack, bench_startup
 from gtzan_gpu.bench.training import bench_training
-from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.segments import track_sources
 from gtzan_gpu.data.store_pack import pack_corpus
 from gtzan_gpu.data.synth import write_synthetic_corpus

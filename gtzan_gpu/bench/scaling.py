@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.store_pack import pack_corpus

@@ -1,8 +1,9 @@
-"""The Track table every later step starts from, and the registry of corpus sources that make it.
+"""The Track table every later step starts from, and the scan of a catalogue that makes it.
 
 A catalogue (a folder per genre, :mod:`gtzan_gpu.data.layout`, or a label table, :mod:`gtzan_gpu.data.label_table`)
 is scanned here: every file is decoded in full, and the ones that fail are excluded with a reason. Other kinds of
-DATA register a source (:func:`register_corpus_source`): a packed store (:mod:`gtzan_gpu.data.store`) is one.
+DATA (a packed store, shards, ...) are corpus sources (:mod:`gtzan_gpu.data.sources`, whose ``scan_corpus`` tries
+them first).
 A track's ``genre`` is its label, whatever the corpus calls it (FMA's top genre, a catalogue's class).
 """
 from __future__ import annotations
@@ -20,8 +21,7 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.names import check_registry_name
 from gtzan_gpu.progress import progress
 
-__all__ = ["Corpus", "CorpusSpec", "ExcludedFile", "Track", "format_summary", "register_corpus_source",
-           "scan_corpus", "scan_folder", "summary_json"]
+__all__ = ["Corpus", "CorpusSource", "CorpusSpec", "ExcludedFile", "Track", "format_summary", "scan_folder", "summary_json"]
 
 
 @dataclass(frozen=True)
@@ -90,30 +90,20 @@ class Corpus:
 
 
 CorpusOpener = Callable[[CorpusSpec], "Corpus | None"]  # DATA -> its Corpus, or None when not of that kind
-_SOURCES: dict[str, CorpusOpener] = {}
 
 
-def register_corpus_source(name: str, opener: CorpusOpener) -> None:
-    """Teach :func:`scan_corpus` another kind of DATA (a packed store, a remote catalogue, ...): ``opener(spec)``
-    returns the Corpus when ``spec.data`` is of its kind, else None. Sources are tried in registration order; a
-    catalogue to decode (folder per genre, or DATA with a label table) is the fallback."""
-    check_registry_name(name, "corpus source")
-    if name in _SOURCES:
-        raise GtzanError(f"corpus source {name!r} is already registered")
-    _SOURCES[name] = opener
+@dataclass(frozen=True)
+class CorpusSource:
+    """One kind of DATA: ``opener(spec)`` returns its Corpus, or None when ``spec.data`` is not of this kind."""
 
+    name: str
+    description: str
+    opener: CorpusOpener
 
-def scan_corpus(data: "str | Path | CorpusSpec", on_file: Callable[[str], None] | None = None, *,
-                labels: str | Path | None = None, fma_subset: str | None = None) -> Corpus:
-    """The Corpus at ``data`` (labelled by the table ``labels`` when given): a registered source's (a STORE made by
-    ``gtzan-gpu pack``: its index is read, nothing decoded), else the catalogue with every audio file decoded
-    (:func:`scan_folder`)."""
-    spec = CorpusSpec.of(data, labels, fma_subset)
-    for opener in _SOURCES.values():
-        corpus = opener(spec)
-        if corpus is not None:
-            return corpus
-    return scan_folder(spec, on_file)
+    def __post_init__(self):
+        check_registry_name(self.name, "corpus source")
+        if not callable(self.opener):
+            raise GtzanError(f"corpus source {self.name!r}: opener is not callable")
 
 
 def scan_folder(data: "str | Path | CorpusSpec", on_file: Callable[[str], None] | None = None) -> Corpus:

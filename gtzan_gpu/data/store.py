@@ -32,7 +32,7 @@ import torch
 
 from gtzan_gpu.data.audio import INT16_SCALE
 from gtzan_gpu.data.catalogue import CorpusSpec
-from gtzan_gpu.data.corpus import Corpus, Track, register_corpus_source
+from gtzan_gpu.data.corpus import Corpus, CorpusSource, Track
 from gtzan_gpu.data.layout import ExcludedFile
 from gtzan_gpu.data.segments import TrackSource
 from gtzan_gpu.errors import GtzanError
@@ -282,6 +282,5 @@ def read_stored_track(shard: Path, offset: int, length: int, crc32: int | None =
     return samples
 
 
-# ---- packing --------------------------------------------------------------------------------------------------
-
-register_corpus_source("store", open_store_corpus)
+STORE_SOURCE = CorpusSource("store", "a store written by `gtzan-gpu pack` (its index is read, nothing decoded)",
+                            open_store_corpus)

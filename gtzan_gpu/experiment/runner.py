@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_text
 from gtzan_gpu.data.catalogue import CorpusSpec, catalogue_walk
-from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.splits import kfold_split, make_split
 from gtzan_gpu.data.store import is_store
 from gtzan_gpu.data.synth import ensure_synthetic_corpus

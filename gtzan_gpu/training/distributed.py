@@ -99,3 +99,11 @@ class Distributed:
         gathered: list[Any] = [None] * self.world_size
         dist.all_gather_object(gathered, value)
         return gathered
+
+
+def lost_peer(error: RuntimeError) -> bool:
+    """Whether ``error`` is a collective that failed because a peer process went away (gloo, nccl, the store)."""
+    text = str(error)
+    return type(error).__name__ in ("DistBackendError", "DistNetworkError", "DistStoreError") or any(
+        sign in text for sign in ("Connection reset by peer", "Connection closed by peer", "Broken pipe",
+                                  "NCCL communicator was aborted", "Socket Timeout"))

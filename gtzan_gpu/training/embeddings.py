@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from gtzan_gpu.atomic import atomic_write_bytes
-from gtzan_gpu.data.corpus import CorpusSpec, scan_corpus
+from gtzan_gpu.data.corpus import CorpusSpec
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.segments import DEFAULT_SAMPLE_RATE, SegmentSpec, track_sources
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError

@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import logging
-import math
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from gtzan_gpu.augment import augment_seed, reseed_augmentations
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.splits import SplitManifest
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.models import GenreClassifier, build_classifier
+from gtzan_gpu.models import build_classifier
 from gtzan_gpu.models.weights import weights_file
-from gtzan_gpu.progress import progress
 from gtzan_gpu.training.batches import SegmentBatches
 from gtzan_gpu.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from gtzan_gpu.training.config import TrainConfig
@@ -33,9 +27,10 @@ from gtzan_gpu.training.distributed import Distributed
 from gtzan_gpu.training.run_data import RunData, load_run_data
 from gtzan_gpu.training.run_dir import BEST, LAST, claim_run_dir
 from gtzan_gpu.training.inspection import collect_inspection, log_inspection
-from gtzan_gpu.training.optimization import build_optimizer, learning_rate_at, set_learning_rate
-from gtzan_gpu.training.step import cross_entropy_of, training_step
+from gtzan_gpu.training.optimization import build_optimizer
 from gtzan_gpu.training.scoring import score
+from gtzan_gpu.training.session import Session
+from gtzan_gpu.training.epoch import chance_warning, train_one_epoch
 from gtzan_gpu.training.state import TrainingState
 from gtzan_gpu.training.tensorboard_log import NullRunLogger, RunLogger
 
@@ -44,99 +39,6 @@ log = logging.getLogger(__name__)
 TENSORBOARD_IMAGES = 8
 
 __all__ = ["fit", "LAST", "BEST", "TENSORBOARD_IMAGES"]
-
-
-def non_finite_loss(epoch: int, step: int, run_dir: Path) -> GtzanError:
-    kept = f"{run_dir / LAST} (epoch {epoch}) is kept" if epoch else "no checkpoint was written"
-    return GtzanError(f"non-finite loss at epoch {epoch + 1} step {step} (NaN in a batch, or training diverged; "
-                      f"try a lower --lr); {kept}")
-
-
-def train_one_epoch(model: GenreClassifier, step_model, train: SegmentBatches, optimizer, config: TrainConfig,
-                    state: TrainingState, device: torch.device, run_dir: Path, steps_per_epoch: int,
-                    rank: int = 0) -> tuple[float, float, int, float]:
-    """One pass over this rank's shuffled training segments, ``steps_per_epoch`` steps (the same on every rank;
-    stopping early at --max-steps), advancing ``state.global_step``. Loss and accuracy (this rank's)
-    accumulate on the device and are read back only every ``log_every`` steps.
-    Returns (mean loss, accuracy, segments seen, seconds)."""
-    model.train()
-    epoch = state.epoch
-    augment = config.augment_settings()
-    seed = augment_seed(config.seed, epoch, rank)
-    reseed_augmentations(model, seed)  # exact resume: augmentations restart from (seed, epoch, rank) each epoch
-    mixing = torch.Generator().manual_seed(seed + 101) if "mixup" in augment.names else None
-    started = time.perf_counter()
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), dtype=torch.long, device=device)
-    seen = step = 0
-    crop_seed = seed + 211 if "crop" in augment.names else None
-    train.sampler.set_epoch(epoch)
-    batches = itertools.islice(train.epoch(crop_seed), steps_per_epoch)
-    total_steps = config.epochs * steps_per_epoch
-    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
-    smoothing = config.label_smoothing
-    for step, (waveforms, labels, _) in enumerate(progress(batches, steps_per_epoch, f"epoch {epoch + 1}", "step"), 1):
-        set_learning_rate(optimizer, learning_rate_at(state.global_step, config.lr, total_steps, warmup_steps,
-                                                      config.schedule))
-        if mixing is None:
-            loss_of = cross_entropy_of(labels, smoothing)
-        else:
-            waveforms, labels, loss_of = mixup(waveforms, labels, augment.mixup_alpha, mixing, smoothing)
-        loss, logits = training_step(lambda: step_model(waveforms), loss_of, optimizer, device, config.amp)
-        state.global_step += 1
-        loss_sum += loss * labels.numel()
-        correct += (logits.argmax(dim=1) == labels).sum()
-        seen += labels.numel()
-        if step % config.log_every == 0 or step == steps_per_epoch:
-            mean_loss = float(loss_sum) / seen
-            if not math.isfinite(mean_loss):
-                raise non_finite_loss(epoch, step, run_dir)
-            log.info("epoch %d/%d step %d/%d loss %.4f acc %.3f %.0f seg/s", epoch + 1, config.epochs, step,
-                     steps_per_epoch, mean_loss, float(correct) / seen, seen / (time.perf_counter() - started))
-        if config.max_steps and state.global_step >= config.max_steps:
-            break
-    train_loss = float(loss_sum) / seen
-    if not math.isfinite(train_loss):
-        raise non_finite_loss(epoch, step, run_dir)
-    return train_loss, float(correct) / seen, seen, time.perf_counter() - started
-
-
-CHANCE_EPOCHS = 3       # epochs of chance-level training accuracy before a run warns
-CHANCE_MARGIN = 1.5     # "at chance": training accuracy below 1.5 / number of classes
-
-
-def chance_warning(history: list[dict], num_classes: int, config: TrainConfig) -> str | None:
-    """A warning when the last ``CHANCE_EPOCHS`` epochs all trained at chance level (and the run had not yet
-    been warned), saying what to try; None otherwise."""
-    recent = [record["train_accuracy"] for record in history[-CHANCE_EPOCHS - 1:]]
-    at_chance = [accuracy < CHANCE_MARGIN / num_classes for accuracy in recent]
-    if len(at_chance) < CHANCE_EPOCHS or not all(at_chance[-CHANCE_EPOCHS:]) or \
-            (len(at_chance) > CHANCE_EPOCHS and at_chance[0]):
-        return None
-    hints = [f"a lower --lr (now {config.lr:g})"]
-    if not config.warmup_epochs:
-        hints.append("--warmup-epochs 1")
-    if config.augmentations:
-        hints.append(f"fewer augmentations (now {config.augment})")
-    hints.append("--model cnn10 --frontend logmel (global pooling, input BatchNorm)")
-    return (f"training accuracy has stayed at chance level ({', '.join(f'{a:.2f}' for a in recent[-CHANCE_EPOCHS:])}"
-            f"; chance is {1 / num_classes:.2f}) for {CHANCE_EPOCHS} epochs: try " + ", or ".join(hints))
-
-
-def mixup(waveforms: torch.Tensor, labels: torch.Tensor, alpha: float, generator: torch.Generator,
-          label_smoothing: float = 0.0):
-    """Mix each example with another of the batch, weight ``lam ~ Beta(alpha, alpha)`` (drawn on the CPU from
-    ``generator``: no device sync). Returns (mixed waveforms, the dominant labels for accuracy, and the soft-target
-    loss ``lam * CE(y) + (1 - lam) * CE(y[perm])`` as a function of the logits)."""
-    gammas = torch._standard_gamma(torch.full((2,), float(alpha)), generator=generator)
-    lam = float(gammas[0] / gammas.sum())
-    permutation = torch.randperm(labels.shape[0], generator=generator).to(labels.device, non_blocking=True)
-    mixed = lam * waveforms + (1.0 - lam) * waveforms[permutation]
-    partner = labels[permutation]
-    dominant = labels if lam >= 0.5 else partner
-    return mixed, dominant, lambda logits: (lam * F.cross_entropy(logits, labels, label_smoothing=label_smoothing) +
-                                            (1.0 - lam) * F.cross_entropy(logits, partner,
-                                                                          label_smoothing=label_smoothing))
 
 
 def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, scaler, state: TrainingState,
@@ -153,14 +55,16 @@ def checkpoint_payload(config: TrainConfig, data: RunData, model, optimizer, sca
     return payload
 
 
-def fit(config: TrainConfig, resume: bool = False, corpus: Corpus | None = None, overwrite: bool = False) -> dict:
+def fit(config: TrainConfig, resume: bool = False, corpus: Corpus | None = None, overwrite: bool = False,
+        manifest: SplitManifest | None = None) -> dict:
     """Train ``config`` into ``config.out``; with ``resume`` continue from its last.pt; with ``overwrite``
     clear the run it holds first. Returns a summary of the run.
 
     Under torchrun every rank calls this: rank 0 owns the RUN_DIR (lock, checkpoints, TensorBoard, console),
     each rank trains on its shard of the training tracks through DistributedDataParallel, and validation is
     gathered. Options are checked before any slow work (the device, the weights file); the RUN_DIR is locked
-    for the whole run. ``corpus``: ``config.data`` already scanned, to skip scanning it again.
+    for the whole run. ``corpus``: ``config.data`` already scanned, to skip scanning it again; ``manifest``:
+    ``config.manifest`` already loaded (a resumed run uses its checkpoint's).
     """
     if not config.out:
         raise GtzanError("train needs --out RUN_DIR")
@@ -172,43 +76,17 @@ def fit(config: TrainConfig, resume: bool = False, corpus: Corpus | None = None,
     mode = "resume" if resume else "overwrite" if overwrite else "new"
     if not distributed.active:
         with claim_run_dir(config.out, mode) as run_dir:
-            return _fit(config, run_dir, device, resume, corpus, distributed)
+            return _fit(config, run_dir, device, resume, corpus, distributed, manifest)
     with contextlib.ExitStack() as stack:  # rank 0 claims the RUN_DIR; the others learn whether it could
         run_dir = distributed.on_main(lambda: stack.enter_context(claim_run_dir(config.out, mode)))
-        summary = _fit(config, Path(run_dir), device, resume, corpus, distributed)
+        summary = _fit(config, Path(run_dir), device, resume, corpus, distributed, manifest)
         distributed.finish()  # still holding the RUN_DIR until every rank is done
     return summary
 
 
-@dataclass
-class Session:
-    """Everything one training run holds while its epochs run (built by :func:`_start_session`)."""
-
-    config: TrainConfig
-    run_dir: Path
-    device: torch.device
-    distributed: Distributed
-    data: RunData
-    train: SegmentBatches
-    val: SegmentBatches
-    steps_per_epoch: int
-    model: GenreClassifier
-    step_model: torch.nn.Module  # the model as stepped: DDP-wrapped and/or compiled
-    optimizer: torch.optim.Optimizer
-    scaler: torch.amp.GradScaler
-    state: TrainingState
-    logger: RunLogger | NullRunLogger = None
-    fixed_batch: torch.Tensor | None = None  # the fixed validation batch TensorBoard shows
-    fixed_labels: list[int] | None = None
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.data.genres)
-
-
 def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool, corpus: Corpus | None,
-         distributed: Distributed) -> dict:
-    session = _start_session(config, run_dir, device, resume, corpus, distributed)
+         distributed: Distributed, manifest: SplitManifest | None) -> dict:
+    session = _start_session(config, run_dir, device, resume, corpus, distributed, manifest)
     epochs_before = len(session.state.history)
     try:
         stop = _run_epochs(session)
@@ -221,13 +99,13 @@ def _fit(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool,
 
 
 def _start_session(config: TrainConfig, run_dir: Path, device: torch.device, resume: bool, corpus: Corpus | None,
-                   distributed: Distributed) -> Session:
+                   distributed: Distributed, manifest: SplitManifest | None = None) -> Session:
     """Data, model, optimiser and state (from last.pt when resuming), then the TensorBoard logger."""
     checkpoint = load_checkpoint(run_dir / LAST) if resume else None
     if checkpoint and checkpoint.get("world_size", 1) != distributed.world_size:
         raise GtzanError(f"{run_dir / LAST} was written by {checkpoint.get('world_size', 1)} rank(s); resume it "
                          f"with the same world size, not {distributed.world_size}")
-    data, train, val, steps_per_epoch = _load_data(config, run_dir, device, checkpoint, corpus, distributed)
+    data, train, val, steps_per_epoch = _load_data(config, run_dir, device, checkpoint, corpus, distributed, manifest)
     model, step_model, optimizer, scaler, state = _build_model(config, run_dir, device, checkpoint,
                                                                len(data.genres), distributed)
     session = Session(config, run_dir, device, distributed, data, train, val, steps_per_epoch, model, step_model,
@@ -241,11 +119,12 @@ def _start_session(config: TrainConfig, run_dir: Path, device: torch.device, res
 
 
 def _load_data(config: TrainConfig, run_dir: Path, device: torch.device, checkpoint: dict | None,
-               corpus: Corpus | None, distributed: Distributed) -> tuple[RunData, SegmentBatches, SegmentBatches, int]:
+               corpus: Corpus | None, distributed: Distributed, manifest: SplitManifest | None = None
+               ) -> tuple[RunData, SegmentBatches, SegmentBatches, int]:
     """The run's corpus and split (the checkpoint's manifest when resuming), its training and validation batches
     on this rank, and the steps per epoch every rank takes."""
     rank, world_size = distributed.rank, distributed.world_size
-    manifest = SplitManifest.from_json(checkpoint["manifest"]) if checkpoint else None
+    manifest = SplitManifest.from_json(checkpoint["manifest"]) if checkpoint else manifest
     if distributed.active and corpus is None:  # decode-validate once, on rank 0, for every rank
         corpus = distributed.on_main(lambda: load_run_data(config, manifest).corpus)
     data = load_run_data(config, manifest, corpus)
@@ -344,9 +223,7 @@ def _run_epochs(session: Session) -> str:
 def _one_epoch(session: Session) -> str | None:
     """Train one epoch, validate, report it; returns why training stops now, or None to go on."""
     config, state, distributed = session.config, session.state, session.distributed
-    train_loss, train_accuracy, seen, elapsed = train_one_epoch(
-        session.model, session.step_model, session.train, session.optimizer, config, state, session.device,
-        session.run_dir, session.steps_per_epoch, distributed.rank)
+    train_loss, train_accuracy, seen, elapsed = train_one_epoch(session)
     val_metrics = score(session.model, session.val, session.num_classes, config.amp, f"validation {state.epoch + 1}",
                         distributed, session.data.manifest.subsets["val"], inspect=distributed.is_main)
     record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy,

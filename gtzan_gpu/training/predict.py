@@ -100,3 +100,31 @@ def format_prediction(result: dict) -> str:
     ranked = sorted(result["probabilities"].items(), key=lambda item: -item[1])
     return (f"{result['file']}: {result['genre']} ({result['segments']} segments, {result['seconds']:g} s)\n    "
             + "  ".join(f"{g} {p:.3f}" for g, p in ranked))
+
+
+def timeline_paths(target: str | Path, results: list[dict]) -> list[tuple[dict, Path]]:
+    """Where each usable result's timeline goes: ``target`` for one file, ``<stem>_<file stem><suffix>`` beside it
+    for several."""
+    target = Path(target)
+    usable = [r for r in results if "error" not in r]
+    return [(result, target if len(usable) == 1 else
+             target.with_name(f"{target.stem}_{Path(result['file']).stem}{target.suffix or '.png'}"))
+            for result in usable]
+
+
+def write_timelines(target: str | Path, results: list[dict], inputs: tuple) -> list[tuple[str, Path]]:
+    """Draw each usable result's genre probabilities over time (a stacked area plot, written atomically) at
+    :func:`timeline_paths`; none overwrites one of ``inputs`` (the run, the audio files). Returns (file, PNG)."""
+    from gtzan_gpu.atomic import atomic_write_bytes
+    from gtzan_gpu.figures import png_bytes, timeline_figure
+    from gtzan_gpu.outputs import check_output
+
+    written = []
+    for result, path in timeline_paths(target, results):
+        check_output(path, "--timeline", inputs)
+        line = result["timeline"]
+        atomic_write_bytes(path, png_bytes(timeline_figure(line["start_seconds"], line["segment_seconds"],
+                                                           line["probabilities"], line["genres"],
+                                                           f"{Path(result['file']).name}: {result['genre']}")))
+        written.append((result["file"], path))
+    return written

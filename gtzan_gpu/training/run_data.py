@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from gtzan_gpu.data.corpus import Corpus, scan_corpus
+from gtzan_gpu.data.corpus import Corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.loaders.sampler import EpochSampler
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import SplitManifest, make_split

@@ -17,7 +17,7 @@ LossOf = Callable[[torch.Tensor], torch.Tensor]  # fp32 logits (B, C) -> scalar 
 
 
 def cross_entropy_of(labels: torch.Tensor, label_smoothing: float = 0.0) -> LossOf:
-    """The run's loss for hard ``labels`` ``(B,)`` (mixup brings its own, :func:`gtzan_gpu.training.engine.mixup`)."""
+    """The run's loss for hard ``labels`` ``(B,)`` (mixup brings its own, :func:`gtzan_gpu.training.epoch.mixup`)."""
     return lambda logits: F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
 
 

@@ -60,7 +60,7 @@ def test_augment_options_are_checked():
 
 
 def test_the_device_loader_crops_inside_each_track(tiny_corpus):
-    from gtzan_gpu.data.corpus import scan_corpus
+    from gtzan_gpu.data.sources import scan_corpus
     from gtzan_gpu.data.loaders.device import DeviceLoader
     from gtzan_gpu.data.segments import SegmentSpec, track_sources
 

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.layout import find_genre_root
 from gtzan_gpu.errors import GtzanError
 from tests.conftest import TINY_TRACKS_PER_GENRE, write_tone

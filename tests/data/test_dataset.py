@@ -3,7 +3,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
-from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.dataset import SegmentDataset
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import make_split

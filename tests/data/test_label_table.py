@@ -6,7 +6,7 @@ import pytest
 
 from gtzan_gpu.cli import main
 from gtzan_gpu.data.catalogue import CorpusSpec
-from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.label_table import read_label_table
 from gtzan_gpu.data.splits import kfold_split, make_split
 from gtzan_gpu.data.store import Store

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from gtzan_gpu.data.corpus import Corpus, Track, scan_corpus
+from gtzan_gpu.data.corpus import Corpus, Track
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.splits import SUBSETS, SplitManifest, largest_remainder_counts, make_split
 from gtzan_gpu.errors import GtzanError
 
@@ -100,7 +101,7 @@ def test_a_bad_manifest_file_is_a_clear_error(tmp_path, text, message):
 def test_kfold_puts_every_track_in_test_exactly_once_stratified(tiny_corpus):
     from collections import Counter
 
-    from gtzan_gpu.data.corpus import scan_corpus
+    from gtzan_gpu.data.sources import scan_corpus
     from gtzan_gpu.data.splits import SplitManifest, kfold_split
 
     corpus = scan_corpus(tiny_corpus)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import make_split

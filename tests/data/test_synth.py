@@ -73,7 +73,7 @@ def test_the_hard_corpus_overlaps_its_genres_but_stays_learnable(tmp_path):
 
 def test_an_interrupted_corpus_write_leaves_no_partial_corpus_and_is_redone(tmp_path, monkeypatch):
     import gtzan_gpu.data.synth as synth
-    from gtzan_gpu.data.corpus import scan_corpus
+    from gtzan_gpu.data.sources import scan_corpus
 
     real = synth.synthesize_track
     written = []
@@ -95,7 +95,7 @@ def test_an_interrupted_corpus_write_leaves_no_partial_corpus_and_is_redone(tmp_
 
 
 def test_a_partial_corpus_left_by_an_older_version_is_rebuilt_not_reused(tmp_path):
-    from gtzan_gpu.data.corpus import scan_corpus
+    from gtzan_gpu.data.sources import scan_corpus
     from gtzan_gpu.data.synth import ensure_synthetic_corpus
 
     root = write_synthetic_corpus(tmp_path / "c", tracks_per_genre=1, seconds=1.0, genres=("rock", "jazz", "pop"))

@@ -7,7 +7,7 @@ import torch
 from gtzan_gpu.config import FeatureConfig, ModelConfig, TrainConfig
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.models import CNN10
-from gtzan_gpu.training.engine import chance_warning, mixup
+from gtzan_gpu.training.epoch import chance_warning, mixup
 from gtzan_gpu.training.optimization import build_optimizer, learning_rate_at
 
 

@@ -1,6 +1,6 @@
 import torch
 
-from gtzan_gpu.data.corpus import scan_corpus
+from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.dataset import SegmentDataset
 from gtzan_gpu.data.loaders.device import DeviceLoader
 from gtzan_gpu.data.segments import SegmentSpec, track_sources

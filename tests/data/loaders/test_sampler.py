@@ -20,7 +20,7 @@ def test_the_order_depends_on_seed_epoch_and_rank_only_and_survives_a_state_roun
 
 
 def test_every_loader_name_builds_a_loader_with_the_protocol(tiny_corpus):
-    from gtzan_gpu.data.corpus import scan_corpus
+    from gtzan_gpu.data.sources import scan_corpus
     from gtzan_gpu.data.segments import SegmentSpec, track_sources
 
     corpus = scan_corpus(tiny_corpus)

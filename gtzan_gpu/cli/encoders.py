@@ -1,4 +1,5 @@
-"""``gtzan-gpu tag`` and ``gtzan-gpu embed``: a pretrained encoder's tags of files, and embeddings of a corpus."""
+"""Encoder commands: ``gtzan-gpu tag`` (a pretrained tagger's tags of files) and ``gtzan-gpu embed`` (a pretrained
+encoder's embeddings of a corpus)."""
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,7 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     return 1 if any("error" in entry for entry in result["files"]) else 0
 
 
-def add_tag_parser(commands) -> None:
+def _add_tag_parser(commands) -> None:
     from gtzan_gpu.features.stft import STFT_BACKENDS
     from gtzan_gpu.models.pretrained.registry import weights_names
     from gtzan_gpu.training.device import DEVICES
@@ -56,8 +57,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_embed_parser(commands) -> None:
-    from gtzan_gpu.commands import add_corpus_arguments
+def _add_embed_parser(commands) -> None:
+    from gtzan_gpu.cli.arguments import add_corpus_arguments
     from gtzan_gpu.features.stft import STFT_BACKENDS
     from gtzan_gpu.models.pretrained.registry import weights_names
     from gtzan_gpu.training.device import DEVICES
@@ -77,3 +78,4 @@ def add_embed_parser(commands) -> None:
     embed.add_argument("--stft-backend", choices=STFT_BACKENDS, default="torch")
     embed.add_argument("--device", choices=DEVICES, default="auto")
     embed.set_defaults(run=_cmd_embed)
+PARSERS = (_add_tag_parser, _add_embed_parser)

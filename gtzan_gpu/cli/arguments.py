@@ -1,0 +1,53 @@
+"""Arguments several commands share, declared once: the corpus's label options, a segment length, and paths made
+absolute before a run records them."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PATH_OPTIONS = ("data", "labels", "manifest", "weights")
+WEIGHT_WORDS = ("none", "imagenet")
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--labels`` and ``--fma-subset``, with train's help and choices (declared once, on TrainConfig)."""
+    from gtzan_gpu.options import choices_of, flag_of, option_names
+    from gtzan_gpu.training.config import TrainConfig
+
+    names = option_names(TrainConfig)
+    for name in ("labels", "fma_subset"):
+        field = names[name][1]
+        parser.add_argument(flag_of(field), dest=name, choices=choices_of(field), help=field.metadata["help"],
+                            metavar=None if choices_of(field) else "TABLE")
+
+
+def corpus_spec(args: argparse.Namespace):
+    """DATA and its label table, as the command line gave them (``--labels``, ``--fma-subset``)."""
+    from gtzan_gpu.data.catalogue import CorpusSpec
+
+    return CorpusSpec(args.data, args.labels, args.fma_subset)
+
+
+def segment_seconds(text: str) -> float:
+    """A ``--segment-seconds`` value, checked against train's bounds (an argparse ``type``)."""
+    from gtzan_gpu.training.config import MAX_SEGMENT_SECONDS, MIN_SEGMENT_SECONDS
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not MIN_SEGMENT_SECONDS <= value <= MAX_SEGMENT_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be in [{MIN_SEGMENT_SECONDS:g}, {MAX_SEGMENT_SECONDS:g}]")
+    return value
+
+
+def absolute_paths(values: dict) -> dict:
+    """Paths given on the command line, made absolute (a run may be resumed or evaluated from elsewhere); a
+    pretrained entry keeps its name (``musicnn:MSD_musicnn``), a ``musicnn:FOLDER`` its scheme."""
+    from gtzan_gpu.models.pretrained.registry import absolute_weights
+
+    def absolute(key, value):
+        if key == "weights":
+            return value if value in WEIGHT_WORDS else absolute_weights(value)
+        return str(Path(value).resolve()) if key in PATH_OPTIONS else value
+    return {key: absolute(key, value) for key, value in values.items()}
