@@ -97,6 +97,45 @@ def _cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_shards(args: argparse.Namespace) -> int:
+    from gtzan_gpu.data.shards_write import ShardOptions, check_shards_target, write_shards
+    from gtzan_gpu.locking import exclusive_lock, remove_if_only_lock
+
+    options = ShardOptions(args.shard_mb, args.audio)
+    out = Path(args.out)
+    check_shards_target(out, tuple(p for p in (args.data, args.labels, args.manifest) if p))  # before the lock
+    created = not out.exists()
+    try:
+        with exclusive_lock(out, "shards folder"):
+            done = write_shards(corpus_spec(args), out, options, args.manifest)
+    except BaseException:
+        if created:
+            remove_if_only_lock(out)
+        raise
+    print(f"{done['tracks']} tracks in {done['shards']} shard(s) ({done['written']} written, {done['kept']} kept from "
+          f"an earlier run); {done['excluded']} excluded -> {done['out']}")
+    return 0
+
+
+def _add_shards_parser(commands) -> None:
+    from gtzan_gpu.data.shards_write import AUDIO_FORMATS
+
+    shards = commands.add_parser("shards", help="write a corpus as WebDataset tar shards (one sample per track)",
+                                 description="One sample per track: <key>.flac (the decoded samples at the corpus "
+                                             "rate, 16-bit, lossless) and <key>.json (track id, label, split, "
+                                             "artist, samples, crc32), plus OUT/shards.json (shards with sha256, "
+                                             "labels, tracks). Atomic and resumable; DATA may be any corpus "
+                                             "(folder, label table, store, shards, Hugging Face dataset).")
+    shards.add_argument("data", help="corpus (folder, label table's audio root, store, shards, HF dataset)")
+    add_corpus_arguments(shards)
+    shards.add_argument("--manifest", help="split manifest: each track's subset goes into its .json")
+    shards.add_argument("--out", required=True, help="folder of shards to write (empty, or shards being written)")
+    shards.add_argument("--shard-mb", type=float, default=256.0, help="shard size in MB (default: 256)")
+    shards.add_argument("--audio", choices=tuple(AUDIO_FORMATS), default="flac",
+                        help="audio member format, 16-bit PCM either way (default: flac)")
+    shards.set_defaults(run=_cmd_shards)
+
+
 def _add_synth_parser(commands) -> None:
     synth = commands.add_parser("synth", help="write a synthetic corpus in the Kaggle GTZAN layout (or FMA's)",
                                 description="Write OUT/genres_original/<genre>/<genre>.000NN.wav (22,050 Hz, "
@@ -158,4 +197,4 @@ def _add_split_parser(commands) -> None:
     split.set_defaults(run=_cmd_split)
 
 
-PARSERS = (_add_synth_parser, _add_scan_parser, _add_pack_parser, _add_split_parser)
+PARSERS = (_add_synth_parser, _add_scan_parser, _add_pack_parser, _add_shards_parser, _add_split_parser)

@@ -46,10 +46,10 @@ def _add_tag_parser(commands) -> None:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    from gtzan_gpu.data.catalogue import CorpusSpec
+    from gtzan_gpu.cli.arguments import corpus_spec
     from gtzan_gpu.training.embeddings import embed_corpus
 
-    summary = embed_corpus(CorpusSpec(args.data, args.labels, args.fma_subset), args.weights, args.out,
+    summary = embed_corpus(corpus_spec(args), args.weights, args.out,
                            args.embedding, args.segment_seconds, args.hop_seconds, args.manifest, args.device,
                            stft_backend=args.stft_backend)
     print(f"{summary['tracks']} tracks, {summary['segments']} segments of {args.segment_seconds:g} s: "

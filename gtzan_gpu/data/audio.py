@@ -6,6 +6,7 @@ and prediction. Waveforms are float32 in [-1, 1]; ``read_int16`` keeps 16-bit PC
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import struct
 import sys
@@ -42,17 +43,22 @@ class AudioDecodeError(Exception):
 def _riff_declared_data_bytes(path: Path) -> tuple[int, int] | None:
     """For a RIFF/WAVE file: (bytes the 'data' chunk declares, bytes actually present), else None."""
     with open(path, "rb") as handle:
-        header = handle.read(12)
-        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
-            return None
-        file_size = path.stat().st_size
-        position = 12
-        while position + 8 <= file_size:
-            handle.seek(position)
-            chunk_id, chunk_size = struct.unpack("<4sI", handle.read(8))
-            if chunk_id == b"data":
-                return chunk_size, max(0, file_size - position - 8)
-            position += 8 + chunk_size + (chunk_size & 1)
+        return _riff_data_bytes(handle, path.stat().st_size)
+
+
+def _riff_data_bytes(handle, file_size: int) -> tuple[int, int] | None:
+    """:func:`_riff_declared_data_bytes` of an open binary ``handle`` holding ``file_size`` bytes."""
+    handle.seek(0)
+    header = handle.read(12)
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return None
+    position = 12
+    while position + 8 <= file_size:
+        handle.seek(position)
+        chunk_id, chunk_size = struct.unpack("<4sI", handle.read(8))
+        if chunk_id == b"data":
+            return chunk_size, max(0, file_size - position - 8)
+        position += 8 + chunk_size + (chunk_size & 1)
     return None
 
 
@@ -138,11 +144,46 @@ def decode_validated(path: str | Path, target_rate: int) -> tuple[AudioInfo, tor
     return info, mono
 
 
+def decode_bytes_validated(data: bytes, target_rate: int | None) -> tuple[AudioInfo, torch.Tensor]:
+    """:func:`decode_validated` of an audio file held in memory (a tar member, a dataset's bytes), with the same
+    checks: -> (its info, ``(samples,)`` float32 at ``target_rate`` (None: the file's own rate), downmixed).
+
+    Raises:
+        AudioDecodeError: empty, not audio, truncated, undecodable, or containing non-finite samples.
+    """
+    if not data:
+        raise AudioDecodeError("empty file")
+    try:
+        with native_stderr_silenced():
+            info = sf.info(io.BytesIO(data))
+            frames, source_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception as error:
+        raise AudioDecodeError(f"not a readable audio file ({decode_failure_reason(error)})") from None
+    riff = _riff_data_bytes(io.BytesIO(data), len(data))
+    if riff is not None and riff[1] < riff[0]:
+        raise AudioDecodeError(f"truncated: header declares {riff[0]} data bytes, file holds {riff[1]}")
+    if len(frames) == 0:
+        raise AudioDecodeError("no audio frames")
+    if info.frames > 0 and len(frames) < info.frames:
+        raise AudioDecodeError(f"truncated: header declares {info.frames} frames, decoded {len(frames)}")
+    if not np.isfinite(frames).all():
+        raise AudioDecodeError("contains NaN or infinite samples")
+    mono = torch.from_numpy(frames.mean(axis=1, dtype=np.float32))
+    if target_rate is not None and source_rate != target_rate:
+        mono = AF.resample(mono, source_rate, target_rate)
+    return AudioInfo(int(source_rate), int(info.channels), len(frames), str(info.format)), mono
+
+
 def describe_decode_error(error: BaseException) -> str:
-    """The gist of a decoder error: first line, without libsndfile's "Error opening '<path>': " prefix."""
+    """The gist of a decoder error: first line, without libsndfile's "Error opening '<path>': " prefix (or the
+    in-memory file's "Error opening <...>: ")."""
     lines = str(error).strip().splitlines()
     text = lines[0] if lines else type(error).__name__
-    return text.split("': ", 1)[1] if text.startswith("Error opening '") and "': " in text else text
+    if text.startswith("Error opening '") and "': " in text:
+        return text.split("': ", 1)[1]
+    if text.startswith("Error opening <") and ">: " in text:  # an in-memory file (a tar member, a dataset cell)
+        return text.split(">: ", 1)[1]
+    return text
 
 
 def resampled_length(frames: int, source_rate: int, target_rate: int) -> int:

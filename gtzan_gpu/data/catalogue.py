@@ -1,5 +1,6 @@
-"""Where a corpus is and how it is labelled: DATA alone (folder per genre, or a packed store), or DATA with a label
-table (``--labels``, and ``--fma-subset`` for FMA's tracks.csv). Every command that takes DATA takes these three."""
+"""Where a corpus is and how it is labelled: DATA alone (folder per genre, a packed store, shards, a Hugging Face
+dataset with ``--label-column`` / ``--audio-column`` when its columns have other names), or DATA with a label
+table (``--labels``, and ``--fma-subset`` for FMA's tracks.csv). Every command that takes DATA takes these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ class CorpusSpec:
     data: Path
     labels: Path | None = None
     fma_subset: str | None = None
+    label_column: str | None = None  # a Hugging Face dataset's columns (:mod:`gtzan_gpu.data.hf_dataset`)
+    audio_column: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "data", Path(self.data))
@@ -39,8 +42,14 @@ class CorpusSpec:
            fma_subset: str | None = None) -> "CorpusSpec":
         """``data`` as a spec (a spec passes through unchanged when no table is given)."""
         if isinstance(data, CorpusSpec):
-            return data if labels is None and fma_subset is None else cls(data.data, labels, fma_subset)
+            return data if labels is None and fma_subset is None else cls(data.data, labels, fma_subset,
+                                                                          data.label_column, data.audio_column)
         return cls(Path(data), labels, fma_subset)
+
+    def resolved(self) -> "CorpusSpec":
+        """The same spec with absolute paths (a run records where its corpus is)."""
+        return CorpusSpec(self.data.resolve(), self.labels.resolve() if self.labels else None, self.fma_subset,
+                          self.label_column, self.audio_column)
 
     def describe(self) -> str:
         """How the corpus is named in messages: 'DATA' or 'DATA labelled by TABLE (FMA small)'."""

@@ -94,11 +94,13 @@ CorpusOpener = Callable[[CorpusSpec], "Corpus | None"]  # DATA -> its Corpus, or
 
 @dataclass(frozen=True)
 class CorpusSource:
-    """One kind of DATA: ``opener(spec)`` returns its Corpus, or None when ``spec.data`` is not of this kind."""
+    """One kind of DATA: ``opener(spec)`` returns its Corpus, or None when ``spec.data`` is not of this kind;
+    ``recognises(path)``, when given, says so from the path alone without opening anything (cheap)."""
 
     name: str
     description: str
     opener: CorpusOpener
+    recognises: Callable[[Path], bool] | None = None
 
     def __post_init__(self):
         check_registry_name(self.name, "corpus source")

@@ -13,6 +13,8 @@ from typing import Callable
 
 from gtzan_gpu.data.catalogue import CorpusSpec
 from gtzan_gpu.data.corpus import Corpus, CorpusSource, scan_folder
+from gtzan_gpu.data.hf_dataset import HF_SOURCE
+from gtzan_gpu.data.shards import SHARDS_SOURCE
 from gtzan_gpu.data.store import STORE_SOURCE
 from gtzan_gpu.errors import GtzanError
 
@@ -28,8 +30,13 @@ def register_corpus_source(source: CorpusSource) -> None:
     CORPUS_SOURCES[source.name] = source
 
 
-for _built_in in (STORE_SOURCE,):
+for _built_in in (STORE_SOURCE, SHARDS_SOURCE, HF_SOURCE):
     register_corpus_source(_built_in)
+
+
+def recognised_source(spec: CorpusSpec) -> CorpusSource | None:
+    """The source whose ``recognises`` claims ``spec.data`` from its path alone, if any (nothing is opened)."""
+    return next((s for s in CORPUS_SOURCES.values() if s.recognises is not None and s.recognises(spec.data)), None)
 
 
 def scan_corpus(data: "str | Path | CorpusSpec", on_file: Callable[[str], None] | None = None, *,
@@ -42,4 +49,7 @@ def scan_corpus(data: "str | Path | CorpusSpec", on_file: Callable[[str], None] 
         corpus = source.opener(spec)
         if corpus is not None:
             return corpus
+    if spec.label_column or spec.audio_column:
+        raise GtzanError(f"--label-column and --audio-column name columns of a Hugging Face dataset; {spec.data} "
+                         f"is not one")
     return scan_folder(spec, on_file)

@@ -283,4 +283,4 @@ def read_stored_track(shard: Path, offset: int, length: int, crc32: int | None =
 
 
 STORE_SOURCE = CorpusSource("store", "a store written by `gtzan-gpu pack` (its index is read, nothing decoded)",
-                            open_store_corpus)
+                            open_store_corpus, is_store)

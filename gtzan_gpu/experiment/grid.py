@@ -107,7 +107,8 @@ class Grid:
         trunks only. ``data``: DATA, or a CorpusSpec (DATA with its label table)."""
         settings = dict(self.train)
         if isinstance(data, CorpusSpec):
-            settings.update(labels=str(data.labels) if data.labels else None, fma_subset=data.fma_subset)
+            settings.update(labels=str(data.labels) if data.labels else None, fma_subset=data.fma_subset,
+                            label_column=data.label_column, audio_column=data.audio_column)
             data = str(data.data)
         recipe = dict(self.recipes.get(cell.model, {"model": cell.model}))  # a recipe names its model
         model = recipe.pop("model")

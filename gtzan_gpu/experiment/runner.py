@@ -13,9 +13,8 @@ from pathlib import Path
 
 from gtzan_gpu.atomic import atomic_write_text
 from gtzan_gpu.data.catalogue import CorpusSpec, catalogue_walk
-from gtzan_gpu.data.sources import scan_corpus
+from gtzan_gpu.data.sources import recognised_source, scan_corpus
 from gtzan_gpu.data.splits import kfold_split, make_split
-from gtzan_gpu.data.store import is_store
 from gtzan_gpu.data.synth import ensure_synthetic_corpus
 from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.experiment.grid import Cell, Grid
@@ -54,8 +53,8 @@ def _run_locked(grid: Grid, cells: list[Cell], out: Path, data: "str | CorpusSpe
                                                   difficulty=grid.difficulty).resolve())
     else:
         spec = CorpusSpec.of(data)
-        data = CorpusSpec(spec.data.resolve(), spec.labels.resolve() if spec.labels else None, spec.fma_subset)
-        if not is_store(data.data):
+        data = spec.resolved()
+        if recognised_source(data) is None:
             catalogue_walk(data)  # a missing corpus or a bad table fails now, not after the first cell's setup
     corpus = None
     manifests = {}

@@ -36,6 +36,10 @@ class TrainConfig:
                                            "DATA is then the audio root", kind=str, resumable=True)
     fma_subset: str | None = option(None, help="rows of FMA's tracks.csv to use (nested: small is in medium is in "
                                                "large)", choices=FMA_SUBSETS, kind=str)
+    label_column: str | None = option(None, help="a Hugging Face dataset's label column (default: its only "
+                                                 "ClassLabel column, else label or genre)", kind=str)
+    audio_column: str | None = option(None, help="a Hugging Face dataset's audio column (default: its only Audio "
+                                                 "column, else audio)", kind=str)
     out: str | None = option(None, help="run directory (checkpoints, TensorBoard logs, reports); default "
                                         "runs/<model>-<seconds>s-<scheme>-seed<seed>", kind=str)
     model: ModelConfig = nested(ModelConfig)
@@ -161,7 +165,7 @@ class TrainConfig:
         """The run's DATA with its label table, as every corpus reader takes it."""
         if not self.data:
             raise GtzanError("no corpus: pass --data DATA")
-        return CorpusSpec(self.data, self.labels, self.fma_subset)
+        return CorpusSpec(self.data, self.labels, self.fma_subset, self.label_column, self.audio_column)
 
     @property
     def augmentations(self) -> tuple[str, ...]:
