@@ -25,7 +25,10 @@ from gtzan_gpu.atomic import atomic_write_text, atomic_write_with, remove_stale_
 from gtzan_gpu.data.audio import (AudioDecodeError, decode_failure_reason, decode_validated, native_stderr_silenced,
                                   resampled_length, to_int16)
 from gtzan_gpu.data.catalogue import CorpusSpec, catalogue_walk
+from gtzan_gpu.data.corpus import Corpus, Track
 from gtzan_gpu.data.layout import AudioFile, ExcludedFile, LayoutWalk
+from gtzan_gpu.data.segments import TrackSource, track_sources
+from gtzan_gpu.data.sources import recognised_source, scan_corpus
 from gtzan_gpu.data.store import (DEFAULT_SAMPLE_RATE, DEFAULT_SHARD_GB, INDEX_NAME, STORE_FORMAT, STORE_VERSION,
                                   StoredTrack, _shard_samples, is_store, shard_name)
 from gtzan_gpu.errors import GtzanError
@@ -50,10 +53,47 @@ class _Source:
     def relative(self) -> str:
         return self.file.relative
 
+    def fields(self) -> dict:
+        """What the catalogue says of a stored track (the rest of a StoredTrack comes from its samples and source)."""
+        return {"track_id": self.file.track_id, "genre": self.file.genre, "artist": self.file.artist,
+                "split": self.file.split}
 
-def _catalogue_fields(file: AudioFile) -> dict:
-    """What the catalogue says of a stored track (the rest of a StoredTrack comes from its samples and source)."""
-    return {"track_id": file.track_id, "genre": file.genre, "artist": file.artist, "split": file.split}
+    def fingerprint(self) -> list:
+        return [self.size, self.mtime_ns, self.content]
+
+
+@dataclass(frozen=True)
+class _SourceTrack:
+    """A track of a corpus source (WebDataset shards, a Hugging Face dataset) to pack: decoded through its
+    TrackSource in this process; it counts as unchanged while its place, length and recorded crc32 are."""
+
+    track: Track
+    source: TrackSource
+    size: int = 0
+    mtime_ns: int = 0
+
+    @property
+    def relative(self) -> str:
+        return self.track.path
+
+    @property
+    def estimate(self) -> int:
+        return self.source.samples
+
+    def fields(self) -> dict:
+        return {"track_id": self.track.track_id, "genre": self.track.genre, "artist": self.track.artist,
+                "split": self.track.split}
+
+    def fingerprint(self) -> list:
+        return [self.track.frames, self.track.sample_rate, self.track.channels, getattr(self.source, "crc32", None)]
+
+    def decode(self, sample_rate: int) -> tuple[dict | None, np.ndarray | None, str | None]:
+        try:
+            samples = self.source.read_int16(sample_rate).numpy()
+        except GtzanError as error:
+            return None, None, str(error)
+        return {"sample_rate": self.track.sample_rate, "channels": self.track.channels,
+                "frames": self.track.frames}, samples, None
 
 
 def _probe(walk: LayoutWalk, target_rate: int) -> tuple[list[_Source], list[ExcludedFile], list[str]]:
@@ -81,6 +121,14 @@ def _probe(walk: LayoutWalk, target_rate: int) -> tuple[list[_Source], list[Excl
                                resampled_length(max(info.frames, 0), info.samplerate, target_rate),
                                file_content_digest(file.path)))
     return sources, excluded, [file.relative for file in walk.files]
+
+
+def _probe_corpus(corpus: Corpus, target_rate: int) -> tuple[list[_SourceTrack], list[ExcludedFile], list[str]]:
+    """:func:`_probe` of a corpus source's Corpus (already scanned: its tracks decode, its exclusions are known)."""
+    ids = [track.track_id for track in corpus.tracks]
+    sources = [_SourceTrack(track, source) for track, source in
+               zip(corpus.tracks, track_sources(corpus, ids, target_rate, corpus.genres))]
+    return sources, list(corpus.excluded), [track.path for track in corpus.tracks]
 
 
 def _plan_shards(sources: list[_Source], shard_bytes: int) -> list[list[_Source]]:
@@ -123,8 +171,8 @@ def _decode_one(path: str, target_rate: int) -> tuple[dict | None, np.ndarray | 
 def _labelled(stored: list[dict], shard: list[_Source]) -> list[dict]:
     """A shard's stored tracks with the id, label, artist and split the catalogue gives them now: a label table
     edited since the pack relabels the store without decoding anything again."""
-    by_path = {source.relative: source.file for source in shard}
-    return [dict(track, **_catalogue_fields(by_path[track["source"]])) for track in stored]
+    by_path = {source.relative: source for source in shard}
+    return [dict(track, **by_path[track["source"]].fields()) for track in stored]
 
 
 def file_content_digest(path: Path) -> str:
@@ -137,7 +185,7 @@ def file_content_digest(path: Path) -> str:
 
 
 def _sidecar_sources(shard: list[_Source]) -> list[list]:
-    return [[s.relative, s.size, s.mtime_ns, s.content] for s in shard]
+    return [[s.relative, *s.fingerprint()] for s in shard]
 
 
 def _reusable(out: Path, number: int, shard: list[_Source], target_rate: int) -> dict | None:
@@ -176,9 +224,10 @@ def _store_owned(entry: Path) -> bool:
         return False
 
 
-def check_pack_target(data: "str | Path | CorpusSpec", out: str | Path, workers: int, shard_gb: float) -> LayoutWalk:
-    """The catalogue to pack (its files, before decoding), after every check that needs no decoding; raises a
-    one-line GtzanError.
+def check_pack_target(data: "str | Path | CorpusSpec", out: str | Path, workers: int,
+                      shard_gb: float) -> LayoutWalk | Corpus:
+    """The catalogue to pack (its files, before decoding), or a corpus source's Corpus (shards, a dataset), after
+    every check that needs no decoding; raises a one-line GtzanError.
 
     Called before ``out`` is locked (so a refused pack leaves nothing behind). ``out`` must be absent, empty, a
     store, or what a killed ``pack`` left (shards and sidecars without an index); any other folder is refused,
@@ -187,7 +236,7 @@ def check_pack_target(data: "str | Path | CorpusSpec", out: str | Path, workers:
     spec = CorpusSpec.of(data)
     if is_store(spec.data):
         raise GtzanError(f"{spec.data} is already a store; pack its source folder instead")
-    walk = catalogue_walk(spec)
+    walk = scan_corpus(spec) if recognised_source(spec) is not None else catalogue_walk(spec)
     _check_out_folder(walk.root, Path(out))
     return walk
 
@@ -227,7 +276,7 @@ def _check_out_folder(root: Path, out: Path) -> None:
 
 def pack_corpus(data: "str | Path | CorpusSpec", out: str | Path, workers: int = 1,
                 shard_gb: float = DEFAULT_SHARD_GB, sample_rate: int = DEFAULT_SAMPLE_RATE,
-                walk: LayoutWalk | None = None) -> dict:
+                walk: LayoutWalk | Corpus | None = None) -> dict:
     """Pack the corpus at ``data`` (a folder, or a CorpusSpec with a label table) into a store at ``out`` (see the
     module docstring). Returns what was done: ``{"tracks", "excluded", "shards", "packed", "reused", "changed"}``.
     Call it with ``out`` locked. ``walk``: the catalogue :func:`check_pack_target` returned for ``data`` before the
@@ -239,7 +288,8 @@ def pack_corpus(data: "str | Path | CorpusSpec", out: str | Path, workers: int =
         _check_out_folder(walk.root, Path(out))
     root = walk.root
     out = Path(out)
-    sources, excluded, file_order = _probe(walk, sample_rate)
+    probe = _probe_corpus if isinstance(walk, Corpus) else _probe
+    sources, excluded, file_order = probe(walk, sample_rate)
     plan = _plan_shards(sources, int(shard_gb * 2 ** 30))
     tracks: list[dict] = []
     shard_samples: list[int] = []
@@ -287,9 +337,12 @@ def pack_corpus(data: "str | Path | CorpusSpec", out: str | Path, workers: int =
 
 def _pack_shard(out: Path, number: int, shard: list[_Source], sample_rate: int, pool) -> dict:
     """Decode the shard's tracks (in ``pool`` when given), write ``shard-N.npy`` then its sidecar, atomically."""
-    paths = [str(s.file.path) for s in shard]
-    results = pool.map(_decode_one, paths, [sample_rate] * len(paths)) if pool is not None else \
-        (_decode_one(p, sample_rate) for p in paths)
+    if shard and isinstance(shard[0], _SourceTrack):  # read through the source's reader, in this process
+        results = (source.decode(sample_rate) for source in shard)
+    else:
+        paths = [str(s.file.path) for s in shard]
+        results = pool.map(_decode_one, paths, [sample_rate] * len(paths)) if pool is not None else \
+            (_decode_one(p, sample_rate) for p in paths)
     pieces, tracks, excluded = [], [], []
     offset = 0
     for source, (info, samples, reason) in zip(shard, results):
@@ -298,7 +351,7 @@ def _pack_shard(out: Path, number: int, shard: list[_Source], sample_rate: int, 
             continue
         pieces.append(samples)
         tracks.append(asdict(StoredTrack(
-            **_catalogue_fields(source.file), shard=number, offset=offset, length=len(samples),
+            **source.fields(), shard=number, offset=offset, length=len(samples),
             crc32=zlib.crc32(samples.tobytes()), source=source.relative, size=source.size, mtime_ns=source.mtime_ns,
             source_rate=info["sample_rate"], channels=info["channels"], frames=info["frames"])))
         offset += len(samples)

@@ -109,3 +109,13 @@ def test_column_options_on_other_data_and_a_missing_datasets_package_are_one_lin
     assert main(["scan", str(saved_dataset)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "pip install 'gtzan-gpu[formats]'" in err
+
+
+def test_pack_reads_a_dataset_into_the_same_samples_as_the_folders(tiny_corpus, saved_dataset, tmp_path):
+    from gtzan_gpu.data.store import Store
+    from gtzan_gpu.data.store_pack import pack_corpus
+
+    pack_corpus(tiny_corpus, tmp_path / "folder", workers=1)
+    pack_corpus(saved_dataset, tmp_path / "dataset", workers=1)
+    folder, dataset = Store.open(tmp_path / "folder"), Store.open(tmp_path / "dataset")
+    assert {t.track_id: t.crc32 for t in dataset.tracks} == {t.track_id: t.crc32 for t in folder.tracks}

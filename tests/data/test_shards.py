@@ -213,3 +213,19 @@ def test_shards_of_the_real_clips_hold_every_clip_bit_exact(tmp_path):
         decoded, _ = sf.read(io.BytesIO(sample["audio"]), dtype="int16")
         assert sample["meta"]["label"] == track.genre
         assert np.array_equal(decoded, to_int16(read_track(corpus.absolute_path(track), 22050)).numpy())
+
+
+def test_pack_reads_shards_into_the_same_store_as_the_folders_and_reuses_it(tiny_corpus, tiny_shards, tmp_path):
+    from gtzan_gpu.data.store import Store
+    from gtzan_gpu.data.store_pack import pack_corpus
+
+    pack_corpus(tiny_corpus, tmp_path / "from-folder", workers=1)
+    done = pack_corpus(tiny_shards, tmp_path / "from-shards", workers=1)
+    folder, shards = Store.open(tmp_path / "from-folder"), Store.open(tmp_path / "from-shards")
+    assert shards.genres == folder.genres and [t.track_id for t in shards.tracks] == \
+        [t.track_id for t in folder.tracks]
+    for track in folder.tracks:
+        mine = shards.location(track.track_id)
+        assert (mine.crc32, mine.length, mine.genre) == (track.crc32, track.length, track.genre)
+    again = pack_corpus(tiny_shards, tmp_path / "from-shards", workers=1)
+    assert done["packed"] >= 1 and again["packed"] == 0 and not again["changed"]
