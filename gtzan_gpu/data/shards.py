@@ -60,6 +60,7 @@ class TarMemberTrack(TrackSource):
     offset: int = 0
     size: int = 0
     crc32: int | None = None
+    member: str = ""  # the audio member's name in the tar (its WebDataset key and extension)
 
     def _decoded(self, sample_rate: int) -> torch.Tensor:
         try:
@@ -101,6 +102,7 @@ class _Member:
     tar: str
     offset: int
     size: int
+    name: str
     crc32: int | None = None
 
 
@@ -116,7 +118,7 @@ class ShardsReader:
         crc32 = member.crc32 if sample_rate == self.recorded_rate else None
         return TarMemberTrack(track_id, label, self.root / member.tar, track.sample_rate,
                               resampled_length(track.frames, track.sample_rate, sample_rate), member.offset,
-                              member.size, crc32)
+                              member.size, crc32, member.name)
 
 
 def is_shards_folder(path: Path) -> bool:
@@ -161,7 +163,7 @@ def _written_corpus(root: Path) -> Corpus:
             tracks[track_id] = Track(track_id, entry["label"], f"{entry['shard']}#{entry['key']}", rate, 1,
                                      int(entry["samples"]), entry.get("artist"), entry.get("split"))
             members[track_id] = _Member(entry["shard"], int(entry["offset"]), int(entry["bytes"]),
-                                        int(entry["crc32"]))
+                                        f"{entry['key']}.{index['audio']}", int(entry["crc32"]))
         excluded = [ExcludedFile(e["path"], e["reason"]) for e in index.get("excluded", [])]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise GtzanError(f"{root / SHARDS_INDEX} is unreadable or damaged ({type(error).__name__}: {error})") from None
@@ -237,7 +239,7 @@ def _scan_sample(tar: tarfile.TarFile, shard: str, key: str, group: dict[str, ta
     artist = meta.get("artist") if isinstance(meta.get("artist"), str) else None
     tracks[track_id] = Track(track_id, label, f"{shard}#{audio.name}", info.sample_rate, info.channels, info.frames,
                              artist, split)
-    members[track_id] = _Member(shard, audio.offset_data, audio.size)
+    members[track_id] = _Member(shard, audio.offset_data, audio.size, audio.name)
 
 
 SHARDS_SOURCE = CorpusSource("shards", "a folder of WebDataset .tar shards (gtzan-gpu shards' or any whose samples "

@@ -8,39 +8,47 @@ from typing import Iterator
 
 import torch
 
-from gtzan_gpu.data.loaders import CROP_ON_DEVICE, Loader
-from gtzan_gpu.data.loaders import LOADERS as LOADER_BUILDERS
+from gtzan_gpu.data.loaders import LOADERS, Loader, get_loader
 from gtzan_gpu.data.loaders.sampler import EpochSampler, epoch_generator
 from gtzan_gpu.data.segments import Batch, SegmentSpec, TrackSource
+from gtzan_gpu.errors import GtzanError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Batch", "LOADERS", "SegmentBatches", "choose_loader", "epoch_generator"]
-LOADERS = ("auto", *LOADER_BUILDERS)  # --loader choices: auto; DeviceLoader; StoreLoader; StreamLoader
+__all__ = ["Batch", "SegmentBatches", "choose_loader", "epoch_generator"]
 DEVICE_MEMORY_SHARE = 0.5  # --loader auto keeps a split on the device when it takes at most this share of free memory
 
 
 def choose_loader(loader: str, tracks: list[TrackSource], device: torch.device) -> str:
-    """``auto`` -> ``device`` when the split's int16 samples fit in DEVICE_MEMORY_SHARE of the device's free
-    memory (RAM on a CPU), else ``store`` for a store's tracks, else ``stream``. Other names pass through."""
+    """``auto`` -> the first automatic loader of ``LOADERS`` that reads these tracks and, when it holds the split on
+    the device, whose int16 samples fit in DEVICE_MEMORY_SHARE of the device's free memory (RAM on a CPU): the
+    device loader, else the store loader for a store's tracks, else the stream loader. A named loader that cannot
+    read the tracks is refused in one line."""
     if loader != "auto":
+        spec = get_loader(loader)
+        if tracks and not spec.reads(tracks):
+            raise GtzanError(f"--loader {loader} {spec.needs}")
         return loader
     needed = 2 * sum(t.samples for t in tracks)
-    if device.type == "cuda":
-        free = torch.cuda.mem_get_info(device)[0]
-    else:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    if needed <= DEVICE_MEMORY_SHARE * free:
-        return "device"
-    chosen = "store" if tracks and all(t.stored for t in tracks) else "stream"
-    log.info("--loader auto: the split needs %.1f GB, more than %.0f %% of the %.1f GB free on %s: %s loader",
-             needed / 1e9, 100 * DEVICE_MEMORY_SHARE, free / 1e9, device, chosen)
-    return chosen
+    free = None
+    for spec in LOADERS.values():
+        if not spec.automatic or not spec.reads(tracks):
+            continue
+        if not spec.holds_split:
+            break
+        free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else \
+            os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        if needed <= DEVICE_MEMORY_SHARE * free:
+            return spec.name
+    log.info("--loader auto: the split needs %.1f GB%s: %s loader", needed / 1e9,
+             f", more than {100 * DEVICE_MEMORY_SHARE:.0f} % of the {free / 1e9:.1f} GB free on {device}"
+             if free is not None else "", spec.name)
+    return spec.name
 
 
 class SegmentBatches:
     """Batches of one subset from the loader ``loader`` names (:data:`gtzan_gpu.data.loaders.LOADERS`: DeviceLoader,
-    StoreLoader, StreamLoader), as (waveforms ``(B, T)`` float32, labels ``(B,)``, track positions ``(B,)``) on
+    StoreLoader, StreamLoader, ShardStreamLoader), as (waveforms ``(B, T)`` float32, labels ``(B,)``, track positions ``(B,)``) on
     ``device``, plus what TensorBoard shows of them (a fixed batch, captions)."""
 
     def __init__(self, tracks: list[TrackSource], spec: SegmentSpec, device: torch.device, loader: str,
@@ -49,9 +57,10 @@ class SegmentBatches:
         self.batch_size = batch_size
         self.loader_name = choose_loader(loader, tracks, device)
         self.workers = workers
-        self.loader: Loader = LOADER_BUILDERS[self.loader_name](tracks, spec, device, workers)
-        self.track_ids = self.loader.track_ids
         self.sampler = sampler or EpochSampler(0)  # the order of every epoch (``set_epoch`` it before each)
+        self.loader: Loader = LOADERS[self.loader_name].build(tracks, spec, device, workers, self.sampler.rank,
+                                                              self.sampler.world_size)
+        self.track_ids = self.loader.track_ids
         self.sampler.num_segments = len(self.loader)
 
     def __len__(self) -> int:
@@ -64,7 +73,8 @@ class SegmentBatches:
         sampler = self.sampler
         crop = None
         if crop_seed is not None:
-            crop = torch.Generator(self.device if self.loader_name in CROP_ON_DEVICE else "cpu").manual_seed(crop_seed)
+            on_device = LOADERS[self.loader_name].crop_on_device
+            crop = torch.Generator(self.device if on_device else "cpu").manual_seed(crop_seed)
         yield from self.loader.batches(self.batch_size, sampler.shuffle, sampler.generator(), crop=crop)
 
     @property

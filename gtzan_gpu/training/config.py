@@ -16,7 +16,7 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.models.registry import ModelConfig
 from gtzan_gpu.options import check_options, flag_of, flatten, nest, nested, option, option_names
-from gtzan_gpu.training.batches import LOADERS
+from gtzan_gpu.data.loaders import LOADER_CHOICES, LOADERS
 from gtzan_gpu.training.device import DEVICES
 from gtzan_gpu.training.optimization import ADAMW_WEIGHT_DECAY, OPTIMIZERS, SCHEDULES
 
@@ -77,12 +77,11 @@ class TrainConfig:
     batch_size: int | None = option(None, help="segments per step", kind=int, minimum=1, maximum=1 << 20)
     seed: int = option(0, help="seed of the weights, shuffling and dropout")
     device: str = option("auto", help="where to train", choices=DEVICES, resumable=True)
-    loader: str = option("auto", help="device: DeviceLoader (whole split on the device); store: memory-mapped "
-                                      "shards of a STORE, read ahead into pinned buffers (corpora larger than the "
-                                      "device); stream: SegmentDataset + DataLoader workers; auto: device when the "
-                                      "split fits in half the free device memory, else store (or stream)",
-                         choices=LOADERS, resumable=True)
-    workers: int = option(2, help="DataLoader workers for --loader stream", minimum=0, maximum=256, resumable=True)
+    loader: str = option("auto", help="; ".join(f"{name}: {spec.description}" for name, spec in LOADERS.items()) +
+                         "; auto: device when the split fits in half the free device memory, else store (or stream)",
+                         choices=LOADER_CHOICES, resumable=True)
+    workers: int = option(2, help="DataLoader workers for --loader stream and webdataset", minimum=0, maximum=256,
+                          resumable=True)
     amp: bool = option(False, help="bf16 autocast on CUDA (the STFT stays fp32)")
     channels_last: bool = option(False, help="channels-last images and weights")
     compile: bool = option(False, help="torch.compile the model", resumable=True)
@@ -137,8 +136,10 @@ class TrainConfig:
         if "gain" in self.augmentations and self.features.db_reference != "fixed":
             raise GtzanError("--augment gain changes nothing here: every view is scaled to each example's own "
                              "maximum; use it with --frontend logmel or cqt and --db-reference fixed")
-        if "crop" in self.augmentations and self.loader == "stream":
-            raise GtzanError("--augment crop draws segment starts in the device or store loader, not --loader stream")
+        if "crop" in self.augmentations and self.loader != "auto" and not LOADERS[self.loader].supports_crop:
+            croppers = " or ".join(name for name, spec in LOADERS.items() if spec.supports_crop)
+            raise GtzanError(f"--augment crop draws segment starts in the {croppers} loader, not --loader "
+                             f"{self.loader}")
         if self.eval_hop_seconds is not None and self.eval_hop_seconds > self.segment_seconds:
             raise GtzanError(f"--eval-hop-seconds {self.eval_hop_seconds:g} is longer than --segment-seconds "
                              f"{self.segment_seconds:g} (windows would skip audio)")

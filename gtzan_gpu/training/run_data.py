@@ -11,6 +11,7 @@ import torch
 
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.data.sources import scan_corpus
+from gtzan_gpu.data.loaders import LOADERS
 from gtzan_gpu.data.loaders.sampler import EpochSampler
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import SplitManifest, make_split
@@ -62,7 +63,9 @@ class RunData:
                                                       config.eval_hop_seconds)
         sampler = EpochSampler(0, shuffle=training, seed=config.seed, rank=rank, world_size=world_size)
         genre_of = {t.track_id: t.genre for t in self.corpus.tracks}
-        track_ids = sampler.shard(self.manifest.subsets[subset], genre_of)
+        subset_ids = self.manifest.subsets[subset]
+        deals_shards = config.loader != "auto" and LOADERS[config.loader].deals_shards  # it splits ranks by file
+        track_ids = subset_ids if deals_shards else sampler.shard(subset_ids, genre_of)
         tracks = track_sources(self.corpus, track_ids, spec.sample_rate, self.genres)
         return SegmentBatches(tracks, spec, device, config.loader, config.batch_size, config.workers, sampler)
 
