@@ -225,51 +225,65 @@ def timeline_figure(start_seconds: Sequence[float], segment_seconds: float,
     return figure
 
 
+CARD_COLUMNS = 4  # images per row in a figure TensorBoard shows at card size: captions stay readable
+
+
+def _card_grid(count: int, rows_per_item: int, inches: float = 1.75):
+    """(figure, axes[item][row]) for ``count`` items of ``rows_per_item`` stacked images each, at most
+    :data:`CARD_COLUMNS` items a row (a 10-wide strip is unreadable at TensorBoard's card size)."""
+    columns = max(1, min(CARD_COLUMNS, count))
+    bands = -(-count // columns)
+    figure = Figure(figsize=(inches * columns + 0.9, (inches * 0.95 * rows_per_item + 0.35) * bands + 0.4), dpi=DPI,
+                    layout="constrained")
+    grid = figure.subplots(bands * rows_per_item, columns, squeeze=False)
+    items = [[grid[(i // columns) * rows_per_item + r][i % columns] for r in range(rows_per_item)]
+             for i in range(count)]
+    for spare in range(count, bands * columns):
+        for r in range(rows_per_item):
+            grid[(spare // columns) * rows_per_item + r][spare % columns].set_axis_off()
+    return figure, items
+
+
 def feature_grid_figure(views: dict[str, "object"], captions: Sequence[str]) -> Figure:
-    """A grid of feature images: one row per view (name -> displayable ``(N, 3, H, W)`` tensor), one column per
-    segment captioned with its genre and track id."""
+    """The feature images of a fixed batch: one block per segment (its views stacked, each named), captioned with
+    the segment's genre and track id, at most :data:`CARD_COLUMNS` blocks a row. ``views``: name -> displayable
+    ``(N, 3, H, W)`` tensor."""
     names = list(views)
-    count = len(captions)
-    figure = Figure(figsize=(1.6 * count, 1.75 * len(names) + 0.3), dpi=DPI, layout="constrained")
-    axes = figure.subplots(len(names), count, squeeze=False)
-    for row, name in enumerate(names):
-        for column in range(count):
-            axis = axes[row][column]
-            axis.imshow(views[name][column].permute(1, 2, 0).numpy(), origin="upper", interpolation="nearest")
+    figure, items = _card_grid(len(captions), len(names))
+    for index, axes in enumerate(items):
+        for row, name in enumerate(names):
+            axis = axes[row]
+            axis.imshow(views[name][index].permute(1, 2, 0).numpy(), origin="upper", interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
-            if row == 0:
-                axis.set_title(captions[column], fontsize=SMALLEST_FONT)
-            if column == 0:
+            if index % CARD_COLUMNS == 0:
                 axis.set_ylabel(name, fontsize=9)
+        axes[0].set_title(captions[index], fontsize=9)
     return figure
 
 
 def gradcam_figure(images, heatmaps, captions: Sequence[str], view: str = "spectrogram") -> Figure:
-    """Grad-CAM over feature images: the top row shows each displayable ``(N, 3, H, W)`` image, the bottom row the
-    same image with its ``(N, H, W)`` heat map in [0, 1] laid over it (jet, half transparent); columns captioned
-    with ``captions`` ("true X / pred Y (p)")."""
-    count = len(captions)
-    figure = Figure(figsize=(1.6 * count + 0.9, 3.9), dpi=DPI, layout="constrained")
-    axes = figure.subplots(2, count, squeeze=False)
+    """Grad-CAM over feature images: one block per segment, the displayable ``(N, 3, H, W)`` image above the same
+    image with its ``(N, H, W)`` heat map in [0, 1] laid over it (jet, half transparent), captioned with
+    ``captions`` ("true X / pred Y (p)"), at most :data:`CARD_COLUMNS` blocks a row."""
+    figure, items = _card_grid(len(captions), 2)
     overlay = None
-    for column in range(count):
-        picture = images[column].permute(1, 2, 0).numpy()
-        for row in range(2):
-            axis = axes[row][column]
+    for index, axes in enumerate(items):
+        picture = images[index].permute(1, 2, 0).numpy()
+        for row, axis in enumerate(axes):
             axis.imshow(picture, origin="upper", interpolation="nearest")
             if row == 1:
-                overlay = axis.imshow(heatmaps[column].numpy(), cmap="jet", alpha=0.5, vmin=0.0, vmax=1.0,
+                overlay = axis.imshow(heatmaps[index].numpy(), cmap="jet", alpha=0.5, vmin=0.0, vmax=1.0,
                                       origin="upper", interpolation="bilinear")
             axis.set_xticks([])
             axis.set_yticks([])
-        axes[0][column].set_title(captions[column], fontsize=SMALLEST_FONT)
-    axes[0][0].set_ylabel(view, fontsize=9)
-    axes[1][0].set_ylabel("Grad-CAM", fontsize=9)
+            if index % CARD_COLUMNS == 0:
+                axis.set_ylabel(view if row == 0 else "Grad-CAM", fontsize=9)
+        axes[0].set_title(captions[index], fontsize=9)
     if overlay is not None:
-        bar = figure.colorbar(overlay, ax=axes[:, -1].tolist(), shrink=0.8)
+        bar = figure.colorbar(overlay, ax=[axes[1] for axes in items], shrink=0.6)
         bar.set_label("relevance to the class explained", fontsize=SMALLEST_FONT)
         bar.ax.tick_params(labelsize=SMALLEST_FONT)
-    figure.suptitle(f"Grad-CAM: which parts of the {view} image drove the predicted genre (frequency up, time "
+    figure.suptitle(f"Grad-CAM: which parts of the {view} image drove the predicted genre\n(frequency up, time "
                     f"right)", fontsize=9)
     return figure

@@ -1,5 +1,6 @@
 """The one plotting module: what each figure shows, and that it stays readable at TensorBoard's card size."""
 import io
+from collections import Counter
 import json
 from pathlib import Path
 
@@ -151,6 +152,22 @@ def test_timeline_and_feature_grid_render():
     assert png_bytes(figure)[:4] == b"\x89PNG"
     grid = feature_grid_figure({"spectrogram": torch.rand(2, 3, 16, 16)}, ["rock\nrock.00001", "jazz\njazz.00002"])
     assert {"rock\nrock.00001", "spectrogram"} <= {t.get_text() for t in texts(grid)}
+
+
+@pytest.mark.parametrize("count", [3, 8, 10])
+def test_feature_grid_and_grad_cam_are_at_most_four_wide_at_card_size(count):
+    """Issue 33: 10-wide strips had captions no one could read on a TensorBoard card."""
+    captions = [f"genre{i}\ntrack.{i:05d}" for i in range(count)]
+    fusion = feature_grid_figure({"spectrogram": torch.rand(count, 3, 16, 16), "waveform": torch.rand(count, 3, 16, 16)},
+                                 captions)
+    cam = gradcam_figure(torch.rand(count, 3, 16, 16), torch.rand(count, 16, 16), captions)
+    for figure, per_block in ((fusion, 2), (cam, 2)):
+        images = [axes for axes in figure.axes if axes.images]
+        png_bytes(figure)  # lay it out
+        rows = Counter(round(axes.get_position().y0, 2) for axes in images)
+        assert len(images) == per_block * count and max(rows.values()) == min(4, count)
+        assert set(captions) <= {t.get_text() for t in texts(figure)}
+        assert_readable(figure, widest_px=800)
 
 
 def test_average_precision_matches_scikit_learn_and_the_pr_figure_reports_it():

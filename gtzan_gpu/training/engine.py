@@ -197,11 +197,11 @@ def _open_logger(session: Session, first_run: bool) -> None:
     logger.text("run/manifest", f"scheme {manifest.scheme}, seed {manifest.seed}, sha256 {manifest.digest[:16]}: "
                 + ", ".join(f"{k} {len(v)} tracks" for k, v in manifest.subsets.items()))
     logger.text("run/weights", config.model.describe_weights())
-    logger.feature_images(model, session.fixed_batch, 0)
+    logger.feature_images(model, session.fixed_batch, 0, labels=session.fixed_labels)
     logger.feature_grid(model, session.fixed_batch, val.captions(shown, data.genres), 0)
     if config.augmentations:
         reseed_augmentations(model, augment_seed(config.seed, 0))
-        logger.feature_images(model, session.fixed_batch, 0, augmented=True)
+        logger.feature_images(model, session.fixed_batch, 0, augmented=True, labels=session.fixed_labels)
 
 
 def _run_epochs(session: Session) -> str:
@@ -253,7 +253,7 @@ def _report_epoch(session: Session, record: dict, val_metrics: dict, improved: b
     logger.confusion("val/confusion", val_metrics["segment"]["confusion"], state.epoch,
                      f"validation, epoch {state.epoch}: segment level")
     if config.features.trainable_stft:
-        logger.feature_images(model, session.fixed_batch, state.epoch)
+        logger.feature_images(model, session.fixed_batch, state.epoch, labels=session.fixed_labels)
     if session.distributed.is_main:
         log_inspection(logger, "val", collect_inspection(model, session.val, val_metrics["inspection"]), state.epoch,
                        config.sample_rate)

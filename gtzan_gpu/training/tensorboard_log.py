@@ -35,19 +35,35 @@ class RunLogger:
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, step)
 
-    def feature_images(self, model, waveforms: torch.Tensor, step: int, augmented: bool = False) -> None:
-        """Each view's output for a fixed batch, de-normalised to displayable RGB: as evaluation sees it
-        (``features/<view>``), or with the training augmentations applied (``augmented/<view>``)."""
+    def feature_images(self, model, waveforms: torch.Tensor, step: int, augmented: bool = False,
+                       labels: list[int] | None = None) -> None:
+        """Each view's output for a fixed batch, de-normalised to displayable RGB, one image per segment with its
+        genre in the tag (``features/<view>/<genre>``; ``augmented/<view>/<genre>`` with the training
+        augmentations applied), so each TensorBoard card shows one readable image. ``labels``: the segments'
+        label indices (without them the tag says the segment's position)."""
         was_training = model.training
         model.train(augmented)
         try:
             with torch.no_grad():
                 for view, image in zip(model.views, model.images(waveforms)):
                     name = view_name(view)
-                    self.writer.add_images(f"{'augmented' if augmented else 'features'}/{name}",
-                                           displayable(view, image), step)
+                    for part, picture in zip(self.image_names(labels, image.shape[0]), displayable(view, image)):
+                        self.writer.add_image(f"{'augmented' if augmented else 'features'}/{name}/{part}",
+                                              picture, step)
         finally:
             model.train(was_training)
+
+    def image_names(self, labels: list[int] | None, count: int) -> list[str]:
+        """One tag part per segment: its genre (``rock``, a second rock segment ``rock-2``), or ``segment-<i>``."""
+        if labels is None:
+            return [f"segment-{i}" for i in range(count)]
+        seen: dict[str, int] = {}
+        names = []
+        for label in labels[:count]:
+            genre = self.genres[label]
+            seen[genre] = seen.get(genre, 0) + 1
+            names.append(genre if seen[genre] == 1 else f"{genre}-{seen[genre]}")
+        return names
 
     def confusion(self, tag: str, confusion: list[list[int]], step: int, title: str) -> None:
         """The confusion matrix as a figure: counts, row-normalised shading, axis titles."""

@@ -93,7 +93,7 @@ def test_every_augmentation_trains_logs_an_augmented_batch_and_resumes_exactly(t
                                                          stft_backend="torch"))
 
     straight = fit(config(tmp_path / "straight"))
-    assert "augmented/logmel" in event_tags(tmp_path / "straight" / "tb")
+    assert any(tag.startswith("augmented/logmel/") for tag in event_tags(tmp_path / "straight" / "tb"))
     monkeypatch.setattr(engine, "save_checkpoint", interrupt_after_saves(1))
     with pytest.raises(KeyboardInterrupt):
         fit(config(tmp_path / "resumed"))
