@@ -223,6 +223,9 @@ def test_bad_pack_and_bench_options_are_one_line(tiny_corpus, tmp_path, capsys):
     (["train", "--db-reference", "peak"], "gtzan-gpu train: error: argument --db-reference: invalid choice"),
     (["train", "--image-dtype", "float16"], "gtzan-gpu train: error: argument --image-dtype: invalid choice"),
     (["evaluate"], "gtzan-gpu evaluate: error: the following arguments are required: run_dir"),
+    (["shards", "DATA", "--out", "X", "--audio", "mp3"], "gtzan-gpu shards: error: argument --audio: invalid choice"),
+    (["shards", "DATA"], "gtzan-gpu shards: error: the following arguments are required: --out"),
+    (["train", "--loader", "tar"], "gtzan-gpu train: error: argument --loader: invalid choice: 'tar'"),
     (["frobnicate"], "gtzan-gpu: error: argument COMMAND: invalid choice: 'frobnicate'"),
 ])
 def test_argument_errors_are_one_line_naming_the_command(argv, prefix, capsys):

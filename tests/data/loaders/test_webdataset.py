@@ -144,3 +144,53 @@ def test_two_gloo_ranks_never_see_the_same_sample_in_an_epoch(small_shards, tmp_
     tracks = [set(rank["seen"]) for rank in ranks]
     assert tracks[0] and tracks[1] and not tracks[0] & tracks[1]
     assert tracks[0] | tracks[1] == set(ranks[0]["train"])  # together: every training track, no other
+
+
+def test_a_resumed_streaming_run_reaches_the_uninterrupted_weights(small_shards, tmp_path, monkeypatch):
+    """``set_epoch`` and resume as the other loaders: the epoch's order comes from (seed, epoch) alone."""
+    import gtzan_gpu.training.engine as engine
+    from gtzan_gpu.training import fit
+    from tests.conftest import small_train_config
+
+    def config(out):
+        return small_train_config(small_shards, out, epochs=2, loader="webdataset", batch_size=8)
+
+    fit(config(tmp_path / "straight"))
+    saved = engine.save_checkpoint
+    calls = []
+
+    def interrupt_after_first_epoch(path, payload):
+        saved(path, payload)
+        calls.append(path)
+        if len(calls) == 2:  # best.pt and last.pt of epoch 1
+            raise KeyboardInterrupt
+    monkeypatch.setattr(engine, "save_checkpoint", interrupt_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config(tmp_path / "resumed"))
+    monkeypatch.setattr(engine, "save_checkpoint", saved)
+    fit(config(tmp_path / "resumed"), resume=True)
+    straight, resumed = (torch.load(tmp_path / run / "last.pt", weights_only=False)["model"]
+                         for run in ("straight", "resumed"))
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_the_loader_option_on_other_data_and_without_webdataset_is_one_line(tiny_corpus, small_shards, tmp_path,
+                                                                           capsys, monkeypatch):
+    from gtzan_gpu.cli import main
+
+    argv = ["train", "--model", "cnn", "--segment-seconds", "2", "--epochs", "1", "--device", "cpu",
+            "--loader", "webdataset"]
+    assert main([*argv, "--data", str(tiny_corpus), "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("gtzan-gpu train: error: --loader webdataset streams WebDataset shards")
+    import builtins
+    real_import = builtins.__import__
+
+    def without_webdataset(name, *args, **kwargs):
+        if name == "webdataset" or name.startswith("webdataset."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", without_webdataset)
+    assert main([*argv, "--data", str(small_shards), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "needs the webdataset package: pip install 'gtzan-gpu[formats]'" in err and "Traceback" not in err
