@@ -103,12 +103,14 @@ def test_a_plugin_model_and_front_end_are_choices_and_reach_doctor_and_bench(tmp
         from gtzan_gpu.plugins import load_all
         load_all()
         from gtzan_gpu.bench.features import feature_methods
+        from gtzan_gpu.bench.roofline import frontend_work
         from gtzan_gpu.config import FeatureConfig, ModelConfig
         from gtzan_gpu.doctor.checks import _layers
         from gtzan_gpu.models import MODELS, build_classifier
         model = build_classifier(ModelConfig("tiny"), FeatureConfig(frontend="loudness", image_size=16), 3)
         print(json.dumps({"doctor_layers": list(_layers()), "models": list(MODELS),
                           "bench_rows": list(feature_methods(22050)),
+                          "roofline_rows": {k: v for k, v in frontend_work(1.0).items() if k == "loudness"},
                           "logits": list(model.eval()(torch.randn(2, 22050)).shape),
                           "built_in_on_plugin": {name: list(build_classifier(ModelConfig(name, "none"),
                               FeatureConfig(frontend="loudness", image_size=32), 3).eval()(torch.randn(2, 22050)).shape)
@@ -117,6 +119,7 @@ def test_a_plugin_model_and_front_end_are_choices_and_reach_doctor_and_bench(tmp
     assert probe.returncode == 0, probe.stderr[-2000:]
     facts = json.loads(probe.stdout)
     assert "loudness" in facts["doctor_layers"] and "loudness" in facts["bench_rows"]
+    assert facts["roofline_rows"] == {"loudness": None}  # a roofline row, shown without a bound (no work declared)
     assert "tiny" in facts["models"] and facts["logits"] == [2, 3]  # doctor's training check iterates MODELS
     # issue 32: the seed's CNN and ResNet18 take a plugin front end whose output fits them (a square image)
     assert facts["built_in_on_plugin"] == {"cnn": [2, 3], "resnet18": [2, 3]}

@@ -1,8 +1,10 @@
 """Feature-extraction throughput: our GPU layers per batch size, against the seed's render-to-PNG pipeline."""
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +13,9 @@ import torch
 from gtzan_gpu.bench.timing import PeakMemory, time_call
 from gtzan_gpu.augment import Gain, Noise, SpecAugment
 from gtzan_gpu.features import SpectrogramImage, WaveformImage
-from gtzan_gpu.features.config import FRONTENDS, FeatureConfig
-from gtzan_gpu.features.registry import frontend_names, get_frontend
-from gtzan_gpu.features.stft import MagnitudeSTFT
+from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.features.registry import FrontendSpec, frontend_names, get_frontend
+from gtzan_gpu.features.stft import STFT_BACKENDS, MagnitudeSTFT
 
 STFT_FLOOR = "STFT floor: torch.stft power, peak only"
 TORCHAUDIO_SPECTROGRAM = "torchaudio Spectrogram (magnitude only)"
@@ -33,9 +35,40 @@ class STFTPowerPeak(torch.nn.Module):
         return self.stft.power_frames(waveform).amax(dim=(1, 2))
 
 
+BACKEND_LABELS = {"nnaudio": "nnAudio", "torch": "torch.stft"}  # how a row names its STFT backend
+
+
+@dataclass(frozen=True)
+class FrontendRow:
+    """One front-end row of ``bench`` and the roofline: a registry entry with the feature options it is timed at,
+    named for both (``logmel (torch.stft)``, ``spectrogram (torch.stft, bf16 image)``, ``cqt``)."""
+
+    name: str
+    spec: FrontendSpec
+    features: FeatureConfig
+
+    def build(self, sample_rate: int) -> torch.nn.Module:
+        return self.spec.build(self.features, sample_rate, None)
+
+
+def frontend_rows() -> list[FrontendRow]:
+    """Every registered front end (the waveform view and plugins' included), at each STFT backend where it has an
+    STFT, and its declared variants: derived from the registry, so a new entry gets its rows with no other edit."""
+    rows = []
+    for name in frontend_names(selectable_only=False):
+        spec = get_frontend(name)
+        base = FeatureConfig(frontend=name if spec.selectable else "image")
+        variants = [(BACKEND_LABELS[backend], {"stft_backend": backend}) for backend in STFT_BACKENDS] \
+            if spec.stft else [("", {})]
+        for label, overrides in (*variants, *spec.bench_variants):
+            rows.append(FrontendRow(f"{spec.display_name} ({label})" if label else spec.display_name, spec,
+                                    dataclasses.replace(base, **overrides)))
+    return rows
+
+
 def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
-    """Every registered front end we time (each STFT backend where it has one), both views of fusion, augmentation
-    costs, and two reference points: torchaudio's magnitude Spectrogram and the STFT floor (:class:`STFTPowerPeak`)."""
+    """Every front-end row (:func:`frontend_rows`), both views of fusion, augmentation costs, and two reference
+    points: torchaudio's magnitude Spectrogram and the STFT floor (:class:`STFTPowerPeak`)."""
     import torchaudio
 
     spectrogram = SpectrogramImage(sample_rate=sample_rate)
@@ -43,18 +76,8 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
     waveform = WaveformImage()
     masked = SpectrogramImage(sample_rate=sample_rate, backend="torch")
     masked.spec_augment = SpecAugment()
-    logmel = get_frontend("logmel")
     return {
-        "spectrogram (nnAudio)": spectrogram,
-        "spectrogram (torch.stft)": spectrogram_fft,
-        "spectrogram (torch.stft, bf16 image)": SpectrogramImage(sample_rate=sample_rate, backend="torch",
-                                                                 dtype=torch.bfloat16),
-        "waveform": waveform,
-        "logmel (nnAudio)": logmel.build(FeatureConfig(frontend="logmel"), sample_rate, None),
-        "logmel (torch.stft)": logmel.build(FeatureConfig(frontend="logmel", stft_backend="torch"), sample_rate, None),
-        "cqt": get_frontend("cqt").build(FeatureConfig(frontend="cqt"), sample_rate, None),
-        **{name: get_frontend(name).build(FeatureConfig(frontend=name), sample_rate, None)  # plugins' front ends
-           for name in frontend_names() if name not in FRONTENDS},
+        **{row.name: row.build(sample_rate) for row in frontend_rows()},
         "both views (nnAudio)": _both(spectrogram, waveform),
         "both views (torch.stft)": _both(spectrogram_fft, waveform),
         TORCHAUDIO_SPECTROGRAM: torchaudio.transforms.Spectrogram(n_fft=2048, hop_length=512, power=1.0),
@@ -66,9 +89,12 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
 
 
 COMPILED_SUFFIX = " (compiled)"
-COMPILED_METHODS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
-                    "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt",  # every built-in front end
-                    STFT_FLOOR)  # and the floor they are compared with (torchaudio's reference runs as users run it)
+
+
+def compiled_names() -> tuple[str, ...]:
+    """The rows timed under ``torch.compile`` too: every front-end row whose entry traces whole (``compiles``), and
+    the STFT floor they are compared with (torchaudio's reference runs as users run it)."""
+    return (*(row.name for row in frontend_rows() if row.spec.compiles), STFT_FLOOR)
 
 
 def compiled_methods(methods: dict) -> dict:
@@ -76,7 +102,7 @@ def compiled_methods(methods: dict) -> dict:
     at (``dynamic=False``: a training run has one segment length and batch size; symbolic sizes cost this CPU's
     generated loops up to 2x). Every built-in front end and the STFT floor trace whole (the conv ones since their
     fp32 accuracy comes from :func:`~gtzan_gpu.features.precision.fp32_conv1d`, not from a precision switch)."""
-    return {name + COMPILED_SUFFIX: torch.compile(methods[name], dynamic=False) for name in COMPILED_METHODS}
+    return {name + COMPILED_SUFFIX: torch.compile(methods[name], dynamic=False) for name in compiled_names()}
 
 
 def graph_breaks(module: torch.nn.Module, samples: int = 22050) -> int:
@@ -92,7 +118,7 @@ def bench_feature_layers(device: torch.device, lengths: tuple[float, ...], batch
                          repeats: int, budget_seconds: float, sample_rate: int = 22050,
                          max_call_seconds: float | None = None, compiled: bool = True,
                          min_cell_seconds: float = 0.0) -> list[dict]:
-    """Segments/s per method, segment length and batch size (``compiled``: also the :data:`COMPILED_METHODS` under
+    """Segments/s per method, segment length and batch size (``compiled``: also the :func:`compiled_names` under
     ``torch.compile``, compiled afresh for each cell, the compile (first call) untimed). A cell whose call would
     take longer than ``max_call_seconds`` (estimated from the same method's measured per-segment time at the
     previous batch size) is recorded as skipped with that estimate, not timed. Each cell calls for at least
@@ -186,4 +212,5 @@ def bench_seed_pipeline(lengths: tuple[float, ...], segments: int, sample_rate: 
     return rows
 
 
-__all__ = ["bench_feature_layers", "bench_seed_pipeline", "compiled_methods", "feature_methods", "graph_breaks"]
+__all__ = ["bench_feature_layers", "bench_seed_pipeline", "compiled_methods", "compiled_names", "feature_methods",
+           "frontend_rows", "graph_breaks"]

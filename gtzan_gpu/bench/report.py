@@ -114,20 +114,31 @@ def _roofline_row(row: dict) -> str:
     def share(key):
         return f"{100 * row[key]:.0f} %" if row.get(key) else "-"
 
+    def amount(key, scale, digits):
+        return f"{row[key] / scale:.{digits}f}" if row.get(key) is not None else "-"
+
     hours = f"{row['best_audio_hours_per_s']:.2f}" if row.get("best_audio_hours_per_s") else "-"
     name = f"*{row['frontend']}*" if row.get("reference") else row["frontend"]
-    return (f"| {name} | {row['seconds']:g} s | {row['flops'] / 1e9:.3f} | {row['bytes'] / 1e6:.2f} "
-            f"| {row['bound_segments_per_s']:,.0f} | {row['binding']} | {row.get('graph_breaks', '-')} "
+    above = row["above_bound"]["ratio"] if row.get("above_bound") else \
+        row["fraction_of_bound"] if (row.get("fraction_of_bound") or 0) > 1 else None  # reports before the rule
+    fraction = f"above its bound ({above:.2f}x): a measurement error" if above else share("fraction_of_bound")
+    return (f"| {name} | {row['seconds']:g} s | {amount('flops', 1e9, 3)} | {amount('bytes', 1e6, 2)} "
+            f"| {rate('bound_segments_per_s')} | {row['binding']} | {row.get('graph_breaks', '-')} "
             f"| {rate('measured_segments_per_s')} | {rate('compiled_segments_per_s')} | {hours} "
-            f"| {share('fraction_of_bound')} | {share('of_stft_floor')} |")
+            f"| {fraction} | {share('of_stft_floor')} |")
 
 
 def _roofline_section(roofline: dict) -> list[str]:
     limits = roofline["limits"]
     lines = ["## Roofline: this machine's limits and the front ends' distance to them", "",
-             f"Measured here: fp32 matmul (IEEE) {limits['matmul_fp32_gflops']:,.0f} GFLOP/s, memory copy "
-             f"{limits['copy_gb_s']:,.1f} GB/s (read + write), FFT (2048-point rfft, 2.5 N log2 N; "
-             f"{roofline.get('fft_limit', 'contiguous frames')}) {limits['fft_gflops']:,.1f} GFLOP/s.", "",
+             f"Measured here, each the best over the shapes and sizes the front ends use: fp32 matmul (IEEE) "
+             f"{limits['matmul_fp32_gflops']:,.0f} GFLOP/s"
+             + (f", fp32 convolution {limits['conv_gflops']:,.0f} GFLOP/s (the front ends' own convolutions "
+                f"replayed alone)" if "conv_gflops" in limits else "")
+             + f", memory copy {limits['copy_gb_s']:,.1f} GB/s (read + write; "
+             f"{roofline.get('copy_limit', 'one DRAM-sized buffer')}), FFT (2048-point rfft, 2.5 N log2 N; "
+             f"{roofline.get('fft_limit', 'contiguous frames')}) {limits['fft_gflops']:,.1f} GFLOP/s. A front end "
+             f"measured above its bound is a measurement error (a limit measured too low), shown as such.", "",
              "Bound: the lower-bound work (waveform in and image out once, FFT FLOPs, the filterbank products; see "
              "`gtzan_gpu/bench/roofline.py`). Measured: eager and `torch.compile` (inductor), the fastest call of the "
              "best batch; the limits are fastest calls too (a ceiling: the least disturbed run on a shared machine).",

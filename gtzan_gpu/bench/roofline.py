@@ -2,13 +2,17 @@
 throughput (eager and compiled) is from its bound, and the same bounds for H100 / H200 from their published peaks
 (a model, labelled as such, never a measurement).
 
-The bound is a lower bound on the work, what no implementation of the front end can avoid, never the traffic the
-current code happens to make: the waveform read once and the image written once (bytes); 2.5 N log2 N per real
-FFT of N points; the filterbank products a front end is defined by (log-mel: the mel matrix over the power
-frames; CQT and nnAudio's STFT: their convolution kernels, counted by ``torch.utils.flop_counter``); the spectrogram
-image's frequency map at its sparse size (2 per non-zero weight per frame). Decibels, colour lookup and pooling
-are left out (elementwise on data already counted), so every measured fraction is an upper estimate of what is
-left to gain.
+The rows come from the front-end registry (:func:`gtzan_gpu.bench.features.frontend_rows`): each entry declares
+how to count its lower-bound work (``FrontendSpec.work``, :mod:`gtzan_gpu.features.work`: the waveform read once
+and the output written once, 2.5 N log2 N per real FFT, the filterbank and convolution products it is defined by);
+one that declares none is shown without a bound.
+
+A limit is the best this machine reaches on the shapes and working sets the front ends use, never one
+convenient shape: the matmul limit is the best of square products and of the front ends' own matrix products,
+the convolution limit the best of the matmul limit and the front ends' own convolutions (replayed alone, at two
+batch sizes), the copy bandwidth the best from cache-resident to DRAM-sized buffers, the FFT limit the best of
+cache- to batch-sized frames. A front end measured above its bound would mean a limit measured too low: such a
+row is reported as a measurement error (``above_bound``), never as a fraction.
 
 Two references share the table, measured like the front ends but not front ends: torchaudio's magnitude
 ``Spectrogram`` (what an established toolkit's plain STFT reaches; its bound adds writing the magnitude map), and
@@ -22,22 +26,26 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from gtzan_gpu.bench.features import (COMPILED_SUFFIX, STFT_FLOOR, TORCHAUDIO_SPECTROGRAM, feature_methods,
-                                      graph_breaks)
+                                      frontend_rows, graph_breaks)
 from gtzan_gpu.bench.timing import time_call
 from gtzan_gpu.features.config import FeatureConfig
+from gtzan_gpu.features.work import BINS, N_FFT, fft_flops, segment_size
 from gtzan_gpu.models import MODELS, ModelConfig, build_classifier
 
-N_FFT, HOP, BINS = 2048, 512, 1025
-FFT_FLOPS_PER_FRAME = 2.5 * N_FFT * math.log2(N_FFT)  # one real 2048-point FFT
+FFT_FLOPS_PER_FRAME = fft_flops(N_FFT, 1)  # one real 2048-point FFT
 # Published dense peaks (NVIDIA data sheets, SXM parts): a model of the ceiling, not a measurement.
 GPU_PEAKS = {
     "H100 SXM": {"fp32_tflops": 67.0, "tf32_tflops": 494.7, "bf16_tflops": 989.0, "memory_tb_s": 3.35},
     "H200 SXM": {"fp32_tflops": 67.0, "tf32_tflops": 494.7, "bf16_tflops": 989.0, "memory_tb_s": 4.8},
 }
 SPLIT_PRODUCTS = 4  # fp32_conv1d on a GPU: each fp32 product as four TF32 products (heads and tails)
+HOP = 512
+ABOVE_BOUND = ("measured above its bound: the limit was measured too low (noise on a shared machine, or a shape "
+               "the limits missed); not a fraction")
 
 
 def _timed(work, device: torch.device, seconds: float = 1.0) -> float:
@@ -47,22 +55,88 @@ def _timed(work, device: torch.device, seconds: float = 1.0) -> float:
     return time_call(work, device, repeats=3, warmup=1, budget_seconds=math.inf, min_seconds=seconds)["min_s"]
 
 
-def measure_limits(device: torch.device) -> dict:
-    """fp32 matmul GFLOP/s, memory copy GB/s (read + write) and FFT GFLOP/s (:func:`fft_gflops`) on ``device``,
-    each from its fastest call."""
-    cuda = device.type == "cuda"
-    n = 8192 if cuda else 2048
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+COPY_LIMIT = "the best of buffers from cache-resident to DRAM-sized"
+
+
+def copy_gb_s(device: torch.device) -> float:
+    """The best copy bandwidth (read + write) over buffer sizes from cache-resident (256 KiB on a CPU) to
+    DRAM-sized: a front end's batch that sits in cache is read at cache speed, so a DRAM-only limit is too low."""
+    exponents = range(20, 29, 2) if device.type == "cuda" else range(16, 26, 3)
+    rates = []
+    for exponent in exponents:
+        source = torch.empty(2 ** exponent, dtype=torch.float32, device=device)
+        target = torch.empty_like(source)
+        rates.append(2 * source.numel() * 4 / _timed(lambda: target.copy_(source), device, 0.3) / 1e9)
+    return max(rates)
+
+
+def square_matmul_gflops(device: torch.device) -> float:
+    """The best IEEE fp32 square matmul over sizes (CPU 512-2048, GPU 4096-8192)."""
     previous = torch.backends.cuda.matmul.fp32_precision
     torch.backends.cuda.matmul.fp32_precision = "ieee"  # the STFT's precision
     try:
-        matmul = 2 * n ** 3 / _timed(lambda: a @ b, device) / 1e9
+        rates = []
+        for n in ((4096, 8192) if device.type == "cuda" else (512, 1024, 2048)):
+            a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+            rates.append(2 * n ** 3 / _timed(lambda: a @ b, device, 0.5) / 1e9)
+        return max(rates)
     finally:
         torch.backends.cuda.matmul.fp32_precision = previous
-    source = torch.empty(2 ** 28 if cuda else 2 ** 25, dtype=torch.float32, device=device)
-    target = torch.empty_like(source)
-    copy = 2 * source.numel() * 4 / _timed(lambda: target.copy_(source), device) / 1e9
-    return {"matmul_fp32_gflops": matmul, "copy_gb_s": copy, "fft_gflops": fft_gflops(device)}
+
+
+_PRODUCTS = {"conv": {F.conv1d, torch.conv1d, F.conv2d, torch.conv2d},
+             "matmul": {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.mm, torch.bmm, F.linear,
+                        torch.einsum}}
+
+
+class _ProductCalls(TorchFunctionMode):
+    """Records the convolution and matrix-product calls a forward makes, to replay them alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: dict[str, list] = {"conv": [], "matmul": []}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for kind, functions in _PRODUCTS.items():
+            if func in functions:
+                self.calls[kind].append((func, args, kwargs))
+        return func(*args, **kwargs)
+
+
+def own_product_gflops(device: torch.device, batches: tuple[int, ...], seconds: float = 5.0) -> dict[str, float]:
+    """The best rate of the front ends' own products replayed alone, per kind (``conv``, ``matmul``): every
+    front-end row is run once on a batch (each of ``batches``) of ``seconds`` segments under a recorder, and its
+    recorded products are timed without the rest of the layer."""
+    best = {"conv": 0.0, "matmul": 0.0}
+    for row in frontend_rows():
+        layer = row.build(22050).to(device).eval()
+        for batch in batches:
+            recorder = _ProductCalls()
+            with torch.no_grad(), recorder:
+                layer(torch.randn(batch, int(seconds * 22050), device=device))
+            for kind, calls in recorder.calls.items():
+                if not calls:
+                    continue
+
+                def replay(calls=calls):
+                    return [func(*args, **kwargs) for func, args, kwargs in calls]
+                with FlopCounterMode(display=False) as counter, torch.no_grad():
+                    replay()
+                if counter.get_total_flops():
+                    with torch.no_grad():
+                        rate = counter.get_total_flops() / _timed(replay, device, 0.3) / 1e9
+                    best[kind] = max(best[kind], rate)
+    return best
+
+
+def measure_limits(device: torch.device) -> dict:
+    """fp32 matmul GFLOP/s, convolution GFLOP/s, memory copy GB/s (read + write) and FFT GFLOP/s on ``device``,
+    each the best over the shapes and sizes the front ends use (see the module docstring)."""
+    own = own_product_gflops(device, (64, 512) if device.type == "cuda" else (8, 32))
+    matmul = max(square_matmul_gflops(device), own["matmul"])
+    return {"matmul_fp32_gflops": matmul, "conv_gflops": max(matmul, own["conv"]), "copy_gb_s": copy_gb_s(device),
+            "fft_gflops": fft_gflops(device)}
 
 
 FFT_LIMIT = "the best of 128-1024 frames (GPU: 4096 and 65536), contiguous and as an STFT's overlapping frames"
@@ -84,59 +158,20 @@ def fft_gflops(device: torch.device) -> float:
     return max(rates)
 
 
-def _counted_flops(module: torch.nn.Module, x: torch.Tensor, backward: bool = False) -> int:
-    with FlopCounterMode(display=False) as counter:
-        out = module(x)
-        if backward:
-            out.float().sum().backward()
-    return counter.get_total_flops()
-
-
-# the built-in front ends, as bench names them, and the references measured beside them (bench's names too)
-ROOFLINE_FRONTENDS = ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
-                      "waveform", "logmel (nnAudio)", "logmel (torch.stft)", "cqt")
 ROOFLINE_REFERENCES = (TORCHAUDIO_SPECTROGRAM, STFT_FLOOR)
 
 
-def _segment_size(seconds: float, sample_rate: int) -> tuple[int, int]:
-    """Samples and STFT frames (centred, hop 512) of a ``seconds``-long segment."""
-    samples = int(round(seconds * sample_rate))
-    return samples, 1 + samples // HOP
-
-
-def frontend_work(seconds: float, sample_rate: int = 22050, size: int = 128) -> dict[str, dict]:
-    """Lower-bound work per segment of every built-in front end at ``seconds`` (see the module docstring):
-    ``flops`` (matrix / convolution products, at the matmul rate), ``fft_flops`` (at the FFT rate), ``bytes``."""
-    from gtzan_gpu.features.frequency_axis import frequency_area_matrix
-    from gtzan_gpu.features.stft import MagnitudeSTFT
-    from gtzan_gpu.features.time_frequency import ConstantQ
-
-    samples, frames = _segment_size(seconds, sample_rate)
-    x = torch.randn(1, samples)
-    fft = frames * FFT_FLOPS_PER_FRAME
-    conv_stft = _counted_flops(MagnitudeSTFT(), x)  # fp32_conv1d's plain convolutions on the CPU
-    image_map = 2 * int((frequency_area_matrix(BINS, sample_rate, N_FFT, size) > 0).sum()) * frames
-    mel = 2 * BINS * size * frames
-    rgb, unit = 4 * samples + 3 * size * size * 4, 4 * samples + size * size * 4
-    rgb_bf16 = 4 * samples + 3 * size * size * 2
-    cqt = _counted_flops(ConstantQ(sample_rate, HOP, size), x)
-
-    def work(flops=0, conv_flops=0, fft_flops=0.0, bytes_=rgb):
-        return {"flops": flops, "conv_flops": conv_flops, "fft_flops": fft_flops, "bytes": bytes_}
-
-    return {"spectrogram (nnAudio)": work(image_map, conv_flops=conv_stft),
-            "spectrogram (torch.stft)": work(image_map, fft_flops=fft),
-            "spectrogram (torch.stft, bf16 image)": work(image_map, fft_flops=fft, bytes_=rgb_bf16),
-            "waveform": work(),
-            "logmel (nnAudio)": work(mel, conv_flops=conv_stft, bytes_=unit),
-            "logmel (torch.stft)": work(mel, fft_flops=fft, bytes_=unit),
-            "cqt": work(conv_flops=cqt, bytes_=unit)}
+def frontend_work(seconds: float, sample_rate: int = 22050) -> dict[str, dict | None]:
+    """Lower-bound work per segment of every front-end row at ``seconds`` (the entry's own ``work``; None when it
+    declares none): ``flops`` (matrix products), ``conv_flops``, ``fft_flops``, ``bytes``."""
+    return {row.name: row.spec.work(row.features, seconds, sample_rate).as_dict() if row.spec.work else None
+            for row in frontend_rows()}
 
 
 def reference_work(seconds: float, sample_rate: int = 22050) -> dict[str, dict]:
     """Lower-bound work per segment of the two references (see the module docstring): the FFT FLOPs, the waveform
     read once and, for torchaudio's Spectrogram, its magnitude map written once."""
-    samples, frames = _segment_size(seconds, sample_rate)
+    samples, frames = segment_size(seconds, sample_rate)
     fft = frames * FFT_FLOPS_PER_FRAME
     return {TORCHAUDIO_SPECTROGRAM: {"flops": 0, "conv_flops": 0, "fft_flops": fft,
                                      "bytes": 4 * samples + 4 * BINS * frames},
@@ -144,10 +179,11 @@ def reference_work(seconds: float, sample_rate: int = 22050) -> dict[str, dict]:
 
 
 def frontend_graph_breaks() -> dict[str, int]:
-    """Graph breaks under ``torch.compile`` of each built-in front end and of the references (dynamo's count; 0: one
+    """Graph breaks under ``torch.compile`` of each front-end row and of the references (dynamo's count; 0: one
     whole graph)."""
     methods = feature_methods(22050)
-    return {name: graph_breaks(methods[name]) for name in ROOFLINE_FRONTENDS + ROOFLINE_REFERENCES}
+    return {name: graph_breaks(methods[name]) for name in (*(row.name for row in frontend_rows()),
+                                                           *ROOFLINE_REFERENCES)}
 
 
 def model_step_flops(image_size: int = 128, seconds: float = 5.0) -> dict[str, int]:
@@ -169,8 +205,8 @@ def model_step_flops(image_size: int = 128, seconds: float = 5.0) -> dict[str, i
 
 def _bound(work: dict, limits: dict) -> tuple[float, str]:
     """Segments/s ceiling of a front end on a machine with ``limits`` and which limit binds: its compute time
-    (matrix FLOPs at the fp32 matmul rate, convolution FLOPs at ``conv_gflops`` (default: the matmul rate, as a
-    CPU runs them), FFT FLOPs at the FFT rate) or its memory time, whichever is longer."""
+    (matrix FLOPs at the fp32 matmul rate, convolution FLOPs at ``conv_gflops`` (default: the matmul rate), FFT
+    FLOPs at the FFT rate) or its memory time, whichever is longer."""
     conv_rate, conv_name = limits.get("conv_gflops", limits["matmul_fp32_gflops"]), limits.get("conv_name", "fp32")
     parts = {"fp32 matmul": work["flops"] / (limits["matmul_fp32_gflops"] * 1e9),
              f"{conv_name} conv": work.get("conv_flops", 0) / (conv_rate * 1e9),
@@ -197,6 +233,27 @@ def _faster(*rates: float | None) -> float | None:
     return max([rate for rate in rates if rate], default=None)
 
 
+def _row(name: str, seconds: float, work: dict | None, limits: dict, features: list[dict], floor: float | None,
+         breaks: int) -> dict:
+    """One roofline row: the bound (none when the front end declares no work), the measured rates, the fraction of
+    the bound, or ``above_bound`` instead when a rate beats its bound (a limit measured too low)."""
+    reference = name in ROOFLINE_REFERENCES
+    eager, compiled = _best(features, name, seconds), _best(features, name + COMPILED_SUFFIX, seconds)
+    best = _faster(eager, compiled)
+    ceiling, binding = _bound(work, limits) if work else (None, "no work declared")
+    fraction = best / ceiling if best and ceiling else None
+    row = {"frontend": name, "seconds": seconds, "reference": reference,
+           "flops": work["flops"] + work["conv_flops"] + work["fft_flops"] if work else None,
+           "bytes": work["bytes"] if work else None, "bound_segments_per_s": ceiling, "binding": binding,
+           "graph_breaks": breaks, "measured_segments_per_s": eager, "compiled_segments_per_s": compiled,
+           "best_audio_hours_per_s": best * seconds / 3600 if best else None,
+           "fraction_of_bound": fraction if fraction is None or fraction <= 1.0 else None,
+           "of_stft_floor": best / floor if best and floor and work and work["fft_flops"] and not reference else None}
+    if fraction is not None and fraction > 1.0:
+        row["above_bound"] = {"ratio": fraction, "note": ABOVE_BOUND}
+    return row
+
+
 def roofline(device: torch.device, features: list[dict], lengths: tuple[float, ...]) -> dict:
     """The measured limits, each front end's (and reference's) work, bound, graph breaks and measured fraction of
     the bound (eager and compiled: the fastest call of the best batch, like the limits), the torch.stft front ends'
@@ -208,21 +265,9 @@ def roofline(device: torch.device, features: list[dict], lengths: tuple[float, .
     for seconds in lengths:
         floor = _faster(_best(features, STFT_FLOOR, seconds), _best(features, STFT_FLOOR + COMPILED_SUFFIX, seconds))
         for name, work in {**frontend_work(seconds), **reference_work(seconds)}.items():
-            ceiling, binding = _bound(work, limits)
-            eager, compiled = _best(features, name, seconds), _best(features, name + COMPILED_SUFFIX, seconds)
-            best = _faster(eager, compiled)
-            reference = name in ROOFLINE_REFERENCES
-            rows.append({"frontend": name, "seconds": seconds, "reference": reference,
-                         "flops": work["flops"] + work["conv_flops"] + work["fft_flops"],
-                         "bytes": work["bytes"], "bound_segments_per_s": ceiling, "binding": binding,
-                         "graph_breaks": breaks[name],
-                         "measured_segments_per_s": eager, "compiled_segments_per_s": compiled,
-                         "best_audio_hours_per_s": best * seconds / 3600 if best else None,
-                         "fraction_of_bound": best / ceiling if best else None,
-                         "of_stft_floor": (best / floor if best and floor and work["fft_flops"] and not reference
-                                           else None)})
-    return {"limits": limits, "fft_limit": FFT_LIMIT, "frontends": rows, "graph_breaks": breaks,
-            "model_step_flops": steps, "gpu_model": gpu_model(steps)}
+            rows.append(_row(name, seconds, work, limits, features, floor, breaks[name]))
+    return {"limits": limits, "fft_limit": FFT_LIMIT, "copy_limit": COPY_LIMIT, "frontends": rows,
+            "graph_breaks": breaks, "model_step_flops": steps, "gpu_model": gpu_model(steps)}
 
 
 def gpu_model(step_flops: dict[str, int], seconds: float = 5.0) -> list[dict]:
@@ -240,9 +285,10 @@ def gpu_model(step_flops: dict[str, int], seconds: float = 5.0) -> list[dict]:
                   "fft_gflops": math.inf, "conv_gflops": peak["tf32_tflops"] * 1e3 / SPLIT_PRODUCTS,
                   "conv_name": f"{SPLIT_PRODUCTS}x TF32"}
         resnet_step_s = step_flops["resnet18"] / (peak["bf16_tflops"] * 1e12)
-        for name in ("spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
-                     "logmel (torch.stft)", "cqt"):
-            ceiling, binding = _bound(work[name], limits)
+        for name, declared in work.items():
+            if declared is None or name == "waveform":  # no work to model, or nothing but bytes
+                continue
+            ceiling, binding = _bound(declared, limits)
             frontend_s = 1 / ceiling
             rows.append({"gpu": gpu, "frontend": name, "seconds": seconds, "ceiling_segments_per_s": ceiling,
                          "binding": binding, "meets_100k": ceiling >= 100_000,

@@ -20,6 +20,8 @@ from gtzan_gpu.features.panns_logmel import PannsLogMel
 from gtzan_gpu.features.spectrogram import SpectrogramImage
 from gtzan_gpu.features.time_frequency import ConstantQ, LogMelSpectrogram
 from gtzan_gpu.features.waveform import WaveformImage
+from gtzan_gpu.features.work import (Work, cqt_work, image_work, logmel_work, musicnn_work, panns_work,
+                                     waveform_work)
 
 # (features: FeatureConfig, sample_rate, spec_augment or None) -> layer (B, T) -> (B, C, S, S)
 FrontendBuilder = Callable[[Any, int, "nn.Module | None"], nn.Module]
@@ -42,6 +44,11 @@ class FrontendSpec:
             (MusiCNN's 96 mels x frames, which its pretrained weights need), ``--image-size`` does not apply.
         rows: the output's rows when not resized.
         trainable_kernels: ``--trainable-stft`` applies (its STFT kernels may be learned).
+        work: ``(features, seconds, sample_rate) -> Work``, the lower-bound work of one segment
+            (:mod:`gtzan_gpu.features.work`) that places it under a roofline bound; None: ``bench`` shows it
+            without a bound.
+        bench_variants: further ``bench`` rows, ``(label, FeatureConfig overrides)`` (the image in bf16).
+        compiles: ``torch.compile`` traces it whole, so ``bench`` times it compiled too.
     """
 
     name: str
@@ -56,6 +63,9 @@ class FrontendSpec:
     resized: bool = True
     rows: int | None = None
     trainable_kernels: bool = True
+    work: Callable[[Any, float, int], Work] | None = None
+    bench_variants: tuple[tuple[str, dict], ...] = ()
+    compiles: bool = False
 
 
 def _image(features, sample_rate: int, spec_augment: nn.Module | None) -> SpectrogramImage:
@@ -111,18 +121,21 @@ def register_frontend(spec: FrontendSpec) -> FrontendSpec:
 
 for _spec in (
     FrontendSpec("image", "the seed's RGB spectrogram image (log-frequency axis, magma, ImageNet mean/std)",
-                 SpectrogramImage, _image, 3, "spectrogram", stft=True),
+                 SpectrogramImage, _image, 3, "spectrogram", stft=True, work=image_work, compiles=True,
+                 bench_variants=(("torch.stft, bf16 image", {"stft_backend": "torch", "image_dtype": "bfloat16"}),)),
     FrontendSpec("logmel", "1-channel log-mel map (128 Slaney mels, dB)", LogMelSpectrogram, _logmel, 1, "logmel",
-                 stft=True),
-    FrontendSpec("cqt", "1-channel nnAudio CQT (84 bins from C1, dB)", ConstantQ, _cqt, 1, "cqt"),
+                 stft=True, work=logmel_work, compiles=True),
+    FrontendSpec("cqt", "1-channel nnAudio CQT (84 bins from C1, dB)", ConstantQ, _cqt, 1, "cqt", work=cqt_work,
+                 compiles=True),
     FrontendSpec("musicnn", "MusiCNN's input: 16 kHz, 96 Slaney mels of a 512/256 STFT, log10(1 + 10^4 x), "
                  "96 x frames (any segment length; not resized)", MusicnnMel, _musicnn, 1, "musicnn-mel",
-                 stft=True, resized=False, rows=96, trainable_kernels=False),
+                 stft=True, resized=False, rows=96, trainable_kernels=False, work=musicnn_work),
     FrontendSpec("panns", "PANNs' input: 32 kHz, 64 Slaney mels (50-14,000 Hz) of a 1024/320 reflect-padded "
                  "torch.stft, dB re 1.0, 64 x frames (not resized)", PannsLogMel, _panns, 1, "panns-logmel",
-                 resized=False, rows=64),
+                 resized=False, rows=64, work=panns_work),
     FrontendSpec("waveform", "the seed's RGB filled-envelope waveform image (fusion's second view)", WaveformImage,
-                 _waveform, 3, "waveform", takes_spec_augment=False, selectable=False),
+                 _waveform, 3, "waveform", takes_spec_augment=False, selectable=False, work=waveform_work,
+                 compiles=True),
 ):
     register_frontend(_spec)
 

@@ -20,7 +20,8 @@ def test_a_tiny_benchmark_run_writes_json_markdown_and_plot(tmp_path):
     report = run_benchmarks(config, torch.device("cpu"))
     methods = {row["method"] for row in report["features"]}
     assert {"spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)", "waveform",
-            "logmel (nnAudio)", "logmel (torch.stft)", "cqt", "both views (nnAudio)", "both views (torch.stft)",
+            "logmel (nnAudio)", "logmel (torch.stft)", "cqt", "musicnn-mel (nnAudio)", "musicnn-mel (torch.stft)",
+            "panns-logmel", "both views (nnAudio)", "both views (torch.stft)",  # every registry entry has its rows
             "torchaudio Spectrogram (magnitude only)", "STFT floor: torch.stft power, peak only",
             "augment: gain + noise (waveform)", "augment: spectrogram (torch.stft) + specaugment"} == methods
     assert all(row["segments_per_s"] > 0 and row["min_s"] <= row["median_s"] <= row["max_s"]
@@ -99,15 +100,20 @@ def test_the_scaling_stage_measures_pack_startup_and_ddp(tmp_path, monkeypatch):
     assert written["plot"].read_bytes()[:4] == b"\x89PNG"  # the DDP panel
 
 
-def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
-    from gtzan_gpu.bench.features import STFT_FLOOR
-    from gtzan_gpu.bench.roofline import (ROOFLINE_FRONTENDS, ROOFLINE_REFERENCES, frontend_work, gpu_model,
-                                          model_step_flops, reference_work, roofline)
+FAKE_LIMITS = {"matmul_fp32_gflops": 100.0, "conv_gflops": 150.0, "copy_gb_s": 20.0, "fft_gflops": 30.0}
+
+
+def test_the_roofline_rows_come_from_the_registry_and_each_front_end_sits_under_its_bound(monkeypatch):
+    from gtzan_gpu.bench import roofline as roofline_module
+    from gtzan_gpu.bench.features import STFT_FLOOR, frontend_rows
+    from gtzan_gpu.bench.roofline import (ROOFLINE_REFERENCES, frontend_work, gpu_model, model_step_flops,
+                                          reference_work, roofline)
 
     work = frontend_work(5.0)
-    assert tuple(work) == ROOFLINE_FRONTENDS == ("spectrogram (nnAudio)", "spectrogram (torch.stft)",
-                                                 "spectrogram (torch.stft, bf16 image)", "waveform",
-                                                 "logmel (nnAudio)", "logmel (torch.stft)", "cqt")
+    assert tuple(work) == tuple(row.name for row in frontend_rows()) == (
+        "spectrogram (nnAudio)", "spectrogram (torch.stft)", "spectrogram (torch.stft, bf16 image)",
+        "logmel (nnAudio)", "logmel (torch.stft)", "cqt", "musicnn-mel (nnAudio)", "musicnn-mel (torch.stft)",
+        "panns-logmel", "waveform")  # every registry entry, each STFT backend, the declared bf16 variant
     # nnAudio's conv STFT: 2 x (2 x 1025 kernels x 2048 taps) multiply-adds per frame, 216 frames
     conv = 2 * 2 * 1025 * 2048 * 216
     assert abs(work["spectrogram (nnAudio)"]["conv_flops"] / conv - 1) < 0.05
@@ -116,20 +122,26 @@ def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
     assert work["spectrogram (torch.stft)"]["fft_flops"] == 216 * 2.5 * 2048 * 11
     assert work["waveform"]["bytes"] == 4 * 110250 + 3 * 128 * 128 * 4  # read once, written once
     assert work["spectrogram (torch.stft, bf16 image)"]["bytes"] == 4 * 110250 + 3 * 128 * 128 * 2
+    frames16k = 1 + 80000 // 256  # musicnn: 16-kHz frames of 5 s; its 96 mels of 257 bins
+    assert work["musicnn-mel (torch.stft)"]["flops"] == 2 * 257 * 96 * frames16k
+    assert work["musicnn-mel (torch.stft)"]["conv_flops"] > 0  # the resampler's convolution, counted
     references = reference_work(5.0)
     assert tuple(references) == ROOFLINE_REFERENCES
     assert all(r["fft_flops"] == 216 * 2.5 * 2048 * 11 and r["flops"] == 0 for r in references.values())
     assert references[STFT_FLOOR]["bytes"] == 4 * 110250  # the waveform read; the peaks are nothing
+    monkeypatch.setattr(roofline_module, "measure_limits", lambda device: dict(FAKE_LIMITS))
     features = [{"method": "spectrogram (torch.stft)", "seconds": 1.0, "segments_per_s": 50.0},
                 {"method": "spectrogram (torch.stft) (compiled)", "seconds": 1.0, "segments_per_s": 70.0},
-                {"method": STFT_FLOOR + " (compiled)", "seconds": 1.0, "segments_per_s": 140.0}]
+                {"method": STFT_FLOOR + " (compiled)", "seconds": 1.0, "segments_per_s": 140.0},
+                {"method": "cqt", "seconds": 1.0, "segments_per_s": 1e9}]  # faster than any bound: an error
     report = roofline(torch.device("cpu"), features, (1.0,))
-    assert all(v > 0 for v in report["limits"].values())
     rows = {r["frontend"]: r for r in report["frontends"]}
     row = rows["spectrogram (torch.stft)"]
     assert row["fraction_of_bound"] == 70.0 / row["bound_segments_per_s"] and row["measured_segments_per_s"] == 50.0
     assert row["best_audio_hours_per_s"] == 70.0 / 3600 and row["graph_breaks"] == 0
     assert row["of_stft_floor"] == 0.5 and not row["reference"]  # half the floor's rate
+    assert rows["cqt"]["fraction_of_bound"] is None and rows["cqt"]["above_bound"]["ratio"] > 1
+    assert rows["cqt"]["binding"] == "fp32 conv"  # at the measured convolution limit, not the matmul one
     floor = rows[STFT_FLOOR]
     assert floor["reference"] and floor["of_stft_floor"] is None and floor["compiled_segments_per_s"] == 140.0
     assert rows["waveform"]["of_stft_floor"] is None  # no STFT in it
@@ -137,13 +149,35 @@ def test_the_roofline_measures_limits_and_puts_each_front_end_under_its_bound():
     markdown = render_markdown({"machine": machine, "config": {"stages": ["roofline"]}, "wall_seconds": 1.0,
                                 "roofline": report})
     assert f"| *{STFT_FLOOR}* | 1 s |" in markdown and "| 50 % |" in markdown  # a reference, and the image's share
-    assert report["fft_limit"] in markdown  # how the FFT limit was measured, as recorded
+    assert report["fft_limit"] in markdown and report["copy_limit"] in markdown  # how the limits were measured
+    assert "a measurement error |" in markdown  # the cqt row, never a fraction above 100 %
     steps = model_step_flops(64)
     assert steps["fusion"] > steps["resnet18"] > steps["cnn"] > 0
     model = gpu_model(steps)
     assert {r["gpu"] for r in model} == {"H100 SXM", "H200 SXM"}
     conv = next(r for r in model if r["gpu"] == "H100 SXM" and r["frontend"] == "spectrogram (nnAudio)")
     assert conv["binding"] == "4x TF32 conv"  # the split's four products at the tensor-core peak
+
+
+def test_the_limits_are_the_best_over_the_front_ends_own_shapes_and_sizes(monkeypatch):
+    import gtzan_gpu.bench.roofline as roofline
+
+    monkeypatch.setattr(roofline, "_timed", lambda work, device, seconds=1.0: (work(), 0.5)[1])
+    own = roofline.own_product_gflops(torch.device("cpu"), (1,), seconds=0.5)
+    assert own["conv"] > 0 and own["matmul"] > 0  # nnAudio's and the CQT's kernels; the mel products
+    sizes = []
+    monkeypatch.setattr(roofline, "_timed", lambda work, device, seconds=1.0: sizes.append(work().numel()) or 1.0)
+    roofline.copy_gb_s(torch.device("cpu"))
+    assert min(sizes) * 4 <= 256 * 1024 and max(sizes) * 4 >= 128 * 2 ** 20  # cache-resident to DRAM-sized
+
+
+def test_a_front_end_without_declared_work_is_shown_without_a_bound(monkeypatch):
+    import gtzan_gpu.bench.roofline as roofline
+
+    row = roofline._row("mystery", 1.0, None, FAKE_LIMITS, [{"method": "mystery", "seconds": 1.0,
+                                                             "segments_per_s": 5.0}], None, 0)
+    assert row["bound_segments_per_s"] is None and row["binding"] == "no work declared"
+    assert row["measured_segments_per_s"] == 5.0 and row["fraction_of_bound"] is None
 
 
 def test_the_fft_limit_is_the_best_of_contiguous_and_overlapping_frames(monkeypatch):
