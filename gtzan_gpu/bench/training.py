@@ -32,8 +32,6 @@ def bench_training(tracks: list[TrackSource], device: torch.device, lengths: tup
             torch.manual_seed(0)
             features = FeatureConfig(frontend=MODELS[name].front_ends()[0])
             model = build_classifier(ModelConfig(name, "none"), features, 10, channels_last=channels_last).to(device)
-            if channels_last:
-                model = model.to(memory_format=torch.channels_last)
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
             use_amp = amp and device.type == "cuda"
             frontend, total = [], []

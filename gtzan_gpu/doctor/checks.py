@@ -158,8 +158,6 @@ def check_training_steps(device: torch.device, compile_model: bool = False) -> s
             features = FeatureConfig(frontend=MODELS[name].front_ends()[0], image_size=32)
             model = build_classifier(ModelConfig(name, "none"), features, 4,
                                      channels_last=cuda).to(device)
-            if cuda:
-                model = model.to(memory_format=torch.channels_last)
             step_model = torch.compile(model) if compile_model else model
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
             before = [p.detach().clone() for p in model.parameters()]

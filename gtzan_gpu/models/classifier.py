@@ -86,7 +86,7 @@ def view_layer(view: str, features: FeatureConfig, sample_rate: int,
 def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: int, sample_rate: int = 22050,
                      channels_last: bool = False, augment: AugmentSettings | None = None) -> GenreClassifier:
     """The registered model ``model.name`` behind the views it needs, its trunks initialised from
-    ``model.weights``."""
+    ``model.weights``; with ``channels_last`` its images and its weights are channels-last."""
     spec = get_model_spec(model.name)
     if features.frontend not in spec.front_ends():
         raise GtzanError(f"--frontend {features.frontend}: the {model.name} model takes --frontend "
@@ -100,8 +100,10 @@ def build_classifier(model: ModelConfig, features: FeatureConfig, num_classes: i
             waveform_augment.append(Noise(augment.min_snr_db, augment.max_snr_db))
     backbone = _built(f"--model {model.name}", lambda: transfer_backbone(model, num_classes) if spec.encoder
                       is not None else spec.backbone(num_classes, features, model.weights))
-    return GenreClassifier(views, backbone, channels_last, waveform_augment, spec.saliency_layer,
-                           features.torch_image_dtype)
+    classifier = GenreClassifier(views, backbone, channels_last, waveform_augment, spec.saliency_layer,
+                                 features.torch_image_dtype)
+    # channels-last applied here, once: the images (GenreClassifier.images) and the weights
+    return classifier.to(memory_format=torch.channels_last) if channels_last else classifier
 
 
 def transfer_backbone(model: ModelConfig, num_classes: int) -> TransferClassifier:

@@ -161,8 +161,6 @@ def _build_model(config: TrainConfig, run_dir: Path, device: torch.device, check
     initial = dataclasses.replace(config.model, weights="none") if checkpoint else config.model
     model = build_classifier(initial, config.features, num_classes, config.sample_rate, config.channels_last,
                              config.augment_settings()).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
     if config.sync_bn and distributed.active:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if distributed.rank > 0:
