@@ -86,3 +86,16 @@ def interrupt_after_saves(count: int):
             raise KeyboardInterrupt
 
     return save
+
+
+def hide_package(monkeypatch, package: str) -> None:
+    """Make ``import package`` (and its submodules) fail for the rest of the test, as where it is not installed."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without(name, *args, **kwargs):
+        if name == package or name.startswith(package + "."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", without)

@@ -112,13 +112,18 @@ def _read_checked(path: Path) -> tuple[AudioInfo, np.ndarray]:
             data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as error:
         raise AudioDecodeError(f"decoding failed ({describe_decode_error(error)})") from None
+    return _checked_frames(info, data, source_rate), data
+
+
+def _checked_frames(info, data: np.ndarray, source_rate: int) -> AudioInfo:
+    """The checks of a whole decode against its header (frames present, none missing, all finite)."""
     if len(data) == 0:
         raise AudioDecodeError("no audio frames")
     if info.frames > 0 and len(data) < info.frames:
         raise AudioDecodeError(f"truncated: header declares {info.frames} frames, decoded {len(data)}")
     if not np.isfinite(data).all():
         raise AudioDecodeError("contains NaN or infinite samples")
-    return AudioInfo(int(source_rate), int(info.channels), len(data), str(info.format)), data
+    return AudioInfo(int(source_rate), int(info.channels), len(data), str(info.format))
 
 
 def validate_audio(path: str | Path) -> AudioInfo:
@@ -162,16 +167,11 @@ def decode_bytes_validated(data: bytes, target_rate: int | None) -> tuple[AudioI
     riff = _riff_data_bytes(io.BytesIO(data), len(data))
     if riff is not None and riff[1] < riff[0]:
         raise AudioDecodeError(f"truncated: header declares {riff[0]} data bytes, file holds {riff[1]}")
-    if len(frames) == 0:
-        raise AudioDecodeError("no audio frames")
-    if info.frames > 0 and len(frames) < info.frames:
-        raise AudioDecodeError(f"truncated: header declares {info.frames} frames, decoded {len(frames)}")
-    if not np.isfinite(frames).all():
-        raise AudioDecodeError("contains NaN or infinite samples")
+    checked = _checked_frames(info, frames, source_rate)
     mono = torch.from_numpy(frames.mean(axis=1, dtype=np.float32))
     if target_rate is not None and source_rate != target_rate:
         mono = AF.resample(mono, source_rate, target_rate)
-    return AudioInfo(int(source_rate), int(info.channels), len(frames), str(info.format)), mono
+    return checked, mono
 
 
 def describe_decode_error(error: BaseException) -> str:

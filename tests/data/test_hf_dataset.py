@@ -98,14 +98,9 @@ def test_column_options_on_other_data_and_a_missing_datasets_package_are_one_lin
     assert "name columns of a Hugging Face dataset" in capsys.readouterr().err
     assert main(["scan", str(saved_dataset), "--labels", str(tmp_path / "t.csv")]) == 2
     assert "leave out --labels" in capsys.readouterr().err
-    import builtins
-    real_import = builtins.__import__
+    from tests.conftest import hide_package
 
-    def without_datasets(name, *args, **kwargs):
-        if name == "datasets" or name.startswith("datasets."):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-    monkeypatch.setattr(builtins, "__import__", without_datasets)
+    hide_package(monkeypatch, "datasets")
     assert main(["scan", str(saved_dataset)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "pip install 'gtzan-gpu[formats]'" in err

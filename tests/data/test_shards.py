@@ -228,3 +228,14 @@ def test_pack_reads_shards_into_the_same_store_as_the_folders_and_reuses_it(tiny
         assert (mine.crc32, mine.length, mine.genre) == (track.crc32, track.length, track.genre)
     again = pack_corpus(tiny_shards, tmp_path / "from-shards", workers=1)
     assert done["packed"] >= 1 and again["packed"] == 0 and not again["changed"]
+
+
+def test_an_experiment_runs_on_shards(tiny_shards, tmp_path):
+    """``experiment --data SHARDS``: the grid's early corpus check asks the corpus sources, not only the store."""
+    from gtzan_gpu.experiment import Grid, run_experiment
+
+    grid = Grid(name="tiny", models=["cnn"], segment_seconds=[2.0], schemes=["random"],
+                train={"epochs": 1, "image_size": 32, "batch_size": 16, "stft_backend": "torch", "device": "cpu",
+                       "loader": "device", "weights": "none"})
+    result = run_experiment(grid, tmp_path / "exp", str(tiny_shards), only=["cnn:2"])
+    assert [c["cell"] for c in result["cells"]] == ["random/cnn-2s"]

@@ -183,14 +183,9 @@ def test_the_loader_option_on_other_data_and_without_webdataset_is_one_line(tiny
     assert main([*argv, "--data", str(tiny_corpus), "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("gtzan-gpu train: error: --loader webdataset streams WebDataset shards")
-    import builtins
-    real_import = builtins.__import__
+    from tests.conftest import hide_package
 
-    def without_webdataset(name, *args, **kwargs):
-        if name == "webdataset" or name.startswith("webdataset."):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-    monkeypatch.setattr(builtins, "__import__", without_webdataset)
+    hide_package(monkeypatch, "webdataset")
     assert main([*argv, "--data", str(small_shards), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "needs the webdataset package: pip install 'gtzan-gpu[formats]'" in err and "Traceback" not in err
