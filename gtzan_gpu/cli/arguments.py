@@ -10,14 +10,14 @@ WEIGHT_WORDS = ("none", "imagenet")
 
 
 def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--labels``, ``--fma-subset``, ``--label-column`` and ``--audio-column``, with train's help and choices
-    (declared once, on TrainConfig)."""
+    """``--labels``, ``--fma-subset``, ``--label-column``, ``--audio-column`` and ``--shard-url``, with train's help
+    and choices (declared once, on TrainConfig)."""
     from gtzan_gpu.options import choices_of, flag_of, option_names
     from gtzan_gpu.training.config import TrainConfig
 
     names = option_names(TrainConfig)
     for name, metavar in (("labels", "TABLE"), ("fma_subset", None), ("label_column", "NAME"),
-                          ("audio_column", "NAME")):
+                          ("audio_column", "NAME"), ("shard_url", "PREFIX")):
         field = names[name][1]
         parser.add_argument(flag_of(field), dest=name, choices=choices_of(field), help=field.metadata["help"],
                             metavar=metavar)
@@ -27,7 +27,7 @@ def corpus_spec(args: argparse.Namespace):
     """DATA and how it is labelled, as the command line gave them (:func:`add_corpus_arguments`)."""
     from gtzan_gpu.data.catalogue import CorpusSpec
 
-    return CorpusSpec(args.data, args.labels, args.fma_subset, args.label_column, args.audio_column)
+    return CorpusSpec(args.data, args.labels, args.fma_subset, args.label_column, args.audio_column, args.shard_url)
 
 
 def segment_seconds(text: str) -> float:

@@ -13,7 +13,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from gtzan_gpu.training.evaluate import format_report, public, score_run, write_evaluation
 
     report = score_run(args.run_dir, args.split, args.device, data=args.data, labels=args.labels,
-                       fma_subset=args.fma_subset, label_column=args.label_column, audio_column=args.audio_column)
+                       fma_subset=args.fma_subset, label_column=args.label_column, audio_column=args.audio_column,
+                       shard_url=args.shard_url)
     if int(os.environ.get("RANK", "0")) > 0:  # under torchrun rank 0 reports and writes
         return 0
     print(json.dumps(public(report), indent=2) if args.json else format_report(report))

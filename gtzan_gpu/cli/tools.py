@@ -88,9 +88,9 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     out = args.out or f"experiments/results/{grid.name}{suffix}"
     only = [item for part in (args.only or []) for item in part.split(",") if item]
     spec = corpus_spec(args) if args.data is not None else None
-    if spec is None and (args.labels or args.fma_subset or args.label_column or args.audio_column):
-        raise GtzanError("--labels, --fma-subset, --label-column and --audio-column describe --data DATA: give "
-                         "--data too")
+    if spec is None and (args.labels or args.fma_subset or args.label_column or args.audio_column or args.shard_url):
+        raise GtzanError("--labels, --fma-subset, --label-column, --audio-column and --shard-url describe --data "
+                         "DATA: give --data too")
     result = run_experiment(grid, out, spec, only, args.device)
     print(Path(out, "results.md").read_text())
     print(f"{len(result['cells'])} cell(s) in {out}; TensorBoard: tensorboard --logdir {Path(out) / 'runs'}")

@@ -30,6 +30,7 @@ class CorpusSpec:
     fma_subset: str | None = None
     label_column: str | None = None  # a Hugging Face dataset's columns (:mod:`gtzan_gpu.data.hf_dataset`)
     audio_column: str | None = None
+    shard_url: str | None = None  # where shards' tars are when not beside their shards.json (:mod:`.shards`)
 
     def __post_init__(self):
         object.__setattr__(self, "data", Path(self.data))
@@ -43,13 +44,14 @@ class CorpusSpec:
         """``data`` as a spec (a spec passes through unchanged when no table is given)."""
         if isinstance(data, CorpusSpec):
             return data if labels is None and fma_subset is None else cls(data.data, labels, fma_subset,
-                                                                          data.label_column, data.audio_column)
+                                                                          data.label_column, data.audio_column,
+                                                                          data.shard_url)
         return cls(Path(data), labels, fma_subset)
 
     def resolved(self) -> "CorpusSpec":
         """The same spec with absolute paths (a run records where its corpus is)."""
         return CorpusSpec(self.data.resolve(), self.labels.resolve() if self.labels else None, self.fma_subset,
-                          self.label_column, self.audio_column)
+                          self.label_column, self.audio_column, self.shard_url)
 
     def describe(self) -> str:
         """How the corpus is named in messages: 'DATA' or 'DATA labelled by TABLE (FMA small)'."""

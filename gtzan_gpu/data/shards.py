@@ -61,8 +61,17 @@ class TarMemberTrack(TrackSource):
     size: int = 0
     crc32: int | None = None
     member: str = ""  # the audio member's name in the tar (its WebDataset key and extension)
+    url: str | None = None  # where webdataset opens the shard when it is not on this machine (--shard-url)
+
+    @property
+    def location(self) -> str:
+        """What ``webdataset`` opens for this track's shard: its URL, or the local file."""
+        return self.url or str(self.path)
 
     def _decoded(self, sample_rate: int) -> torch.Tensor:
+        if self.url is not None:
+            raise GtzanError(f"shard {self.url} is not on this machine (--shard-url): only --loader webdataset "
+                             f"streams it")
         try:
             with open(self.path, "rb") as handle:
                 handle.seek(self.offset)
@@ -110,15 +119,22 @@ class ShardsReader:
     """The sample reader of a shards corpus (``Corpus.store``): makes each track's :class:`TarMemberTrack`."""
 
     def __init__(self, root: Path, members: dict[str, _Member], tracks: dict[str, Track],
-                 sample_rate: int | None = None):
+                 sample_rate: int | None = None, shard_url: str | None = None):
         self.root, self.members, self.tracks, self.recorded_rate = root, members, tracks, sample_rate
+        self.shard_url = shard_url
 
     def track_source(self, track_id: str, label: int, sample_rate: int) -> TarMemberTrack:
         member, track = self.members[track_id], self.tracks[track_id]
         crc32 = member.crc32 if sample_rate == self.recorded_rate else None
         return TarMemberTrack(track_id, label, self.root / member.tar, track.sample_rate,
                               resampled_length(track.frames, track.sample_rate, sample_rate), member.offset,
-                              member.size, crc32, member.name)
+                              member.size, crc32, member.name,
+                              f"{self.shard_url}{member.tar}" if self.shard_url else None)
+
+
+def is_remote(tracks: list[TrackSource]) -> bool:
+    """Whether any of ``tracks`` lies in a shard only webdataset can open (``--shard-url``)."""
+    return any(getattr(track, "url", None) for track in tracks)
 
 
 def is_shards_folder(path: Path) -> bool:
@@ -139,12 +155,15 @@ def open_shards_corpus(spec: CorpusSpec) -> Corpus | None:
     if spec.labels is not None:
         raise GtzanError(f"{root} holds WebDataset shards, which carry their labels; leave out --labels")
     if (root / SHARDS_INDEX).is_file():
-        return _written_corpus(root)
+        return _written_corpus(root, spec.shard_url)
+    if spec.shard_url:
+        raise GtzanError(f"--shard-url needs the shards.json `gtzan-gpu shards` wrote in {root}")
     return scan_webdataset_folder(root)
 
 
-def _written_corpus(root: Path) -> Corpus:
-    """Shards ``gtzan-gpu shards`` wrote, from their ``shards.json`` (every shard file present, at its size)."""
+def _written_corpus(root: Path, shard_url: str | None = None) -> Corpus:
+    """Shards ``gtzan-gpu shards`` wrote, from their ``shards.json`` (every shard file present, at its size, unless
+    ``shard_url`` says they are elsewhere: ``<shard_url><shard name>`` is what webdataset opens)."""
     try:
         index = json.loads((root / SHARDS_INDEX).read_text())
         if index.get("format") != SHARDS_FORMAT or index.get("version") != SHARDS_VERSION:
@@ -152,7 +171,7 @@ def _written_corpus(root: Path) -> Corpus:
         if not index.get("complete"):
             raise GtzanError(f"{root}: the shards were not all written (a stopped `gtzan-gpu shards`); run it again "
                              f"to finish them")
-        for shard in index["shards"]:
+        for shard in [] if shard_url else index["shards"]:
             path = root / shard["name"]
             if not path.is_file() or path.stat().st_size != shard["bytes"]:
                 raise GtzanError(f"{root}: shard {shard['name']} is missing or not the size shards.json records")
@@ -169,7 +188,7 @@ def _written_corpus(root: Path) -> Corpus:
         raise GtzanError(f"{root / SHARDS_INDEX} is unreadable or damaged ({type(error).__name__}: {error})") from None
     return Corpus(root=root, genres=[g for g in genres if any(t.genre == g for t in tracks.values())],
                   tracks=list(tracks.values()), excluded=excluded,
-                  store=ShardsReader(root, members, tracks, rate))
+                  store=ShardsReader(root, members, tracks, rate, shard_url))
 
 
 def _sample_groups(tar: tarfile.TarFile) -> dict[str, dict[str, tarfile.TarInfo]]:

@@ -49,6 +49,8 @@ def scan_corpus(data: "str | Path | CorpusSpec", on_file: Callable[[str], None] 
         corpus = source.opener(spec)
         if corpus is not None:
             return corpus
+    if spec.shard_url:
+        raise GtzanError(f"--shard-url says where the shards of a shards.json are; {spec.data} holds none")
     if spec.label_column or spec.audio_column:
         raise GtzanError(f"--label-column and --audio-column name columns of a Hugging Face dataset; {spec.data} "
                          f"is not one")

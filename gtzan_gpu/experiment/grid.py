@@ -108,7 +108,8 @@ class Grid:
         settings = dict(self.train)
         if isinstance(data, CorpusSpec):
             settings.update(labels=str(data.labels) if data.labels else None, fma_subset=data.fma_subset,
-                            label_column=data.label_column, audio_column=data.audio_column)
+                            label_column=data.label_column, audio_column=data.audio_column,
+                            shard_url=data.shard_url)
             data = str(data.data)
         recipe = dict(self.recipes.get(cell.model, {"model": cell.model}))  # a recipe names its model
         model = recipe.pop("model")

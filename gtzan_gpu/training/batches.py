@@ -22,8 +22,9 @@ DEVICE_MEMORY_SHARE = 0.5  # --loader auto keeps a split on the device when it t
 def choose_loader(loader: str, tracks: list[TrackSource], device: torch.device) -> str:
     """``auto`` -> the first automatic loader of ``LOADERS`` that reads these tracks and, when it holds the split on
     the device, whose int16 samples fit in DEVICE_MEMORY_SHARE of the device's free memory (RAM on a CPU): the
-    device loader, else the store loader for a store's tracks, else the stream loader. A named loader that cannot
-    read the tracks is refused in one line."""
+    device loader, else the store loader for a store's tracks, else the stream loader; when none of those reads
+    them (shards elsewhere, ``--shard-url``), the first loader that does. A named loader that cannot read the
+    tracks is refused in one line."""
     if loader != "auto":
         spec = get_loader(loader)
         if tracks and not spec.reads(tracks):
@@ -31,8 +32,9 @@ def choose_loader(loader: str, tracks: list[TrackSource], device: torch.device) 
         return loader
     needed = 2 * sum(t.samples for t in tracks)
     free = None
-    for spec in LOADERS.values():
-        if not spec.automatic or not spec.reads(tracks):
+    readers = [spec for spec in LOADERS.values() if spec.reads(tracks)]
+    for spec in readers:
+        if not spec.automatic:
             continue
         if not spec.holds_split:
             break
@@ -40,6 +42,8 @@ def choose_loader(loader: str, tracks: list[TrackSource], device: torch.device) 
             os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         if needed <= DEVICE_MEMORY_SHARE * free:
             return spec.name
+    else:  # no automatic loader reads them (shards elsewhere): the first that does
+        spec = readers[0]
     log.info("--loader auto: the split needs %.1f GB%s: %s loader", needed / 1e9,
              f", more than {100 * DEVICE_MEMORY_SHARE:.0f} % of the {free / 1e9:.1f} GB free on {device}"
              if free is not None else "", spec.name)

@@ -40,6 +40,10 @@ class TrainConfig:
                                                  "ClassLabel column, else label or genre)", kind=str)
     audio_column: str | None = option(None, help="a Hugging Face dataset's audio column (default: its only Audio "
                                                  "column, else audio)", kind=str)
+    shard_url: str | None = option(None, help="where DATA's shards are when not beside its shards.json: a prefix "
+                                              "webdataset opens with each shard's name appended (https://host/dir/, "
+                                              "pipe:curl -s https://host/dir/); streamed by --loader webdataset",
+                                   kind=str, resumable=True)
     out: str | None = option(None, help="run directory (checkpoints, TensorBoard logs, reports); default "
                                         "runs/<model>-<seconds>s-<scheme>-seed<seed>", kind=str)
     model: ModelConfig = nested(ModelConfig)
@@ -166,7 +170,8 @@ class TrainConfig:
         """The run's DATA with its label table, as every corpus reader takes it."""
         if not self.data:
             raise GtzanError("no corpus: pass --data DATA")
-        return CorpusSpec(self.data, self.labels, self.fma_subset, self.label_column, self.audio_column)
+        return CorpusSpec(self.data, self.labels, self.fma_subset, self.label_column, self.audio_column,
+                          self.shard_url)
 
     @property
     def augmentations(self) -> tuple[str, ...]:

@@ -41,7 +41,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto",
 
 def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None,
               data: str | None = None, labels: str | None = None, fma_subset: str | None = None,
-              label_column: str | None = None, audio_column: str | None = None) -> dict:
+              label_column: str | None = None, audio_column: str | None = None, shard_url: str | None = None) -> dict:
     """The run's segment- and track-level figures on ``split``; writes nothing.
 
     ``corpus``: the run's corpus already scanned, to skip scanning it again; ``data`` (and ``labels``, its label
@@ -60,6 +60,7 @@ def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", co
         config.fma_subset = fma_subset
     config.label_column = label_column or config.label_column
     config.audio_column = audio_column or config.audio_column
+    config.shard_url = shard_url or config.shard_url
     config.corpus_spec()  # the corpus options as changed here, checked before any work
     manifest = SplitManifest.from_json(checkpoint["manifest"])
     if distributed.active and corpus is None:  # decode-validate once, on rank 0

@@ -14,6 +14,7 @@ from gtzan_gpu.data.loaders.store import StoreLoader
 from gtzan_gpu.data.loaders.stream import StreamLoader
 from gtzan_gpu.data.loaders.webdataset import ShardStreamLoader
 from gtzan_gpu.data.segments import Batch, SegmentIndex, SegmentSpec, TrackSource
+from gtzan_gpu.data.shards import is_remote
 from gtzan_gpu.errors import GtzanError
 
 
@@ -60,21 +61,27 @@ def _stored(tracks: list[TrackSource]) -> bool:
     return bool(tracks) and all(t.stored for t in tracks)
 
 
+def _local(tracks: list[TrackSource]) -> bool:
+    """Every track can be read at any offset here (not a shard only webdataset opens, ``--shard-url``)."""
+    return not is_remote(tracks)
+
+
 def _in_tars(tracks: list[TrackSource]) -> bool:
     return bool(tracks) and all(t.kind == "tar" for t in tracks)
 
 
+REMOTE_NEEDS = "reads files on this machine; shards elsewhere (--shard-url) are streamed by --loader webdataset"
 LOADERS: dict[str, LoaderSpec] = {spec.name: spec for spec in (
     LoaderSpec("device", "DeviceLoader: the whole split as int16 on the device",
                lambda tracks, spec, device, workers, rank, world: DeviceLoader(tracks, spec, device),
-               crop_on_device=True, holds_split=True),
+               crop_on_device=True, holds_split=True, reads=_local, needs=REMOTE_NEEDS),
     LoaderSpec("store", "memory-mapped shards of a STORE, read ahead into pinned buffers (corpora larger than the "
                         "device)",
                lambda tracks, spec, device, workers, rank, world: StoreLoader(tracks, spec, device), reads=_stored,
                needs="reads a STORE: give --data a folder `gtzan-gpu pack` wrote"),
     LoaderSpec("stream", "SegmentDataset + DataLoader workers, one segment at a time from any DATA",
                lambda tracks, spec, device, workers, rank, world: StreamLoader(tracks, spec, device, workers),
-               supports_crop=False),
+               supports_crop=False, reads=_local, needs=REMOTE_NEEDS),
     LoaderSpec("webdataset", "the webdataset library streaming WebDataset shards (DATA written by `gtzan-gpu "
                              "shards` or any), shard files dealt to ranks and workers, a shuffle buffer",
                lambda tracks, spec, device, workers, rank, world: ShardStreamLoader(tracks, spec, device, workers,

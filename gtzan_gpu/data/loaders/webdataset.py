@@ -12,7 +12,6 @@ uninterrupted run sees. Samples of other subsets in the same shards are skipped 
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -32,6 +31,11 @@ def _webdataset():
     except ImportError:
         raise GtzanError(f"--loader webdataset needs the webdataset package: {FORMATS_EXTRA}") from None
     return webdataset
+
+
+def _file_name(location: str) -> str:
+    """The shard file's name in a path, a URL or a ``pipe:`` command (its last word's last part)."""
+    return location.split()[-1].rstrip("/").rsplit("/", 1)[-1] if location.strip() else location
 
 
 def _member_key(member: str) -> tuple[str, str]:
@@ -69,7 +73,7 @@ class ShardSegments(IterableDataset):
         yield from held
 
     def _segments(self, sample: dict) -> list[tuple[torch.Tensor, int, int]]:
-        found = self.wanted.get((Path(sample["__url__"]).name, sample["__key__"]))
+        found = self.wanted.get((_file_name(sample["__url__"]), sample["__key__"]))
         if found is None:
             return []  # another subset's sample (or none of ours)
         position, track, extension = found
@@ -105,17 +109,17 @@ class ShardStreamLoader:
             raise GtzanError("--loader webdataset streams WebDataset shards: give --data a folder of .tar shards "
                              "(`gtzan-gpu shards` writes them)")
         _webdataset()
-        files = sorted({str(t.path) for t in tracks})
+        files = sorted({t.location for t in tracks})
         if len(files) < world_size:
             raise GtzanError(f"--loader webdataset deals shard files to ranks: {len(files)} file(s) for {world_size} "
                              f"ranks; write smaller shards (gtzan-gpu shards --shard-mb)")
         mine = set(files[rank::world_size])
         order = {name: i for i, name in enumerate(files)}
-        kept = sorted((t for t in tracks if str(t.path) in mine), key=lambda t: (order[str(t.path)], t.offset))
+        kept = sorted((t for t in tracks if t.location in mine), key=lambda t: (order[t.location], t.offset))
         self.device, self.workers, self.spec, self.files = torch.device(device), workers, spec, sorted(mine)
         self.index = SegmentIndex.build(kept, spec)
         self.track_ids = [t.track_id for t in self.index.tracks]
-        self._wanted = {(Path(t.path).name, _member_key(t.member)[0]): (i, t, _member_key(t.member)[1])
+        self._wanted = {(_file_name(t.location), _member_key(t.member)[0]): (i, t, _member_key(t.member)[1])
                         for i, t in enumerate(self.index.tracks)}
 
     def __len__(self) -> int:
@@ -146,11 +150,30 @@ class ShardStreamLoader:
                 tracks.to(self.device, non_blocking=True))
 
     def gather(self, segments: torch.Tensor) -> Batch:
-        """Segments by index, read by seeking into their tars (TensorBoard's fixed batch)."""
+        """Segments by index (TensorBoard's fixed batch): read by seeking into their tars, or, for shards elsewhere
+        (``--shard-url``), by streaming the files that hold them."""
         chosen = segments.tolist()
         tracks, starts = self.index.track_of_segment[chosen], self.index.start_of_segment[chosen]
-        cache: dict = {}
-        waveforms = torch.stack([self.index.tracks[int(t)].read_float(int(s), self.spec.length,
-                                                                      self.spec.sample_rate, cache)
-                                 for t, s in zip(tracks, starts)])
+        length = self.spec.length
+        if any(getattr(self.index.tracks[int(t)], "url", None) for t in tracks):
+            whole = self._streamed({int(t) for t in tracks})
+            waveforms = torch.stack([torch.nn.functional.pad(
+                whole[int(t)][int(s):int(s) + length], (0, max(0, int(s) + length - whole[int(t)].numel())))
+                .float() * INT16_SCALE for t, s in zip(tracks, starts)])
+        else:
+            cache: dict = {}
+            waveforms = torch.stack([self.index.tracks[int(t)].read_float(int(s), length, self.spec.sample_rate,
+                                                                          cache) for t, s in zip(tracks, starts)])
         return waveforms.to(self.device), self.index.labels[chosen].to(self.device), tracks.to(self.device)
+
+    def _streamed(self, positions: set[int]) -> dict[int, torch.Tensor]:
+        """The int16 samples of the tracks at ``positions``, streamed from the files that hold them."""
+        wanted = {key: value for key, value in self._wanted.items() if value[0] in positions}
+        files = sorted({self.index.tracks[p].location for p in positions})
+        found = {}
+        for sample in _webdataset().WebDataset(files, shardshuffle=False, nodesplitter=None, workersplitter=None,
+                                               empty_check=False):
+            match = wanted.get((_file_name(sample["__url__"]), sample["__key__"]))
+            if match is not None:
+                found[match[0]] = to_int16(decode_bytes_validated(sample[match[2]], self.spec.sample_rate)[1])
+        return found

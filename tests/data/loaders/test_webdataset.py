@@ -189,3 +189,30 @@ def test_the_loader_option_on_other_data_and_without_webdataset_is_one_line(tiny
     assert main([*argv, "--data", str(small_shards), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "needs the webdataset package: pip install 'gtzan-gpu[formats]'" in err and "Traceback" not in err
+
+
+def test_shards_elsewhere_are_streamed_from_a_url_prefix_webdataset_opens(small_shards, tmp_path, capsys):
+    """A corpus larger than the local disk: DATA holds only shards.json, the tars are wherever webdataset opens them
+    (here through ``pipe:cat``, as ``pipe:curl`` reads http or ``pipe:aws s3 cp`` reads S3)."""
+    import shutil
+
+    from gtzan_gpu.cli import main
+
+    local, far = tmp_path / "local", tmp_path / "far"
+    local.mkdir()
+    shutil.copy(small_shards / "shards.json", local)
+    shutil.copytree(small_shards, far)
+    url = f"pipe:cat {far}/"
+    assert main(["split", str(local), "--shard-url", url, "--out", str(tmp_path / "m.json"), "-q"]) == 0
+    assert main(["train", "--data", str(local), "--shard-url", url, "--manifest", str(tmp_path / "m.json"),
+                 "--model", "cnn", "--segment-seconds", "2", "--epochs", "1", "--image-size", "32", "--device", "cpu",
+                 "--workers", "0", "--out", str(tmp_path / "run"), "-q"]) == 0  # auto: the only loader that can
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), "--json", "-q"]) == 0
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert json.loads(capsys.readouterr().out)["track"]["count"] == len(manifest["subsets"]["test"])
+    for argv, message in ((["train", "--data", str(local), "--loader", "device"], "shards elsewhere (--shard-url)"),
+                          (["scan", str(local)], "is missing or not the size")):
+        extra = ["--shard-url", url] if argv[0] == "train" else []
+        assert main([*argv, *extra, "--out", str(tmp_path / "x")] if argv[0] == "train" else argv) == 2
+        assert message in capsys.readouterr().err
