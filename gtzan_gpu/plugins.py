@@ -11,8 +11,9 @@ A package declares, in its ``pyproject.toml``::
 
 :func:`load_all` registers the groups once, after the built-in entries (the command line calls it first), so a
 plugin's name is a ``--model`` / ``--frontend`` choice and ``doctor``, ``bench`` and ``export`` see it like a
-built-in one, and a plugin corpus source is asked about every DATA after the built-in sources. Front ends load before models, so a plugin model may name a plugin front end. A plugin that fails to
-load, or is not the expected spec, is reported in one warning line and skipped; it never stops the command.
+built-in one, and a plugin corpus source is asked about every DATA after the built-in sources. Front ends load
+before models, so a plugin model may name a plugin front end. A plugin that fails to load, or is not the expected
+spec, is reported in one warning line and skipped; it never stops the command.
 """
 from __future__ import annotations
 

@@ -158,8 +158,8 @@ def test_timeline_and_feature_grid_render():
 def test_feature_grid_and_grad_cam_are_at_most_four_wide_at_card_size(count):
     """Issue 33: 10-wide strips had captions no one could read on a TensorBoard card."""
     captions = [f"genre{i}\ntrack.{i:05d}" for i in range(count)]
-    fusion = feature_grid_figure({"spectrogram": torch.rand(count, 3, 16, 16), "waveform": torch.rand(count, 3, 16, 16)},
-                                 captions)
+    views = {"spectrogram": torch.rand(count, 3, 16, 16), "waveform": torch.rand(count, 3, 16, 16)}
+    fusion = feature_grid_figure(views, captions)
     cam = gradcam_figure(torch.rand(count, 3, 16, 16), torch.rand(count, 16, 16), captions)
     for figure, per_block in ((fusion, 2), (cam, 2)):
         images = [axes for axes in figure.axes if axes.images]

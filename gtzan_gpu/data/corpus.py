@@ -21,7 +21,8 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.names import check_registry_name
 from gtzan_gpu.progress import progress
 
-__all__ = ["Corpus", "CorpusSource", "CorpusSpec", "ExcludedFile", "Track", "format_summary", "scan_folder", "summary_json"]
+__all__ = ["Corpus", "CorpusSource", "CorpusSpec", "ExcludedFile", "Track", "format_summary", "scan_folder",
+           "summary_json"]
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,8 @@ def choose_loader(loader: str, tracks: list[TrackSource], device: torch.device) 
 
 class SegmentBatches:
     """Batches of one subset from the loader ``loader`` names (:data:`gtzan_gpu.data.loaders.LOADERS`: DeviceLoader,
-    StoreLoader, StreamLoader, ShardStreamLoader), as (waveforms ``(B, T)`` float32, labels ``(B,)``, track positions ``(B,)``) on
-    ``device``, plus what TensorBoard shows of them (a fixed batch, captions)."""
+    StoreLoader, StreamLoader, ShardStreamLoader), as (waveforms ``(B, T)`` float32, labels ``(B,)``, track
+    positions ``(B,)``) on ``device``, plus what TensorBoard shows of them (a fixed batch, captions)."""
 
     def __init__(self, tracks: list[TrackSource], spec: SegmentSpec, device: torch.device, loader: str,
                  batch_size: int, workers: int = 0, sampler: EpochSampler | None = None):

@@ -30,9 +30,9 @@ def non_finite_loss(epoch: int, step: int, run_dir: Path) -> GtzanError:
 
 
 def train_one_epoch(session: Session) -> tuple[float, float, int, float]:
-    """One pass of ``session``'s model over this rank's shuffled training segments, ``steps_per_epoch`` steps (the same on every rank;
-    stopping early at --max-steps), advancing ``state.global_step``. Loss and accuracy (this rank's)
-    accumulate on the device and are read back only every ``log_every`` steps.
+    """One pass of ``session``'s model over this rank's shuffled training segments, ``steps_per_epoch`` steps (the
+    same on every rank; stopping early at --max-steps), advancing ``state.global_step``. Loss and accuracy (this
+    rank's) accumulate on the device and are read back only every ``log_every`` steps.
     Returns (mean loss, accuracy, segments seen, seconds)."""
     config, state, device, run_dir = session.config, session.state, session.device, session.run_dir
     model, step_model, train, optimizer = session.model, session.step_model, session.train, session.optimizer

@@ -41,11 +41,13 @@ def evaluate_run(run_dir: str | Path, split: str = "test", device: str = "auto",
 
 def score_run(run_dir: str | Path, split: str = "test", device: str = "auto", corpus: Corpus | None = None,
               data: str | None = None, labels: str | None = None, fma_subset: str | None = None,
-              label_column: str | None = None, audio_column: str | None = None, shard_url: str | None = None) -> dict:
+              label_column: str | None = None, audio_column: str | None = None,
+              shard_url: str | None = None) -> dict:
     """The run's segment- and track-level figures on ``split``; writes nothing.
 
     ``corpus``: the run's corpus already scanned, to skip scanning it again; ``data`` (and ``labels``, its label
-    table, ``fma_subset``, a dataset's ``label_column`` / ``audio_column``): where the corpus is now, if it moved since training (the manifest pins the tracks)."""
+    table, ``fma_subset``, a dataset's ``label_column`` / ``audio_column``): where the corpus is now, if it moved
+    since training (the manifest pins the tracks)."""
     if split not in EVAL_SPLITS:
         raise GtzanError(f"--split must be test or val, not {split!r}")
     run_dir = Path(run_dir)

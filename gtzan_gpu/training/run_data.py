@@ -16,7 +16,7 @@ from gtzan_gpu.data.loaders.sampler import EpochSampler
 from gtzan_gpu.data.segments import SegmentSpec, track_sources
 from gtzan_gpu.data.splits import SplitManifest, make_split
 from gtzan_gpu.errors import GtzanError
-from gtzan_gpu.training.batches import SegmentBatches
+from gtzan_gpu.training.batches import SegmentBatches, choose_loader
 from gtzan_gpu.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,16 @@ class RunData:
                                                       config.eval_hop_seconds)
         sampler = EpochSampler(0, shuffle=training, seed=config.seed, rank=rank, world_size=world_size)
         genre_of = {t.track_id: t.genre for t in self.corpus.tracks}
-        subset_ids = self.manifest.subsets[subset]
-        deals_shards = config.loader != "auto" and LOADERS[config.loader].deals_shards  # it splits ranks by file
-        track_ids = subset_ids if deals_shards else sampler.shard(subset_ids, genre_of)
-        tracks = track_sources(self.corpus, track_ids, spec.sample_rate, self.genres)
-        return SegmentBatches(tracks, spec, device, config.loader, config.batch_size, config.workers, sampler)
+        every = track_sources(self.corpus, self.manifest.subsets[subset], spec.sample_rate, self.genres)  # no read
+        loader = config.loader
+        if loader == "auto" and not any(s.automatic and s.reads(every) for s in LOADERS.values()):
+            loader = choose_loader(loader, every, device)  # only a loader auto never picks reads them (--shard-url)
+        if loader != "auto" and LOADERS[loader].deals_shards:  # it deals its shard files to ranks itself
+            tracks = every
+        else:
+            tracks = track_sources(self.corpus, sampler.shard(self.manifest.subsets[subset], genre_of),
+                                   spec.sample_rate, self.genres)
+        return SegmentBatches(tracks, spec, device, loader, config.batch_size, config.workers, sampler)
 
 
 def check_every_label_trains(corpus: Corpus, manifest: SplitManifest, source: str) -> None:

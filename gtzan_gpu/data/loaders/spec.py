@@ -41,9 +41,9 @@ class LoaderSpec:
     ``crop_on_device``: ``--augment crop``'s generator lives on the device (else the CPU); ``supports_crop``: the
     loader can start segments at random samples; ``holds_split``: it keeps the split's int16 samples in device
     memory, so ``auto`` picks it only when they fit; ``reads``: which tracks it can read (``auto`` skips it
-    otherwise; a named choice that cannot is refused in one line saying what it ``needs``); ``deals_shards``: it is given every track of
-    a subset and deals its shard files to ranks itself (else each rank is given its share of the tracks);
-    ``automatic``: ``auto`` may choose it."""
+    otherwise; a named choice that cannot is refused in one line saying what it ``needs``); ``deals_shards``: it
+    is given every track of a subset and deals its shard files to ranks itself (else each rank is given its share
+    of the tracks); ``automatic``: ``auto`` may choose it."""
 
     name: str
     description: str

@@ -216,3 +216,22 @@ def test_shards_elsewhere_are_streamed_from_a_url_prefix_webdataset_opens(small_
         extra = ["--shard-url", url] if argv[0] == "train" else []
         assert main([*argv, *extra, "--out", str(tmp_path / "x")] if argv[0] == "train" else argv) == 2
         assert message in capsys.readouterr().err
+
+
+def test_auto_on_shards_elsewhere_deals_files_to_ranks_once(small_shards, tmp_path):
+    """With --shard-url, ``auto`` can only pick the webdataset loader, which must then get every track of the subset
+    to deal its files (not a rank's share of the tracks, which it would cut again)."""
+    import shutil
+
+    from gtzan_gpu.config import TrainConfig
+    from gtzan_gpu.training.run_data import load_run_data
+
+    (tmp_path / "local").mkdir()
+    shutil.copy(small_shards / "shards.json", tmp_path / "local")
+    config = TrainConfig(data=str(tmp_path / "local"), shard_url=f"pipe:cat {small_shards}/", segment_seconds=2.0,
+                         device="cpu", workers=0)
+    data = load_run_data(config)
+    ranks = [data.batches("train", config, torch.device("cpu"), training=True, rank=r, world_size=2) for r in (0, 1)]
+    assert [b.loader_name for b in ranks] == ["webdataset", "webdataset"]
+    assert not set(ranks[0].track_ids) & set(ranks[1].track_ids)
+    assert sorted(ranks[0].track_ids + ranks[1].track_ids) == sorted(data.manifest.subsets["train"])
