@@ -229,6 +229,10 @@ def scan_webdataset_folder(root: Path) -> Corpus:
                     _scan_sample(tar, shard.name, key, group, tracks, members, excluded)
         except (tarfile.TarError, OSError) as error:
             excluded.append(ExcludedFile(shard.name, f"not a readable tar ({error})"))
+    if not tracks:
+        example = f", e.g. {excluded[0].path}: {excluded[0].reason}" if excluded else ""
+        raise GtzanError(f"{root}: no sample of its .tar files has an audio member and a .json with a label "
+                         f"({len(excluded)} excluded{example}); a GTZAN tarball (genres.tar) must be extracted first")
     counts = Counter(t.genre for t in tracks.values())
     return Corpus(root=root, genres=sorted(counts), tracks=list(tracks.values()), excluded=excluded,
                   store=ShardsReader(root, members, tracks))

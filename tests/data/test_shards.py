@@ -239,3 +239,17 @@ def test_an_experiment_runs_on_shards(tiny_shards, tmp_path):
                        "loader": "device", "weights": "none"})
     result = run_experiment(grid, tmp_path / "exp", str(tiny_shards), only=["cnn:2"])
     assert [c["cell"] for c in result["cells"]] == ["random/cnn-2s"]
+
+
+def test_a_folder_holding_a_gtzan_tarball_is_one_line_not_an_empty_corpus(tmp_path, capsys):
+    import tarfile
+
+    from tests.conftest import write_tone
+
+    write_tone(tmp_path / "genres" / "blues" / "blues.00000.wav", 1.0, 22050)
+    (tmp_path / "data").mkdir()
+    with tarfile.open(tmp_path / "data" / "genres.tar", "w") as tar:
+        tar.add(tmp_path / "genres", arcname="genres")
+    assert main(["scan", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "must be extracted first" in err
