@@ -118,7 +118,9 @@ def _cmd_shards(args: argparse.Namespace) -> int:
 
 
 def _add_shards_parser(commands) -> None:
-    from gtzan_gpu.data.shards_write import AUDIO_FORMATS
+    from gtzan_gpu.data.shards_write import AUDIO_FORMATS, ShardOptions
+
+    defaults = ShardOptions()  # the options' one source of defaults and checks
 
     shards = commands.add_parser("shards", help="write a corpus as WebDataset tar shards (one sample per track)",
                                  description="One sample per track: <key>.flac (the decoded samples at the corpus "
@@ -130,9 +132,10 @@ def _add_shards_parser(commands) -> None:
     add_corpus_arguments(shards)
     shards.add_argument("--manifest", help="split manifest: each track's subset goes into its .json")
     shards.add_argument("--out", required=True, help="folder of shards to write (empty, or shards being written)")
-    shards.add_argument("--shard-mb", type=float, default=256.0, help="shard size in MB (default: 256)")
-    shards.add_argument("--audio", choices=tuple(AUDIO_FORMATS), default="flac",
-                        help="audio member format, 16-bit PCM either way (default: flac)")
+    shards.add_argument("--shard-mb", type=float, default=defaults.shard_mb,
+                        help=f"shard size in MB (default: {defaults.shard_mb:g})")
+    shards.add_argument("--audio", choices=tuple(AUDIO_FORMATS), default=defaults.audio,
+                        help=f"audio member format, 16-bit PCM either way (default: {defaults.audio})")
     shards.set_defaults(run=_cmd_shards)
 
 
