@@ -25,20 +25,15 @@ from gtzan_gpu.data.catalogue import CorpusSpec
 from gtzan_gpu.data.corpus import Corpus, CorpusSource, Track
 from gtzan_gpu.data.layout import ExcludedFile
 from gtzan_gpu.data.segments import TrackSource
-from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.errors import GtzanError, optional_module
 from gtzan_gpu.progress import progress
 
-FORMATS_EXTRA = "pip install 'gtzan-gpu[formats]'"
 SPLIT_NAMES = {"train": "train", "validation": "val", "valid": "val", "val": "val", "dev": "val", "test": "test"}
 ID_COLUMNS = ("track_id", "id")
 
 
 def _datasets():
-    try:
-        import datasets
-    except ImportError:
-        raise GtzanError(f"reading a Hugging Face dataset needs the datasets package: {FORMATS_EXTRA}") from None
-    return datasets
+    return optional_module("datasets", "reading a Hugging Face dataset needs the datasets package", "formats")
 
 
 def _parquet_files(path: Path) -> list[Path]:

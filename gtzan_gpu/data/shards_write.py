@@ -73,11 +73,8 @@ def shard_file_name(number: int) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _encoded(samples: np.ndarray, sample_rate: int, audio: str) -> bytes:

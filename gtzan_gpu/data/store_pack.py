@@ -177,11 +177,8 @@ def _labelled(stored: list[dict], shard: list[_Source]) -> list[dict]:
 
 def file_content_digest(path: Path) -> str:
     """blake2b of a file's bytes (reading is far cheaper than decoding: a re-pack checks every source this way)."""
-    digest = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
 def _sidecar_sources(shard: list[_Source]) -> list[list]:

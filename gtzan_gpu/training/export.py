@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from gtzan_gpu.atomic import atomic_write_bytes
-from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.errors import GtzanError, optional_module
 from gtzan_gpu.training.artifacts import load_trained_model
 
 EXPORT_FORMATS = ("onnx", "torchscript")
@@ -35,10 +35,7 @@ def _facts(checkpoint: dict, config) -> dict:
 
 
 def _onnx_bytes(model: torch.nn.Module, example: torch.Tensor, facts: dict) -> bytes:
-    try:
-        import onnx
-    except ImportError:
-        raise GtzanError("ONNX export needs the export extra: pip install 'gtzan-gpu[export]'") from None
+    onnx = optional_module("onnx", "ONNX export needs the export extra", "export")
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = Path(folder) / "model.onnx"
@@ -69,10 +66,7 @@ def run_exported(data: bytes, fmt: str, waveforms: torch.Tensor) -> torch.Tensor
 
 
 def onnx_session(data: bytes | str):
-    try:
-        import onnxruntime
-    except ImportError:
-        raise GtzanError("running an ONNX model needs the export extra: pip install 'gtzan-gpu[export]'") from None
+    onnxruntime = optional_module("onnxruntime", "running an ONNX model needs the export extra", "export")
     try:
         return onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime's own exception types: InvalidProtobuf, Fail, ...

@@ -19,18 +19,13 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from gtzan_gpu.data.audio import INT16_SCALE, AudioDecodeError, decode_bytes_validated, to_int16
 from gtzan_gpu.data.segments import Batch, SegmentIndex, SegmentSpec, TrackSource
-from gtzan_gpu.errors import GtzanError
+from gtzan_gpu.errors import GtzanError, optional_module
 
 SHUFFLE_BUFFER = 512  # segments held for shuffling per worker (a track gives 10 segments of 3 s)
-FORMATS_EXTRA = "pip install 'gtzan-gpu[formats]'"
 
 
 def _webdataset():
-    try:
-        import webdataset
-    except ImportError:
-        raise GtzanError(f"--loader webdataset needs the webdataset package: {FORMATS_EXTRA}") from None
-    return webdataset
+    return optional_module("webdataset", "--loader webdataset needs the webdataset package", "formats")
 
 
 def _file_name(location: str) -> str:
