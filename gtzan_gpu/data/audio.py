@@ -214,7 +214,7 @@ def read_segment(path: str | Path, start: int, length: int, target_rate: int, so
         mono = AF.resample(mono, source_rate, target_rate)
         skip = (source_start - first) * target_rate // source_rate
         mono = mono[skip:]
-    return _fit_length(mono, length)
+    return fit_length(mono, length)
 
 
 def read_track(path: str | Path, target_rate: int) -> torch.Tensor:
@@ -235,7 +235,8 @@ def to_int16(waveform: torch.Tensor) -> torch.Tensor:
     return (waveform * INT16_FULL_SCALE).round().clamp_(-32768, 32767).to(torch.int16)
 
 
-def _fit_length(waveform: torch.Tensor, length: int) -> torch.Tensor:
+def fit_length(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    """``(T,)`` -> ``(length,)``: cut, or zero-padded past the end."""
     if waveform.numel() >= length:
         return waveform[:length].contiguous()
     return torch.nn.functional.pad(waveform, (0, length - waveform.numel()))

@@ -19,8 +19,7 @@ from typing import ClassVar
 
 import torch
 
-from gtzan_gpu.data.audio import (INT16_SCALE, AudioDecodeError, decode_bytes_validated, resampled_length,
-                                  to_int16)
+from gtzan_gpu.data.audio import AudioDecodeError, decode_bytes_validated, resampled_length, to_int16
 from gtzan_gpu.data.catalogue import CorpusSpec
 from gtzan_gpu.data.corpus import Corpus, CorpusSource, Track
 from gtzan_gpu.data.layout import ExcludedFile
@@ -106,12 +105,7 @@ class HFTrack(TrackSource):
             raise GtzanError(f"{self.path}: track {self.track_id!r} does not decode ({error})") from None
 
     def read_float(self, start: int, length: int, sample_rate: int, cache: dict | None = None) -> torch.Tensor:
-        cache = {} if cache is None else cache
-        key = ("hf", str(self.part.location), self.row)
-        if cache.get("hf_key") != key:
-            cache["hf_key"], cache["hf_samples"] = key, self.read_int16(sample_rate)
-        piece = cache["hf_samples"][start:start + length].float() * INT16_SCALE
-        return torch.nn.functional.pad(piece, (0, length - piece.numel()))
+        return self.segment_of_whole(start, length, sample_rate, cache, ("hf", str(self.part.location), self.row))
 
 
 class HFReader:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import torch
 
-from gtzan_gpu.data.audio import read_segment, read_track, resampled_length, to_int16
+from gtzan_gpu.data.audio import INT16_SCALE, fit_length, read_segment, read_track, resampled_length, to_int16
 from gtzan_gpu.data.corpus import Corpus
 from gtzan_gpu.errors import GtzanError
 
@@ -88,6 +88,16 @@ class TrackSource:
         """``length`` samples from ``start``: ``(length,)`` float32 in [-1, 1], zero-padded past the end.
         ``cache``: per-reader state a source may keep (open memory maps), e.g. one per DataLoader worker."""
         return read_segment(self.path, start, length, sample_rate, self.source_rate)
+
+    def segment_of_whole(self, start: int, length: int, sample_rate: int, cache: dict | None, key: tuple
+                         ) -> torch.Tensor:
+        """:meth:`read_float` for sources that decode only whole tracks (a tar member, a dataset row): the track
+        read once by :meth:`read_int16` and kept in ``cache`` (the last one, by ``key``), so the segments of one
+        track read in a row decode it once."""
+        cache = {} if cache is None else cache
+        if cache.get("whole_key") != key:
+            cache["whole_key"], cache["whole_samples"] = key, self.read_int16(sample_rate)
+        return fit_length(cache["whole_samples"][start:start + length].float() * INT16_SCALE, length)
 
     def samples_crc32(self, sample_rate: int) -> int:
         """crc32 of the whole track's int16 samples at ``sample_rate`` (an audio file is decoded for it)."""

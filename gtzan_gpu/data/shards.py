@@ -26,8 +26,7 @@ from typing import ClassVar
 
 import torch
 
-from gtzan_gpu.data.audio import (AUDIO_EXTENSIONS, INT16_SCALE, AudioDecodeError, decode_bytes_validated,
-                                  resampled_length, to_int16)
+from gtzan_gpu.data.audio import AUDIO_EXTENSIONS, AudioDecodeError, decode_bytes_validated, resampled_length, to_int16
 from gtzan_gpu.data.catalogue import CorpusSpec
 from gtzan_gpu.data.corpus import Corpus, CorpusSource, Track
 from gtzan_gpu.data.layout import ExcludedFile
@@ -45,10 +44,10 @@ SPLITS = ("train", "val", "test")
 
 def webdataset_key(name: str) -> tuple[str, str]:
     """(key, extension) of a tar member as WebDataset groups them: the key is the path up to the first dot of
-    the file name."""
+    the file name, the extension the rest, lower-cased."""
     folder, _, base = name.rpartition("/")
-    stem, dot, extension = base.partition(".")
-    return (f"{folder}/{stem}" if folder else stem), (extension if dot else "")
+    stem, _, extension = base.partition(".")
+    return (f"{folder}/{stem}" if folder else stem), extension.lower()
 
 
 @dataclass(frozen=True)
@@ -94,14 +93,7 @@ class TarMemberTrack(TrackSource):
         return self.crc32 if self.crc32 is not None else super().samples_crc32(sample_rate)
 
     def read_float(self, start: int, length: int, sample_rate: int, cache: dict | None = None) -> torch.Tensor:
-        """A segment of the decoded track; ``cache`` (one per reader) keeps the last track decoded, so the
-        segments of one track read in a row decode it once."""
-        cache = {} if cache is None else cache
-        key = ("tar", str(self.path), self.offset)
-        if cache.get("tar_key") != key:
-            cache["tar_key"], cache["tar_samples"] = key, self.read_int16(sample_rate)
-        piece = cache["tar_samples"][start:start + length].float() * INT16_SCALE
-        return torch.nn.functional.pad(piece, (0, length - piece.numel()))
+        return self.segment_of_whole(start, length, sample_rate, cache, ("tar", str(self.path), self.offset))
 
 
 @dataclass(frozen=True)
@@ -197,7 +189,7 @@ def _sample_groups(tar: tarfile.TarFile) -> dict[str, dict[str, tarfile.TarInfo]
     for member in tar:
         if member.isfile():
             key, extension = webdataset_key(member.name)
-            groups.setdefault(key, {})[extension.lower()] = member
+            groups.setdefault(key, {})[extension] = member
     return groups
 
 

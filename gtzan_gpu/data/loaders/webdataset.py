@@ -17,8 +17,9 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from gtzan_gpu.data.audio import INT16_SCALE, AudioDecodeError, decode_bytes_validated, to_int16
+from gtzan_gpu.data.audio import INT16_SCALE, AudioDecodeError, decode_bytes_validated, fit_length, to_int16
 from gtzan_gpu.data.segments import Batch, SegmentIndex, SegmentSpec, TrackSource
+from gtzan_gpu.data.shards import webdataset_key
 from gtzan_gpu.errors import GtzanError, optional_module
 
 SHUFFLE_BUFFER = 512  # segments held for shuffling per worker (a track gives 10 segments of 3 s)
@@ -31,12 +32,6 @@ def _webdataset():
 def _file_name(location: str) -> str:
     """The shard file's name in a path, a URL or a ``pipe:`` command (its last word's last part)."""
     return location.split()[-1].rstrip("/").rsplit("/", 1)[-1] if location.strip() else location
-
-
-def _member_key(member: str) -> tuple[str, str]:
-    folder, _, base = member.rpartition("/")
-    stem, _, extension = base.partition(".")
-    return (f"{folder}/{stem}" if folder else stem), extension.lower()
 
 
 class ShardSegments(IterableDataset):
@@ -77,13 +72,8 @@ class ShardSegments(IterableDataset):
         except (AudioDecodeError, KeyError) as error:
             raise GtzanError(f"{sample['__url__']}: sample {sample['__key__']} does not decode ({error})") from None
         length = self.spec.length
-        pieces = []
-        for start in self.spec.starts(track.samples):
-            piece = samples[start:start + length]
-            if piece.numel() < length:
-                piece = torch.nn.functional.pad(piece, (0, length - piece.numel()))
-            pieces.append((piece, track.label, position))
-        return pieces
+        return [(fit_length(samples[start:start + length], length), track.label, position)
+                for start in self.spec.starts(track.samples)]
 
 
 class ShardStreamLoader:
@@ -114,7 +104,7 @@ class ShardStreamLoader:
         self.device, self.workers, self.spec, self.files = torch.device(device), workers, spec, sorted(mine)
         self.index = SegmentIndex.build(kept, spec)
         self.track_ids = [t.track_id for t in self.index.tracks]
-        self._wanted = {(_file_name(t.location), _member_key(t.member)[0]): (i, t, _member_key(t.member)[1])
+        self._wanted = {(_file_name(t.location), webdataset_key(t.member)[0]): (i, t, webdataset_key(t.member)[1])
                         for i, t in enumerate(self.index.tracks)}
 
     def __len__(self) -> int:
@@ -152,9 +142,8 @@ class ShardStreamLoader:
         length = self.spec.length
         if any(getattr(self.index.tracks[int(t)], "url", None) for t in tracks):
             whole = self._streamed({int(t) for t in tracks})
-            waveforms = torch.stack([torch.nn.functional.pad(
-                whole[int(t)][int(s):int(s) + length], (0, max(0, int(s) + length - whole[int(t)].numel())))
-                .float() * INT16_SCALE for t, s in zip(tracks, starts)])
+            waveforms = torch.stack([fit_length(whole[int(t)][int(s):int(s) + length], length).float() * INT16_SCALE
+                                     for t, s in zip(tracks, starts)])
         else:
             cache: dict = {}
             waveforms = torch.stack([self.index.tracks[int(t)].read_float(int(s), length, self.spec.sample_rate,
