@@ -12,7 +12,7 @@ import torch
 
 from gtzan_gpu.bench.timing import PeakMemory, time_call
 from gtzan_gpu.augment import Gain, Noise, SpecAugment
-from gtzan_gpu.features import SpectrogramImage, WaveformImage
+from gtzan_gpu.features import SpectrogramImage
 from gtzan_gpu.features.config import FeatureConfig
 from gtzan_gpu.features.registry import FrontendSpec, frontend_names, get_frontend
 from gtzan_gpu.features.stft import STFT_BACKENDS, MagnitudeSTFT
@@ -71,15 +71,13 @@ def feature_methods(sample_rate: int) -> dict[str, torch.nn.Module | callable]:
     points: torchaudio's magnitude Spectrogram and the STFT floor (:class:`STFTPowerPeak`)."""
     import torchaudio
 
-    spectrogram = SpectrogramImage(sample_rate=sample_rate)
-    spectrogram_fft = SpectrogramImage(sample_rate=sample_rate, backend="torch")
-    waveform = WaveformImage()
+    rows = {row.name: row.build(sample_rate) for row in frontend_rows()}
     masked = SpectrogramImage(sample_rate=sample_rate, backend="torch")
     masked.spec_augment = SpecAugment()
     return {
-        **{row.name: row.build(sample_rate) for row in frontend_rows()},
-        "both views (nnAudio)": _both(spectrogram, waveform),
-        "both views (torch.stft)": _both(spectrogram_fft, waveform),
+        **rows,
+        "both views (nnAudio)": _both(rows["spectrogram (nnAudio)"], rows["waveform"]),  # the rows' own layers
+        "both views (torch.stft)": _both(rows["spectrogram (torch.stft)"], rows["waveform"]),
         TORCHAUDIO_SPECTROGRAM: torchaudio.transforms.Spectrogram(n_fft=2048, hop_length=512, power=1.0),
         STFT_FLOOR: STFTPowerPeak(),
         # augmentation cost: compare with the rows above (training mode, as in a training step)

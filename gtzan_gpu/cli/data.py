@@ -39,12 +39,12 @@ def _synth_fma(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace, quiet: bool = False):
+    from gtzan_gpu.data.corpus import report_exclusions
     from gtzan_gpu.data.sources import scan_corpus
 
     corpus = scan_corpus(corpus_spec(args))
-    for entry in corpus.excluded:
-        if not quiet:
-            log.warning("excluded %s: %s", entry.path, entry.reason)
+    if not quiet:
+        report_exclusions(corpus, log)
     return corpus
 
 

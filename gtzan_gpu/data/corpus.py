@@ -9,6 +9,7 @@ A track's ``genre`` is its label, whatever the corpus calls it (FMA's top genre,
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,8 +22,8 @@ from gtzan_gpu.errors import GtzanError
 from gtzan_gpu.names import check_registry_name
 from gtzan_gpu.progress import progress
 
-__all__ = ["Corpus", "CorpusSource", "CorpusSpec", "ExcludedFile", "Track", "format_summary", "scan_folder",
-           "summary_json"]
+__all__ = ["Corpus", "CorpusSource", "CorpusSpec", "ExcludedFile", "Track", "format_summary", "report_exclusions",
+           "scan_folder", "summary_json"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,12 @@ class CorpusSource:
         check_registry_name(self.name, "corpus source")
         if not callable(self.opener):
             raise GtzanError(f"corpus source {self.name!r}: opener is not callable")
+
+
+def report_exclusions(corpus: Corpus, logger: logging.Logger) -> None:
+    """One warning line per file (or sample, or row) the scan excluded, with the reason."""
+    for entry in corpus.excluded:
+        logger.warning("excluded %s: %s", entry.path, entry.reason)
 
 
 def scan_folder(data: "str | Path | CorpusSpec", on_file: Callable[[str], None] | None = None) -> Corpus:

@@ -29,7 +29,7 @@ import soundfile as sf
 
 from gtzan_gpu.atomic import atomic_write_text, atomic_write_with, remove_dead_temporaries
 from gtzan_gpu.data.catalogue import CorpusSpec
-from gtzan_gpu.data.corpus import Corpus
+from gtzan_gpu.data.corpus import Corpus, report_exclusions
 from gtzan_gpu.data.segments import DEFAULT_SAMPLE_RATE, track_sources
 from gtzan_gpu.data.shards import SHARDS_FORMAT, SHARDS_INDEX, SHARDS_VERSION
 from gtzan_gpu.data.sources import scan_corpus
@@ -105,13 +105,12 @@ class ShardWriter:
     def __init__(self, spec: CorpusSpec, out: Path, options: ShardOptions, manifest: str | None = None):
         self.spec, self.out, self.options = spec, out, options
         self.corpus: Corpus = scan_corpus(spec)
-        for entry in self.corpus.excluded:
-            log.warning("excluded %s: %s", entry.path, entry.reason)
+        report_exclusions(self.corpus, log)
         if not self.corpus.tracks:
             raise GtzanError(f"{spec.describe()} has no usable track to write")
         self.sample_rate = getattr(self.corpus.store, "sample_rate", None) or DEFAULT_SAMPLE_RATE
         self.split_of = self._splits(manifest)
-        self.plan = self._plan_digest(manifest)
+        self.plan = self._plan_digest()
 
     def _splits(self, manifest: str | None) -> dict[str, str | None]:
         """Each track's subset: the manifest's when given (every id it lists must be a usable track), else the
@@ -127,7 +126,7 @@ class ShardWriter:
                              f"{self.spec.describe()}, e.g. {missing[0]!r}")
         return {t.track_id: subset_of.get(t.track_id) for t in self.corpus.tracks}
 
-    def _plan_digest(self, manifest: str | None) -> str:
+    def _plan_digest(self) -> str:
         """What the shards will hold: the tracks (id, label, file, length), their splits, the options. A resumed
         run must have the same plan, or it would mix two corpora in one folder."""
         tracks = [[t.track_id, t.genre, t.path, t.frames, t.sample_rate, t.artist, self.split_of[t.track_id]]
@@ -149,11 +148,9 @@ class ShardWriter:
 
     def write(self) -> dict:
         index = self._resumable_index()
-        done = index["shards"]
         if index["complete"]:
-            return {"out": str(self.out), "shards": len(done), "written": 0, "kept": len(done),
-                    "tracks": len(index["tracks"]), "excluded": len(index["excluded"])}
-        start = sum(shard["samples"] for shard in done)
+            return self._summary(index, written=0)
+        start = sum(shard["samples"] for shard in index["shards"])
         pending: list[_Sample] = []
         size = 0
         written = 0
@@ -166,7 +163,12 @@ class ShardWriter:
                 pending, size, written = [], 0, written + 1
         index["complete"] = True
         atomic_write_text(self.out / SHARDS_INDEX, json.dumps(index, indent=1) + "\n")
-        return {"out": str(self.out), "shards": len(done), "written": written, "kept": len(done) - written,
+        return self._summary(index, written)
+
+    def _summary(self, index: dict, written: int) -> dict:
+        """What ``write`` did: shards in all, written by this run, kept from an earlier one; tracks; exclusions."""
+        shards = len(index["shards"])
+        return {"out": str(self.out), "shards": shards, "written": written, "kept": shards - written,
                 "tracks": len(index["tracks"]), "excluded": len(index["excluded"])}
 
     def _finish_shard(self, index: dict, pending: list[_Sample]) -> None:

@@ -37,6 +37,7 @@ from gtzan_gpu.progress import progress
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+LABEL_FIELDS = ("track_id", "genre", "artist", "split")  # what a catalogue file or a source's Track says of a track
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,7 @@ class _Source:
 
     def fields(self) -> dict:
         """What the catalogue says of a stored track (the rest of a StoredTrack comes from its samples and source)."""
-        return {"track_id": self.file.track_id, "genre": self.file.genre, "artist": self.file.artist,
-                "split": self.file.split}
+        return {name: getattr(self.file, name) for name in LABEL_FIELDS}
 
     def fingerprint(self) -> list:
         return [self.size, self.mtime_ns, self.content]
@@ -81,8 +81,7 @@ class _SourceTrack:
         return self.source.samples
 
     def fields(self) -> dict:
-        return {"track_id": self.track.track_id, "genre": self.track.genre, "artist": self.track.artist,
-                "split": self.track.split}
+        return {name: getattr(self.track, name) for name in LABEL_FIELDS}
 
     def fingerprint(self) -> list:
         return [self.track.frames, self.track.sample_rate, self.track.channels, getattr(self.source, "crc32", None)]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gtzan_gpu.data.corpus import Corpus
+from gtzan_gpu.data.corpus import Corpus, report_exclusions
 from gtzan_gpu.data.sources import scan_corpus
 from gtzan_gpu.data.loaders import LOADERS
 from gtzan_gpu.data.loaders.sampler import EpochSampler
@@ -69,9 +69,9 @@ class RunData:
             loader = choose_loader(loader, every, device)  # only a loader auto never picks reads them (--shard-url)
         if loader != "auto" and LOADERS[loader].deals_shards:  # it deals its shard files to ranks itself
             tracks = every
-        else:
-            tracks = track_sources(self.corpus, sampler.shard(self.manifest.subsets[subset], genre_of),
-                                   spec.sample_rate, self.genres)
+        else:  # this rank's share (the manifest's subsets are sorted, as the share is)
+            mine = set(sampler.shard(self.manifest.subsets[subset], genre_of))
+            tracks = [track for track in every if track.track_id in mine]
         return SegmentBatches(tracks, spec, device, loader, config.batch_size, config.workers, sampler)
 
 
@@ -95,8 +95,7 @@ def load_run_data(config: TrainConfig, manifest: SplitManifest | None = None, co
         manifest = SplitManifest.load(config.manifest)
     if corpus is None:
         corpus = scan_corpus(spec)
-        for entry in corpus.excluded:
-            log.warning("excluded %s: %s", entry.path, entry.reason)
+        report_exclusions(corpus, log)
     if manifest is None:
         manifest = make_split(corpus, config.split_scheme, config.split_seed)
     manifest.check_usable(f"the {manifest.scheme} split of {spec.describe()}")
