@@ -112,12 +112,13 @@ class ShardsReader:
 
     def __init__(self, root: Path, members: dict[str, _Member], tracks: dict[str, Track],
                  sample_rate: int | None = None, shard_url: str | None = None):
-        self.root, self.members, self.tracks, self.recorded_rate = root, members, tracks, sample_rate
+        self.root, self.members, self.tracks = root, members, tracks
+        self.sample_rate = sample_rate  # the rate the shards hold (ours); None: each file's own (foreign tars)
         self.shard_url = shard_url
 
     def track_source(self, track_id: str, label: int, sample_rate: int) -> TarMemberTrack:
         member, track = self.members[track_id], self.tracks[track_id]
-        crc32 = member.crc32 if sample_rate == self.recorded_rate else None
+        crc32 = member.crc32 if sample_rate == self.sample_rate else None
         return TarMemberTrack(track_id, label, self.root / member.tar, track.sample_rate,
                               resampled_length(track.frames, track.sample_rate, sample_rate), member.offset,
                               member.size, crc32, member.name,

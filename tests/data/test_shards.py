@@ -253,3 +253,16 @@ def test_a_folder_holding_a_gtzan_tarball_is_one_line_not_an_empty_corpus(tmp_pa
     assert main(["scan", str(tmp_path / "data")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "must be extracted first" in err
+
+
+def test_shards_of_a_store_or_of_shards_keep_its_rate(tiny_corpus, tmp_path):
+    """A corpus's rate carries through: a store packed at 16 kHz gives 16-kHz shards, and shards written from those
+    shards stay at 16 kHz (the shards' reader says its rate as the store's does), samples unchanged."""
+    from gtzan_gpu.data.store_pack import pack_corpus
+
+    pack_corpus(tiny_corpus, tmp_path / "store", workers=1, sample_rate=16000)
+    write_shards(CorpusSpec.of(tmp_path / "store"), tmp_path / "a", ShardOptions(shard_mb=2))
+    write_shards(CorpusSpec.of(tmp_path / "a"), tmp_path / "b", ShardOptions(shard_mb=2))
+    first, second = (json.loads((tmp_path / name / "shards.json").read_text()) for name in ("a", "b"))
+    assert first["sample_rate"] == second["sample_rate"] == 16000
+    assert [t["crc32"] for t in first["tracks"]] == [t["crc32"] for t in second["tracks"]]
