@@ -286,8 +286,8 @@ def gpu_model(step_flops: dict[str, int], seconds: float = 5.0) -> list[dict]:
                   "conv_name": f"{SPLIT_PRODUCTS}x TF32"}
         resnet_step_s = step_flops["resnet18"] / (peak["bf16_tflops"] * 1e12)
         for name, declared in work.items():
-            if declared is None or name == "waveform":  # no work to model, or nothing but bytes
-                continue
+            if declared is None or not (declared["flops"] or declared["conv_flops"] or declared["fft_flops"]):
+                continue  # no work declared, or nothing but bytes (the waveform view): nothing to model
             ceiling, binding = _bound(declared, limits)
             frontend_s = 1 / ceiling
             rows.append({"gpu": gpu, "frontend": name, "seconds": seconds, "ceiling_segments_per_s": ceiling,
