@@ -1,9 +1,12 @@
-"""Arguments several commands share, declared once: the corpus's label options, a segment length, and paths made
-absolute before a run records them."""
+"""What several commands share, declared once: the corpus's label options, a segment length, paths made absolute
+before a run records them, and the report of a command that answers file by file."""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
+from typing import Callable
 
 PATH_OPTIONS = ("data", "labels", "manifest", "weights")
 WEIGHT_WORDS = ("none", "imagenet")
@@ -53,3 +56,17 @@ def absolute_paths(values: dict) -> dict:
             return value if value in WEIGHT_WORDS else absolute_weights(value)
         return str(Path(value).resolve()) if key in PATH_OPTIONS else value
     return {key: absolute(key, value) for key, value in values.items()}
+
+
+def report_per_file(command: str, entries: list[dict], name_key: str, as_json: bool, payload,
+                    describe: Callable[[dict], str]) -> int:
+    """A file-by-file command's report: each failed entry one line on stderr (``gtzan-gpu COMMAND: FILE: why``),
+    then ``payload`` as JSON or the others described; exit status 1 if any failed (the others still answered)."""
+    failed = [entry for entry in entries if "error" in entry]
+    for entry in failed:
+        print(f"gtzan-gpu {command}: {entry[name_key]}: {entry['error']}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(payload, indent=2))
+    else:
+        print("\n".join(describe(entry) for entry in entries if "error" not in entry))
+    return 1 if failed else 0

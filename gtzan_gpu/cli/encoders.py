@@ -3,22 +3,15 @@ encoder's embeddings of a corpus)."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+
+from gtzan_gpu.cli.arguments import report_per_file
 
 
 def _cmd_tag(args: argparse.Namespace) -> int:
     from gtzan_gpu.training.tagging import format_tags, tag_files
 
     result = tag_files(args.files, args.weights, args.top, args.device, args.patch_seconds, args.stft_backend)
-    for entry in result["files"]:
-        if "error" in entry:
-            print(f"gtzan-gpu tag: {entry['path']}: {entry['error']}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print("\n".join(format_tags(entry) for entry in result["files"] if "error" not in entry))
-    return 1 if any("error" in entry for entry in result["files"]) else 0
+    return report_per_file("tag", result["files"], "path", args.json, result, format_tags)
 
 
 def _add_tag_parser(commands) -> None:

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from gtzan_gpu.cli.arguments import add_corpus_arguments
+from gtzan_gpu.cli.arguments import add_corpus_arguments, report_per_file
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -36,14 +36,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.timeline:
         for file, path in write_timelines(args.timeline, results, (args.run_dir, *args.files)):
             print(f"timeline of {file} -> {path}", file=sys.stderr)
-    for result in results:
-        if "error" in result:
-            print(f"gtzan-gpu predict: {result['file']}: {result['error']}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        print("\n".join(format_prediction(r) for r in results if "error" not in r))
-    return 1 if any("error" in r for r in results) else 0
+    return report_per_file("predict", results, "file", args.json, results, format_prediction)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
