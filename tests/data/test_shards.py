@@ -266,3 +266,13 @@ def test_shards_of_a_store_or_of_shards_keep_its_rate(tiny_corpus, tmp_path):
     first, second = (json.loads((tmp_path / name / "shards.json").read_text()) for name in ("a", "b"))
     assert first["sample_rate"] == second["sample_rate"] == 16000
     assert [t["crc32"] for t in first["tracks"]] == [t["crc32"] for t in second["tracks"]]
+
+
+def test_shard_url_on_other_data_is_one_line(tiny_corpus, tmp_path, capsys):
+    data = tmp_path / "foreign"
+    data.mkdir()
+    foreign_shard(data / "part-0.tar", tmp_path)
+    for folder, message in ((tiny_corpus, "holds none"), (data, "needs the shards.json")):
+        assert main(["scan", str(folder), "--shard-url", "https://example.invalid/x/"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "--shard-url" in err and message in err
